@@ -1,0 +1,101 @@
+package tokenward
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// AccountKind tells user accounts (people, identified by email, who may sign in) from
+// service accounts (automation, identified by "sa::name", who only hold tokens).
+type AccountKind string
+
+const (
+	UserAccount    AccountKind = "user"
+	ServiceAccount AccountKind = "service"
+)
+
+// AccountType is the account type as the Wavefront API reports it; clients validate this
+// enum, so these three are the only values ever sent.
+type AccountType string
+
+const (
+	TypeUser                   AccountType = "USER_ACCOUNT"
+	TypeServiceAccount         AccountType = "SERVICE_ACCOUNT"
+	TypeInactiveServiceAccount AccountType = "INACTIVE_SERVICE_ACCOUNT"
+)
+
+// ServiceAccountPrefix starts every service account identifier.
+const ServiceAccountPrefix = "sa::"
+
+// Account is a user account or a service account.
+type Account struct {
+	ID          int64
+	Identifier  string // lower-case email, or "sa::name"
+	Kind        AccountKind
+	Active      bool // always true for users; service accounts can be deactivated
+	Description string
+	Permissions PermissionSet
+	Created     time.Time
+}
+
+// Type returns the account's type in the API's words.
+func (a Account) Type() AccountType { return accountType(a.Kind, a.Active) }
+
+func accountType(kind AccountKind, active bool) AccountType {
+	switch {
+	case kind == UserAccount:
+		return TypeUser
+	case active:
+		return TypeServiceAccount
+	default:
+		return TypeInactiveServiceAccount
+	}
+}
+
+// NormalizeEmail returns the canonical (lower-case, trimmed) form of a user account's email
+// address, or an EInvalid error when s is not a bare address such as "jane@example.com".
+// "admin@localhost" is accepted: the first administrator's default has no dot.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" || len(s) > 254 {
+		return "", Errorf(EInvalid, "%q is not a valid email address", truncate(s, 64))
+	}
+	return s, nil
+}
+
+// NormalizeServiceAccountID returns the canonical identifier of a service account: "sa::"
+// followed by the lower-cased name. The prefix may be omitted. The name is 1 to 64 letters,
+// digits, '-', '_' or '.'; anything else is an EInvalid error.
+func NormalizeServiceAccountID(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	name := strings.TrimPrefix(s, ServiceAccountPrefix)
+	if name == "" || len(name) > 64 {
+		return "", Errorf(EInvalid, "a service account identifier is %s followed by 1 to 64 characters", ServiceAccountPrefix)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return "", Errorf(EInvalid, "service account names may contain only letters, digits, '-', '_' and '.', not %q", string(r))
+		}
+	}
+	return ServiceAccountPrefix + name, nil
+}
+
+// NormalizeAccountID returns the canonical form of any account identifier: a service
+// account's when s starts with "sa::", an email otherwise.
+func NormalizeAccountID(s string) (string, error) {
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(s)), ServiceAccountPrefix) {
+		return NormalizeServiceAccountID(s)
+	}
+	return NormalizeEmail(s)
+}
+
+// truncate shortens s to at most n runes for use inside an error message.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}

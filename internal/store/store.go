@@ -1,0 +1,205 @@
+// Package store is the only package with SQL. It keeps tokenward's accounts and tokens in
+// an embedded SQLite file (the default) or in PostgreSQL (for several instances), with the
+// same queries on both wherever the two dialects agree.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tokenward/tokenward"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is an open tokenward database. It implements tokenward.Store.
+type DB struct {
+	engine Engine
+	// write takes every transaction that changes data. On SQLite it is one connection whose
+	// transactions begin IMMEDIATE, so writers queue instead of failing to upgrade a read
+	// lock; on PostgreSQL it is the same pool as read.
+	write *sql.DB
+	// read serves queries; on SQLite a pool of read-only connections that WAL lets run
+	// beside the writer.
+	read *sql.DB
+}
+
+var _ tokenward.Store = (*DB)(nil)
+
+// Open opens the database that dsn names and applies any pending migrations. A dsn starting
+// with postgres:// or postgresql:// selects PostgreSQL; "sqlite:PATH" or a plain file path
+// selects SQLite (the file is created when missing). Errors name the engine and, for SQLite,
+// the path; they never contain a password from the dsn.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err = openPostgres(ctx, dsn)
+	default:
+		db, err = openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Engine reports which engine the database runs on.
+func (db *DB) Engine() Engine { return db.engine }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %s", redactDSN(err.Error(), dsn))
+	}
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(16)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %s", redactDSN(err.Error(), dsn))
+	}
+	return &DB{engine: Postgres, write: pool, read: pool}, nil
+}
+
+// redactDSN removes the dsn's password from a driver message that may quote the dsn.
+func redactDSN(msg, dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "REDACTED")
+		}
+	}
+	return msg
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open sqlite: empty file path")
+	}
+	// synchronous=FULL: a revocation acknowledged to a client must survive a power cut, and
+	// writes are rare enough that the extra fsync costs nothing that matters.
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	u := url.URL{Scheme: "file", Opaque: path}
+	write, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU())
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{engine: SQLite, write: write, read: read}, nil
+}
+
+// forUpdate is the row-locking suffix of a SELECT inside a write transaction. SQLite has
+// none and needs none: its write transactions begin IMMEDIATE and so hold the database's
+// one write lock from their first statement.
+func (db *DB) forUpdate() string {
+	if db.engine == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// lockGlobal serialises transactions that act on the database as a whole (migrations, the
+// first administrator) across every instance: a transaction-scoped advisory lock on
+// PostgreSQL, and on SQLite the write lock the transaction already holds.
+func (db *DB) lockGlobal(ctx context.Context, tx *sql.Tx, key int64) error {
+	if db.engine != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+		return fmt.Errorf("take advisory lock %d: %w", key, err)
+	}
+	return nil
+}
+
+// Advisory lock keys; arbitrary but fixed, and distinct.
+const (
+	lockMigrate   int64 = 0x746f6b656e01 // "token" 01
+	lockBootstrap int64 = 0x746f6b656e02
+)
+
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure on either engine.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// millis converts a time to the epoch milliseconds stored in the database.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMillis converts stored epoch milliseconds back; NULL becomes the zero time.
+func fromMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
+}

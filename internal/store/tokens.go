@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// tokenColumns are the columns scanTokens reads, joined with the owning account.
+const tokenColumns = `t.id, t.name, t.hint, t.account_id, a.identifier, a.kind, a.active,
+	t.created_at, t.last_used_at, t.revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
+	var t tokenward.Token
+	var kind string
+	var active bool
+	var created int64
+	var lastUsed, revoked sql.NullInt64
+	if err := row.Scan(&t.ID, &t.Name, &t.Hint, &t.AccountID, &t.Account, &kind, &active,
+		&created, &lastUsed, &revoked); err != nil {
+		return tokenward.Token{}, err
+	}
+	t.AccountType = tokenward.Account{Kind: tokenward.AccountKind(kind), Active: active}.Type()
+	t.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
+	t.LastUsed = fromMillis(lastUsed)
+	t.Revoked = fromMillis(revoked)
+	return t, nil
+}
+
+// CreateToken inserts t after locking its account's row and counting the account's live
+// tokens, all in one transaction: concurrent generates on one account, from any number of
+// instances, queue on that lock, so the count each one sees is exact and the cap holds.
+func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenward.Digest, max int) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var identifier string
+		err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1 AND deleted_at IS NULL`+db.forUpdate(),
+			t.AccountID).Scan(&identifier)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tokenward.Errorf(tokenward.ENotFound, "account %s does not exist", t.Account)
+		}
+		if err != nil {
+			return fmt.Errorf("lock account: %w", err)
+		}
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`,
+			t.AccountID).Scan(&live); err != nil {
+			return fmt.Errorf("count tokens: %w", err)
+		}
+		if live >= max {
+			return tokenward.TokenCapError(identifier)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO tokens (id, digest, hint, name, account_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		return nil
+	})
+}
+
+// LiveTokens returns the account's unrevoked tokens, oldest first.
+func (db *DB) LiveTokens(ctx context.Context, accountID int64) ([]tokenward.Token, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT `+tokenColumns+`
+		FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.account_id = $1 AND t.revoked_at IS NULL
+		ORDER BY t.created_at, t.seq`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	tokens := []tokenward.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan token: %w", err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return tokens, nil
+}
+
+// LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
+func (db *DB) LiveTokenByID(ctx context.Context, id string) (tokenward.Token, error) {
+	return db.liveToken(ctx, `t.id = $1`, id)
+}
+
+// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
+func (db *DB) LiveTokenByDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Token, error) {
+	return db.liveToken(ctx, `t.digest = $1`, digest[:])
+}
+
+func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.Token, error) {
+	t, err := scanToken(db.read.QueryRowContext(ctx, `
+		SELECT `+tokenColumns+`
+		FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE `+where+` AND t.revoked_at IS NULL`, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return tokenward.Token{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
+	}
+	if err != nil {
+		return tokenward.Token{}, fmt.Errorf("read token: %w", err)
+	}
+	return t, nil
+}
+
+// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
+func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL`, name, id)
+	if err := affectedOne(res, err, "rename token"); err != nil {
+		return tokenward.Token{}, err
+	}
+	return db.LiveTokenByID(ctx, id)
+}
+
+// RevokeToken marks a live token revoked; ENotFound when it is not live (already revoked
+// included: revocation happens once).
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
+		millis(at), id)
+	return affectedOne(res, err, "revoke token")
+}
+
+// affectedOne turns the result of an UPDATE of one live token into nil, ENotFound when no
+// row matched, or a wrapped error.
+func affectedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return tokenward.Errorf(tokenward.ENotFound, "no such token")
+	}
+	return nil
+}
+
+// PrincipalByDigest returns who the secret with that digest authenticates: the token must be
+// live, its account not deleted and active. ENotFound otherwise.
+func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Principal, error) {
+	var p tokenward.Principal
+	var kind, perms string
+	err := db.read.QueryRowContext(ctx, `
+		SELECT a.id, a.identifier, a.kind, t.id,
+		       COALESCE((SELECT string_agg(ap.permission, ',') FROM account_permissions ap WHERE ap.account_id = a.id), '')
+		FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.digest = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenID, &perms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
+	}
+	if err != nil {
+		return tokenward.Principal{}, fmt.Errorf("verify token: %w", err)
+	}
+	p.Kind = tokenward.AccountKind(kind)
+	p.Permissions = parsePermissions(perms)
+	return p, nil
+}

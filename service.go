@@ -1,0 +1,130 @@
+package tokenward
+
+import (
+	"context"
+	"time"
+)
+
+// Store is what the Service needs from a database. internal/store implements it for SQLite
+// and PostgreSQL; every method that changes tokens does so in one transaction.
+type Store interface {
+	// CreateAccount inserts a, setting its ID; EConflict when the identifier is taken.
+	// passwordHash may be empty (the account cannot sign in).
+	CreateAccount(ctx context.Context, a *Account, passwordHash string) error
+	// CreateFirstAdmin inserts a only when the database holds no account at all, and
+	// reports whether it did; safe when several instances start at once.
+	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string) (bool, error)
+	// AccountByIdentifier returns the live account with that identifier, or ENotFound.
+	AccountByIdentifier(ctx context.Context, identifier string) (Account, error)
+
+	// CreateToken inserts t for its account in a transaction that counts the account's live
+	// tokens first and returns TokenCapError when there are already max of them; ENotFound
+	// when the account does not exist. Concurrent calls, from any instance, cannot exceed max.
+	CreateToken(ctx context.Context, t *Token, digest Digest, max int) error
+	// LiveTokens returns the account's unrevoked tokens, oldest first.
+	LiveTokens(ctx context.Context, accountID int64) ([]Token, error)
+	// LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
+	LiveTokenByID(ctx context.Context, id string) (Token, error)
+	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
+	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
+	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
+	RenameToken(ctx context.Context, id, name string) (Token, error)
+	// RevokeToken marks a live token revoked at the given time; ENotFound when it is not live.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// PrincipalByDigest returns who a secret with that digest authenticates: its token must
+	// be live and its account live and active. ENotFound otherwise.
+	PrincipalByDigest(ctx context.Context, digest Digest) (Principal, error)
+}
+
+// Principal is an authenticated caller: the account a token (or, later, a console session)
+// speaks for, and what it may do.
+type Principal struct {
+	AccountID   int64
+	Account     string
+	Kind        AccountKind
+	Permissions PermissionSet
+	TokenID     string // the token that authenticated the request, if any
+}
+
+// Service holds tokenward's business rules: who may do what, the token cap, what revocation
+// means. The REST API, the console and the command line all go through it, so they cannot
+// disagree.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store; now is the clock (time.Now outside tests).
+func NewService(store Store, now func() time.Time) *Service {
+	return &Service{store: store, now: now}
+}
+
+// clock returns the current time at the millisecond precision the API and the database use,
+// so that a value read back equals the value written.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// ErrInvalidToken is the one answer to every token that does not verify, whatever the
+// reason, so that a caller learns nothing about which reason it was.
+var ErrInvalidToken = &Error{Code: EUnauthorized, Message: "the token is invalid or has been revoked"}
+
+// ErrNoCredentials is the answer to a request that presents no token at all.
+var ErrNoCredentials = &Error{Code: EUnauthorized, Message: "authentication required: send an API token as \"Authorization: Bearer <token>\""}
+
+// Authenticate returns the principal a token's secret speaks for. Anything that is not the
+// secret of a live token of a live, active account gets ErrInvalidToken; a database failure
+// gets an internal error (so an outage is not mistaken for a bad token).
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	sec, ok := ParseSecret(secret)
+	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	p, err := s.store.PrincipalByDigest(ctx, sec.Digest())
+	if ErrorCode(err) == ENotFound {
+		return Principal{}, ErrInvalidToken
+	}
+	return p, err
+}
+
+// Bootstrap creates the first administrator, holding every permission, when the database
+// has no account yet. It returns the generated password and true when it created one; the
+// caller shows that password once.
+func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (string, bool, error) {
+	email, err := NormalizeEmail(adminEmail)
+	if err != nil {
+		return "", false, err
+	}
+	password := NewPassword()
+	hash, err := HashPassword(password)
+	if err != nil {
+		return "", false, err
+	}
+	admin := &Account{Identifier: email, Kind: UserAccount, Active: true,
+		Permissions: NewPermissionSet(AllPermissions...), Created: s.clock()}
+	created, err := s.store.CreateFirstAdmin(ctx, admin, hash)
+	if err != nil || !created {
+		return "", false, err
+	}
+	return password, true, nil
+}
+
+// CreateUser creates a user account with the given permissions. An empty password leaves
+// the account without one (it cannot sign in until one is set). Errors: EInvalid for a bad
+// email or short password, EConflict when the email is taken.
+func (s *Service) CreateUser(ctx context.Context, email string, perms PermissionSet, password string) (Account, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return Account{}, err
+	}
+	var hash string
+	if password != "" {
+		if hash, err = HashPassword(password); err != nil {
+			return Account{}, err
+		}
+	}
+	a := Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: perms, Created: s.clock()}
+	if err := s.store.CreateAccount(ctx, &a, hash); err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}

@@ -1,0 +1,160 @@
+package tokenward
+
+import (
+	"context"
+	"fmt"
+)
+
+// TokenCapError is the error for a generate request on an account that already holds
+// MaxTokensPerAccount live tokens. The store returns it from inside the transaction that
+// counted them.
+func TokenCapError(account string) *Error {
+	return Errorf(EInvalid, "account %s already holds %d API tokens, the maximum; revoke one before generating another",
+		account, MaxTokensPerAccount)
+}
+
+// permissionNames are the console's names of the permissions tokenward enforces, used in
+// messages so that a 403 says what to ask an administrator for.
+var permissionNames = map[Permission]string{TokenManagement: "API Tokens", UserManagement: "Accounts"}
+
+// require returns an EForbidden error naming perm when p lacks it.
+func require(p Principal, perm Permission, action string) error {
+	if p.Permissions.Has(perm) {
+		return nil
+	}
+	name := string(perm)
+	if ui, ok := permissionNames[perm]; ok {
+		name = fmt.Sprintf("%q permission (%s)", ui, perm)
+	}
+	return Errorf(EForbidden, "%s requires the %s", action, name)
+}
+
+// requireUserAccount returns EForbidden for anything but a user account: service accounts
+// have no own-token list; an administrator manages their tokens.
+func requireUserAccount(p Principal) error {
+	if p.Kind != UserAccount {
+		return Errorf(EForbidden, "only user accounts manage their own API tokens; a service account's tokens are managed by an account administrator")
+	}
+	return nil
+}
+
+// OwnTokens returns the caller's live tokens, oldest first.
+func (s *Service) OwnTokens(ctx context.Context, p Principal) ([]Token, error) {
+	if err := requireUserAccount(p); err != nil {
+		return nil, err
+	}
+	return s.store.LiveTokens(ctx, p.AccountID)
+}
+
+// GenerateOwnToken generates a token for the caller's own account, which needs the API
+// Tokens permission. It returns the new secret (to be shown once) and all the caller's live
+// tokens with the new one last. Errors: EForbidden, EInvalid for a bad name or when the
+// account already holds MaxTokensPerAccount tokens.
+func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string) (Secret, []Token, error) {
+	if err := requireUserAccount(p); err != nil {
+		return "", nil, err
+	}
+	if err := require(p, TokenManagement, "generating API tokens"); err != nil {
+		return "", nil, err
+	}
+	return s.generate(ctx, p.AccountID, p.Account, name)
+}
+
+// RenameOwnToken renames one of the caller's live tokens, named by public id or secret.
+// Errors: ENotFound when the caller has no such live token, EInvalid for a bad name.
+func (s *Service) RenameOwnToken(ctx context.Context, p Principal, ref, name string) (Token, error) {
+	if err := requireUserAccount(p); err != nil {
+		return Token{}, err
+	}
+	t, err := s.tokenOf(ctx, p.AccountID, ref)
+	if err != nil {
+		return Token{}, err
+	}
+	if name, err = NormalizeTokenName(name); err != nil {
+		return Token{}, err
+	}
+	return s.store.RenameToken(ctx, t.ID, name)
+}
+
+// RevokeOwnToken revokes one of the caller's live tokens, named by public id or secret, and
+// returns the caller's remaining live tokens. Revocation is irreversible. Errors: ENotFound
+// when the caller has no such live token.
+func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) ([]Token, error) {
+	if err := requireUserAccount(p); err != nil {
+		return nil, err
+	}
+	t, err := s.tokenOf(ctx, p.AccountID, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RevokeToken(ctx, t.ID, s.clock()); err != nil {
+		return nil, err
+	}
+	return s.store.LiveTokens(ctx, p.AccountID)
+}
+
+// GenerateToken generates a token for any existing account, as the operator at the command
+// line may. The cap applies. It returns the secret and the new token. Errors: ENotFound for
+// an unknown account, EInvalid for a bad name or a full account.
+func (s *Service) GenerateToken(ctx context.Context, account, name string) (Secret, Token, error) {
+	id, err := NormalizeAccountID(account)
+	if err != nil {
+		return "", Token{}, err
+	}
+	a, err := s.store.AccountByIdentifier(ctx, id)
+	if err != nil {
+		return "", Token{}, err
+	}
+	secret, tokens, err := s.generate(ctx, a.ID, a.Identifier, name)
+	if err != nil {
+		return "", Token{}, err
+	}
+	return secret, tokens[len(tokens)-1], nil
+}
+
+// generate creates a token for an account and returns its secret and the account's live
+// tokens with the new one last (the API's contract, whatever the clock's resolution).
+func (s *Service) generate(ctx context.Context, accountID int64, account, name string) (Secret, []Token, error) {
+	name, err := NormalizeTokenName(name)
+	if err != nil {
+		return "", nil, err
+	}
+	secret := NewSecret()
+	t := Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: accountID, Account: account, Created: s.clock()}
+	if err := s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount); err != nil {
+		return "", nil, err
+	}
+	live, err := s.store.LiveTokens(ctx, accountID)
+	if err != nil {
+		return "", nil, err
+	}
+	newest, tokens := t, make([]Token, 0, len(live))
+	for _, x := range live {
+		if x.ID == t.ID {
+			newest = x // as stored, with the account's type filled in
+		} else {
+			tokens = append(tokens, x)
+		}
+	}
+	return secret, append(tokens, newest), nil
+}
+
+// tokenOf returns the live token that ref names, a public id or a secret, when it belongs to
+// the account; ENotFound otherwise, so that nobody learns of other accounts' tokens. The
+// message never repeats ref, which may be a secret.
+func (s *Service) tokenOf(ctx context.Context, accountID int64, ref string) (Token, error) {
+	var t Token
+	var err error
+	if secret, ok := ParseSecret(ref); ok {
+		t, err = s.store.LiveTokenByDigest(ctx, secret.Digest())
+	} else {
+		t, err = s.store.LiveTokenByID(ctx, ref)
+	}
+	if err == nil && t.AccountID != accountID {
+		err = Errorf(ENotFound, "")
+	}
+	if ErrorCode(err) == ENotFound {
+		return Token{}, Errorf(ENotFound, "no such API token (it may have been revoked)")
+	}
+	return t, err
+}
