@@ -255,4 +255,3 @@ func TestCreateTokenForMissingAccount(t *testing.T) {
 		}
 	})
 }
-
