@@ -128,3 +128,22 @@ func (s *Service) CreateUser(ctx context.Context, email string, perms Permission
 	}
 	return a, nil
 }
+
+// CreateServiceAccount creates an active service account ("sa::" is added when missing)
+// with the given permissions. Errors: EInvalid for a bad identifier or when perms hold
+// token_management (a service account never generates tokens for itself), EConflict when
+// the identifier is taken by any account.
+func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet) (Account, error) {
+	id, err := NormalizeServiceAccountID(identifier)
+	if err != nil {
+		return Account{}, err
+	}
+	if perms.Has(TokenManagement) {
+		return Account{}, Errorf(EInvalid, "a service account cannot hold the %s permission", TokenManagement)
+	}
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Created: s.clock()}
+	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}

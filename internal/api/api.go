@@ -1,0 +1,199 @@
+// Package api serves tokenward's REST API, compatible with the accounts and API-token part
+// of the Wavefront v2 API: every route is listed in routes.go, every response is a
+// Wavefront response container, and every rule comes from tokenward.Service.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// MaxBodyBytes is the largest request body accepted; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	service *tokenward.Service
+	org     string // the organization's name, reported as "customer"
+	logger  *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns the API over service for the organization org.
+func New(service *tokenward.Service, org string, logger *slog.Logger) *Server {
+	s := &Server{service: service, org: org, logger: logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves a request with recovery, security headers and one log line per request.
+// The log line names the route pattern, never the path: a path may carry a token's secret.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	h := rec.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store") // responses may carry a new secret
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.Error("panic serving request", "method", r.Method, "route", r.Pattern, "panic", v, "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, errors.New("panic"))
+			}
+		}
+		s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// status is the "status" member of every response container.
+type status struct {
+	Result  string `json:"result"`
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+}
+
+// container is Wavefront's response container; an error has no "response".
+type container struct {
+	Status   status `json:"status"`
+	Response any    `json:"response,omitempty"`
+}
+
+// writeOK writes payload in an OK container with status 200.
+func writeOK(w http.ResponseWriter, payload any) {
+	writeJSON(w, http.StatusOK, container{Status: status{Result: "OK", Code: http.StatusOK}, Response: payload})
+}
+
+// writeError writes err as an ERROR container with the status its code maps to. Internal
+// errors are reported as a generic message; their details belong in the server log.
+func writeError(w http.ResponseWriter, err error) {
+	code := httpStatus(tokenward.ErrorCode(err))
+	if err == tokenward.ErrNoCredentials {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward"`)
+	} else if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward", error="invalid_token"`)
+	}
+	writeJSON(w, code, container{Status: status{Result: "ERROR", Message: tokenward.ErrorMessage(err), Code: code}})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// httpStatus maps an error code to its HTTP status; the one place that does.
+func httpStatus(code string) int {
+	switch code {
+	case tokenward.EInvalid:
+		return http.StatusBadRequest
+	case tokenward.EUnauthorized:
+		return http.StatusUnauthorized
+	case tokenward.EForbidden:
+		return http.StatusForbidden
+	case tokenward.ENotFound:
+		return http.StatusNotFound
+	case tokenward.EConflict:
+		return http.StatusConflict
+	case tokenward.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// decodeBody decodes a JSON request body into v. An empty body leaves v as it is when
+// optional is true and is an EInvalid error otherwise. Unknown fields are ignored: clients
+// send legacy fields that must not fail a request.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return tokenward.Errorf(tokenward.ETooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return tokenward.Errorf(tokenward.EInvalid, "the request body could not be read")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return nil
+		}
+		return tokenward.Errorf(tokenward.EInvalid, "a JSON request body is required")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(v); err != nil {
+		return invalidJSON(err)
+	}
+	if dec.More() {
+		return tokenward.Errorf(tokenward.EInvalid, "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// invalidJSON turns a decoding error into a message that says what was wrong and where,
+// without quoting the input (which may hold a secret).
+func invalidJSON(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return tokenward.Errorf(tokenward.EInvalid, "malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return tokenward.Errorf(tokenward.EInvalid, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.As(err, &typ):
+		return tokenward.Errorf(tokenward.EInvalid, "the request body must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return tokenward.Errorf(tokenward.EInvalid, "malformed JSON: the body ends early")
+	default:
+		return tokenward.Errorf(tokenward.EInvalid, "malformed JSON request body")
+	}
+}
+
+// jsonKind names a Go kind in JSON's words.
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}

@@ -1,0 +1,252 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a tokenward API served over real HTTP on one engine.
+type env struct {
+	t       *testing.T
+	url     string
+	service *tokenward.Service
+	logs    *syncBuffer
+	router  routers.Router
+	// secrets collects every secret the test saw, for the log check at the end.
+	mu      sync.Mutex
+	secrets []string
+}
+
+var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	return legacyrouter.NewRouter(doc)
+})
+
+func newEnv(t *testing.T, engine store.Engine) *env {
+	t.Helper()
+	router, err := openAPIRouter()
+	if err != nil {
+		t.Fatalf("OpenAPI document: %v", err)
+	}
+	db := storetest.Open(t, engine)
+	service := tokenward.NewService(db, time.Now)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(api.New(service, "acme", logger))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router}
+	t.Cleanup(e.checkLogsHoldNoSecret)
+	return e
+}
+
+// checkLogsHoldNoSecret fails the test when any secret it used appears in the server log.
+func (e *env) checkLogsHoldNoSecret() {
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"msg":"request"`) {
+		e.t.Errorf("the server logged no request line; the secret check below would prove nothing")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.secrets {
+		if strings.Contains(logs, s) {
+			e.t.Errorf("secret ...%s appears in the server log", s[len(s)-4:])
+		}
+	}
+}
+
+func (e *env) remember(secret string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.secrets = append(e.secrets, secret)
+	return secret
+}
+
+// user creates a user account with perms and returns a secret of a token of its own.
+func (e *env) user(email string, perms ...tokenward.Permission) string {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.service.CreateUser(ctx, email, tokenward.NewPermissionSet(perms...), ""); err != nil {
+		e.t.Fatalf("CreateUser(%s): %v", email, err)
+	}
+	return e.token(email)
+}
+
+// token generates a token for an existing account, as the CLI does, and returns its secret.
+func (e *env) token(account string) string {
+	e.t.Helper()
+	secret, _, err := e.service.GenerateToken(context.Background(), account, "setup")
+	if err != nil {
+		e.t.Fatalf("GenerateToken(%s): %v", account, err)
+	}
+	return e.remember(secret.Reveal())
+}
+
+// response is what a request got back.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// container decodes the response container, failing the test when the body is not one
+// whose status repeats the HTTP status.
+func (r response) container(t *testing.T) (result, message string, payload json.RawMessage) {
+	t.Helper()
+	var c struct {
+		Status *struct {
+			Result  string `json:"result"`
+			Message string `json:"message"`
+			Code    int    `json:"code"`
+		} `json:"status"`
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(r.Body, &c); err != nil || c.Status == nil {
+		t.Fatalf("body %q is not a response container (%v)", r.Body, err)
+	}
+	if c.Status.Code != r.Status {
+		t.Errorf("status.code = %d, want the HTTP status %d", c.Status.Code, r.Status)
+	}
+	if want := map[bool]string{true: "OK", false: "ERROR"}[r.Status < 300]; c.Status.Result != want {
+		t.Errorf("status.result = %q, want %q", c.Status.Result, want)
+	}
+	if r.Status >= 300 && c.Response != nil {
+		t.Errorf("error container carries a response: %s", c.Response)
+	}
+	return c.Status.Result, c.Status.Message, c.Response
+}
+
+// do sends a request with the given headers ("Authorization: Bearer X" style strings) and
+// validates the response against the OpenAPI document when the route is documented.
+func (e *env) do(method, path, body string, headers ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		e.t.Errorf("%s %s: Cache-Control = %q, want no-store", method, path, res.Header.Get("Cache-Control"))
+	}
+	e.validate(req, res, got)
+	return response{Status: res.StatusCode, Header: res.Header, Body: got}
+}
+
+// bearer returns an Authorization header for secret.
+func bearer(secret string) string { return "Authorization: Bearer " + secret }
+
+func (e *env) validate(req *http.Request, res *http.Response, body []byte) {
+	e.t.Helper()
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		// Only requests that no route serves may be missing from the document.
+		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+			e.t.Errorf("%s %s answered %d but is not in the OpenAPI document: %v", req.Method, req.URL.Path, res.StatusCode, err)
+		}
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
+		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		e.t.Errorf("%s %s: response %d does not match the OpenAPI document: %v", req.Method, req.URL.Path, res.StatusCode, err)
+	}
+}
+
+// apiToken is a UserApiToken as a client decodes it.
+type apiToken struct {
+	TokenID       string `json:"tokenID"`
+	TokenName     string `json:"tokenName"`
+	Account       string `json:"account"`
+	AccountType   string `json:"accountType"`
+	DateGenerated int64  `json:"dateGenerated"`
+	LastUsed      *int64 `json:"lastUsed"`
+}
+
+// tokens decodes an OK container holding a token list.
+func (r response) tokens(t *testing.T) []apiToken {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d (%s), want 200", r.Status, r.Body)
+	}
+	_, _, payload := r.container(t)
+	var ts []apiToken
+	if err := json.Unmarshal(payload, &ts); err != nil {
+		t.Fatalf("response %s is not a token list: %v", payload, err)
+	}
+	return ts
+}
+
+// token decodes an OK container holding one token.
+func (r response) token(t *testing.T) apiToken {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d (%s), want 200", r.Status, r.Body)
+	}
+	_, _, payload := r.container(t)
+	var tok apiToken
+	if err := json.Unmarshal(payload, &tok); err != nil {
+		t.Fatalf("response %s is not a token: %v", payload, err)
+	}
+	return tok
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

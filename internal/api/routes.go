@@ -1,0 +1,97 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tokenward/tokenward"
+)
+
+// routes registers every route of the API; this is the one place that lists them.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /api/v2/openapi.json", serveOpenAPI)
+
+	// The caller's own tokens (reference §4).
+	s.authed("GET /api/v2/apitoken", s.listOwnTokens)
+	s.authed("POST /api/v2/apitoken", s.generateOwnToken)
+	s.authed("PUT /api/v2/apitoken/{id}", s.renameOwnToken)
+	s.authed("DELETE /api/v2/apitoken/{id}", s.revokeOwnToken)
+
+	s.mux.HandleFunc("/", s.noRoute)
+}
+
+// authedHandler is a handler that runs for an authenticated caller and returns its error
+// rather than writing it, so that every failure is answered the same way.
+type authedHandler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error
+
+// authed registers h behind token authentication.
+func (s *Server) authed(pattern string, h authedHandler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// fail answers a request with err, logging internal errors (which clients only see as
+// "internal error"). Wrapped errors never carry a secret: queries bind digests, not secrets.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if tokenward.ErrorCode(err) == tokenward.EInternal {
+		s.logger.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
+	}
+	writeError(w, err)
+}
+
+// credential returns the token a request presents: "Authorization: Bearer T", or the older
+// "X-AUTH-TOKEN: T" (which some clients also prefix with "Bearer "). present is false when
+// the request carries neither header; an Authorization header of another scheme is present
+// but yields no token, and so fails verification.
+func credential(r *http.Request) (token string, present bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", true
+		}
+		return strings.TrimSpace(rest), true
+	}
+	if h := strings.TrimSpace(r.Header.Get("X-AUTH-TOKEN")); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+			h = strings.TrimSpace(h[7:])
+		}
+		return h, true
+	}
+	return "", false
+}
+
+// authenticate returns the principal the request's token speaks for.
+func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
+	token, present := credential(r)
+	if !present {
+		return tokenward.Principal{}, tokenward.ErrNoCredentials
+	}
+	return s.service.Authenticate(r.Context(), token)
+}
+
+// noRoute answers requests that no route matched: 405 with an Allow header when the path
+// exists under other methods, 404 otherwise, both as error containers.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, container{Status: status{Result: "ERROR", Code: http.StatusMethodNotAllowed,
+			Message: "method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")}})
+		return
+	}
+	writeError(w, tokenward.Errorf(tokenward.ENotFound, "no such API endpoint"))
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// userAPIToken is the UserApiToken object of the reference §3.
+type userAPIToken struct {
+	TokenID       string                `json:"tokenID"`
+	TokenName     string                `json:"tokenName"`
+	Account       string                `json:"account"`
+	AccountType   tokenward.AccountType `json:"accountType"`
+	DateGenerated int64                 `json:"dateGenerated"`
+	LastUsed      *int64                `json:"lastUsed"`
+}
+
+func toUserAPIToken(t tokenward.Token) userAPIToken {
+	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
+		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed)}
+}
+
+func toUserAPITokens(ts []tokenward.Token) []userAPIToken {
+	out := make([]userAPIToken, len(ts))
+	for i, t := range ts {
+		out[i] = toUserAPIToken(t)
+	}
+	return out
+}
+
+// withSecret returns the token list of a generate response: the new token, which is last,
+// carries its secret as tokenID, the one time the secret is ever sent.
+func withSecret(ts []tokenward.Token, secret tokenward.Secret) []userAPIToken {
+	out := toUserAPITokens(ts)
+	out[len(out)-1].TokenID = secret.Reveal()
+	return out
+}
+
+// optionalMillis returns t in epoch milliseconds, or nil (JSON null) for the zero time.
+func optionalMillis(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+// tokenNameBody is the optional body of a generate request.
+type tokenNameBody struct {
+	TokenName string `json:"tokenName"`
+}
+
+// renameBody is the body of a rename request. tokenID is accepted and ignored: the path
+// names the token.
+type renameBody struct {
+	TokenID   string  `json:"tokenID"`
+	TokenName *string `json:"tokenName"`
+}
+
+func (s *Server) listOwnTokens(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	tokens, err := s.service.OwnTokens(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeOK(w, toUserAPITokens(tokens))
+	return nil
+}
+
+func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	var body tokenNameBody
+	if err := decodeBody(w, r, &body, true); err != nil {
+		return err
+	}
+	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, body.TokenName)
+	if err != nil {
+		return err
+	}
+	writeOK(w, withSecret(tokens, secret))
+	return nil
+}
+
+func (s *Server) renameOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	var body renameBody
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.TokenName == nil {
+		return tokenward.Errorf(tokenward.EInvalid, "tokenName is required")
+	}
+	t, err := s.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), *body.TokenName)
+	if err != nil {
+		return err
+	}
+	writeOK(w, toUserAPIToken(t))
+	return nil
+}
+
+func (s *Server) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	tokens, err := s.service.RevokeOwnToken(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeOK(w, toUserAPITokens(tokens))
+	return nil
+}
