@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
 	"fmt"
 	"strings"
 
@@ -22,7 +24,7 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 	var password string
 	if *passwordStdin {
 		line, err := bufio.NewReader(c.stdin).ReadString('\n')
-		if err != nil && line == "" {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read password from standard input: %w", err)
 		}
 		password = strings.TrimRight(line, "\r\n")
