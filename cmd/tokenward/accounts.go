@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/tokenward/tokenward"
