@@ -38,6 +38,8 @@ type Account struct {
 	Description string
 	Permissions PermissionSet
 	Created     time.Time
+	LastLogin   time.Time // last successful console sign-in; zero when never
+	LastUsed    time.Time // latest use of any of the account's tokens; zero when never
 }
 
 // Type returns the account's type in the API's words.

@@ -35,6 +35,40 @@ type Store interface {
 	// PrincipalByDigest returns who a secret with that digest authenticates: its token must
 	// be live and its account live and active. ENotFound otherwise.
 	PrincipalByDigest(ctx context.Context, digest Digest) (Principal, error)
+	// LiveTokensOfAccounts returns the live tokens of each of the accounts, oldest first.
+	LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map[int64][]Token, error)
+
+	// SearchAccounts returns a page of live accounts of kind ("" for both) matching a
+	// request normalized against AccountSearch.
+	SearchAccounts(ctx context.Context, kind AccountKind, req SearchRequest) (Page[Account], error)
+	// UpdateAccounts applies all changes or none; EInvalid when they would leave no user
+	// account holding user_management, ENotFound when an account is gone.
+	UpdateAccounts(ctx context.Context, changes []AccountChange) error
+	// DeleteAccounts marks accounts deleted, revokes their tokens and ends their sessions,
+	// all or none, keeping an administrator as UpdateAccounts does.
+	DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error
+	// SetPassword replaces a user account's password hash and ends its sessions.
+	SetPassword(ctx context.Context, accountID int64, hash string) error
+	// PasswordHash returns a live user account and its password hash; ENotFound otherwise.
+	PasswordHash(ctx context.Context, email string) (Account, string, error)
+
+	// CreateSession stores a console session and records the account's sign-in.
+	CreateSession(ctx context.Context, s Session, digest Digest) error
+	// SessionByDigest returns a session and its principal when its account is live and
+	// active; ENotFound otherwise.
+	SessionByDigest(ctx context.Context, digest Digest) (Session, Principal, error)
+	// TouchSession records activity on a session.
+	TouchSession(ctx context.Context, digest Digest, at time.Time) error
+	// DeleteSession ends a session.
+	DeleteSession(ctx context.Context, digest Digest) error
+}
+
+// AccountChange is one change to an existing account; nil fields stay as they are.
+type AccountChange struct {
+	ID          int64
+	Active      *bool
+	Description *string
+	Permissions *PermissionSet // replaces the whole set
 }
 
 // Principal is an authenticated caller: the account a token (or, later, a console session)
@@ -53,11 +87,26 @@ type Principal struct {
 type Service struct {
 	store Store
 	now   func() time.Time
+	// sessionIdle and sessionMax bound a console session: it ends after sessionIdle
+	// without activity, and sessionMax after sign-in whatever the activity.
+	sessionIdle, sessionMax time.Duration
 }
+
+// Default console session lifetimes.
+const (
+	DefaultSessionIdle = 2 * time.Hour
+	DefaultSessionMax  = 12 * time.Hour
+)
 
 // NewService returns a Service over store; now is the clock (time.Now outside tests).
 func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: now}
+	return &Service{store: store, now: now, sessionIdle: DefaultSessionIdle, sessionMax: DefaultSessionMax}
+}
+
+// SetSessionLifetimes changes how long console sessions last: idle is the longest time
+// without activity, max the longest time after sign-in.
+func (s *Service) SetSessionLifetimes(idle, max time.Duration) {
+	s.sessionIdle, s.sessionMax = idle, max
 }
 
 // clock returns the current time at the millisecond precision the API and the database use,
@@ -124,25 +173,6 @@ func (s *Service) CreateUser(ctx context.Context, email string, perms Permission
 	}
 	a := Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: perms, Created: s.clock()}
 	if err := s.store.CreateAccount(ctx, &a, hash); err != nil {
-		return Account{}, err
-	}
-	return a, nil
-}
-
-// CreateServiceAccount creates an active service account ("sa::" is added when missing)
-// with the given permissions. Errors: EInvalid for a bad identifier or when perms hold
-// token_management (a service account never generates tokens for itself), EConflict when
-// the identifier is taken by any account.
-func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet) (Account, error) {
-	id, err := NormalizeServiceAccountID(identifier)
-	if err != nil {
-		return Account{}, err
-	}
-	if perms.Has(TokenManagement) {
-		return Account{}, Errorf(EInvalid, "a service account cannot hold the %s permission", TokenManagement)
-	}
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Created: s.clock()}
-	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
 		return Account{}, err
 	}
 	return a, nil

@@ -6,9 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
+
+// accountColumns are the columns scanAccount reads from "accounts a".
+const accountColumns = `a.id, a.identifier, a.kind, a.active, a.description, a.created_at, a.last_login_at,
+	COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), ''),
+	(SELECT MAX(t.last_used_at) FROM tokens t WHERE t.account_id = a.id)`
+
+func scanAccount(row interface{ Scan(...any) error }) (tokenward.Account, error) {
+	var a tokenward.Account
+	var kind, perms string
+	var created int64
+	var lastLogin, lastUsed sql.NullInt64
+	if err := row.Scan(&a.ID, &a.Identifier, &kind, &a.Active, &a.Description, &created, &lastLogin, &perms, &lastUsed); err != nil {
+		return tokenward.Account{}, err
+	}
+	a.Kind = tokenward.AccountKind(kind)
+	a.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
+	a.LastLogin = fromMillis(lastLogin)
+	a.LastUsed = fromMillis(lastUsed)
+	a.Permissions = parsePermissions(perms)
+	return a, nil
+}
 
 // CreateAccount inserts a with its permissions and sets a.ID. EConflict when a live account
 // already has the identifier.
@@ -21,7 +43,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *tokenward.Account, passwordH
 func (db *DB) CreateFirstAdmin(ctx context.Context, a *tokenward.Account, passwordHash string) (bool, error) {
 	created := false
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockGlobal(ctx, tx, lockBootstrap); err != nil {
+		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
 			return err
 		}
 		var any bool
@@ -49,9 +71,13 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
-	for _, p := range a.Permissions.List() {
+	return insertPermissions(ctx, tx, a.ID, a.Permissions)
+}
+
+func insertPermissions(ctx context.Context, tx *sql.Tx, accountID int64, perms tokenward.PermissionSet) error {
+	for _, p := range perms.List() {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO account_permissions (account_id, permission) VALUES ($1, $2)`,
-			a.ID, string(p)); err != nil {
+			accountID, string(p)); err != nil {
 			return fmt.Errorf("insert permission: %w", err)
 		}
 	}
@@ -60,25 +86,172 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 
 // AccountByIdentifier returns the live account with that identifier, or ENotFound.
 func (db *DB) AccountByIdentifier(ctx context.Context, identifier string) (tokenward.Account, error) {
-	var a tokenward.Account
-	var kind, perms string
-	var created int64
-	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, a.active, a.description, a.created_at,
-		       COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
-		FROM accounts a
-		WHERE a.identifier = $1 AND a.deleted_at IS NULL`, identifier).
-		Scan(&a.ID, &a.Identifier, &kind, &a.Active, &a.Description, &created, &perms)
+	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+`
+		FROM accounts a WHERE a.identifier = $1 AND a.deleted_at IS NULL`, identifier))
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Account{}, tokenward.Errorf(tokenward.ENotFound, "account %s does not exist", identifier)
 	}
 	if err != nil {
 		return tokenward.Account{}, fmt.Errorf("read account: %w", err)
 	}
-	a.Kind = tokenward.AccountKind(kind)
-	a.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
-	a.Permissions = parsePermissions(perms)
 	return a, nil
+}
+
+// accountFields maps the account search keys to SQL.
+var accountFields = map[string]field{
+	"identifier":          {expr: "a.identifier"},
+	"description":         {expr: "a.description"},
+	"active":              {expr: "a.active"},
+	"groups":              {expr: "ap.permission", anyOf: "EXISTS (SELECT 1 FROM account_permissions ap WHERE ap.account_id = a.id AND %s)"},
+	"permission":          {expr: "ap.permission", anyOf: "EXISTS (SELECT 1 FROM account_permissions ap WHERE ap.account_id = a.id AND %s)"},
+	"lastUsed":            {expr: "(SELECT MAX(t.last_used_at) FROM tokens t WHERE t.account_id = a.id)"},
+	"lastSuccessfulLogin": {expr: "a.last_login_at"},
+	"freetext":            {freetext: []string{"a.identifier", "a.description"}},
+}
+
+var accountSorts = map[string]string{
+	"identifier": "a.identifier", "description": "a.description", "active": "a.active",
+	"lastUsed":            "(SELECT MAX(t.last_used_at) FROM tokens t WHERE t.account_id = a.id)",
+	"lastSuccessfulLogin": "a.last_login_at", "dateCreated": "a.created_at",
+}
+
+// SearchAccounts returns a page of live accounts of one kind (or both, when kind is "")
+// matching a request normalized against tokenward.AccountSearch.
+func (db *DB) SearchAccounts(ctx context.Context, kind tokenward.AccountKind, req tokenward.SearchRequest) (tokenward.Page[tokenward.Account], error) {
+	var q query
+	q.and("a.deleted_at IS NULL")
+	if kind != "" {
+		q.and("a.kind = " + q.arg(string(kind)))
+	}
+	if err := q.addConditions(req.Query, tokenward.AccountSearch, accountFields); err != nil {
+		return tokenward.Page[tokenward.Account]{}, err
+	}
+	page := tokenward.Page[tokenward.Account]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Account{}}
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM accounts a WHERE `+q.whereClause(), q.args...).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("count accounts: %w", err)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE `+q.whereClause()+` `+
+		orderBy(*req.Sort, accountSorts, "a.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
+	if err != nil {
+		return page, fmt.Errorf("search accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return page, fmt.Errorf("scan account: %w", err)
+		}
+		page.Items = append(page.Items, a)
+	}
+	return page, rows.Err()
+}
+
+// UpdateAccounts applies changes to live accounts in one transaction: all of them or, on
+// any error, none. It keeps the invariant that at least one user account holds
+// user_management: a change that would remove the last one fails with EInvalid.
+func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountChange) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			var sets []string
+			var q query
+			if c.Active != nil {
+				sets = append(sets, "active = "+q.arg(*c.Active))
+			}
+			if c.Description != nil {
+				sets = append(sets, "description = "+q.arg(*c.Description))
+			}
+			if len(sets) == 0 {
+				sets = append(sets, "id = id") // still proves the account is live
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE accounts SET `+strings.Join(sets, ", ")+
+				` WHERE id = `+q.arg(c.ID)+` AND deleted_at IS NULL`, q.args...)
+			if err := affectedOne(res, err, "update account"); err != nil {
+				return err
+			}
+			if c.Permissions != nil {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM account_permissions WHERE account_id = $1`, c.ID); err != nil {
+					return fmt.Errorf("clear permissions: %w", err)
+				}
+				if err := insertPermissions(ctx, tx, c.ID, *c.Permissions); err != nil {
+					return err
+				}
+			}
+		}
+		return keepAnAdministrator(ctx, tx)
+	})
+}
+
+// DeleteAccounts marks accounts deleted, revokes all their live tokens and ends their
+// sessions, in one transaction, keeping at least one administrator.
+func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE accounts SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL`, millis(at), id)
+			if err := affectedOne(res, err, "delete account"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL`, millis(at), id); err != nil {
+				return fmt.Errorf("revoke tokens of deleted account: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, id); err != nil {
+				return fmt.Errorf("end sessions of deleted account: %w", err)
+			}
+		}
+		return keepAnAdministrator(ctx, tx)
+	})
+}
+
+// keepAnAdministrator fails the transaction when no live user account would hold
+// user_management any more: nobody could then manage accounts from the API or console.
+func keepAnAdministrator(ctx context.Context, tx *sql.Tx) error {
+	var ok bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (
+		SELECT 1 FROM account_permissions p JOIN accounts a ON a.id = p.account_id
+		WHERE p.permission = 'user_management' AND a.kind = 'user' AND a.deleted_at IS NULL)`).Scan(&ok)
+	if err != nil {
+		return fmt.Errorf("check administrators: %w", err)
+	}
+	if !ok {
+		return tokenward.Errorf(tokenward.EInvalid, "this would leave no user account with the Accounts permission (user_management); grant it to another user first")
+	}
+	return nil
+}
+
+// SetPassword replaces a live user account's password hash and ends its sessions.
+func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user' AND deleted_at IS NULL`, hash, accountID)
+		if err := affectedOne(res, err, "set password"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		return nil
+	})
+}
+
+// PasswordHash returns a live user account and its password hash ("" when it has none);
+// ENotFound for anything else.
+func (db *DB) PasswordHash(ctx context.Context, email string) (tokenward.Account, string, error) {
+	a, err := db.AccountByIdentifier(ctx, email)
+	if err != nil {
+		return a, "", err
+	}
+	if a.Kind != tokenward.UserAccount {
+		return tokenward.Account{}, "", tokenward.Errorf(tokenward.ENotFound, "account %s does not exist", email)
+	}
+	var hash string
+	if err := db.read.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, a.ID).Scan(&hash); err != nil {
+		return a, "", fmt.Errorf("read password hash: %w", err)
+	}
+	return a, hash, nil
 }
 
 // parsePermissions reads the comma-separated list that string_agg builds. Names this

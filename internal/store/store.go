@@ -160,8 +160,8 @@ func (db *DB) lockGlobal(ctx context.Context, tx *sql.Tx, key int64) error {
 
 // Advisory lock keys; arbitrary but fixed, and distinct.
 const (
-	lockMigrate   int64 = 0x746f6b656e01 // "token" 01
-	lockBootstrap int64 = 0x746f6b656e02
+	lockMigrate  int64 = 0x746f6b656e01 // "token" 01
+	lockAccounts int64 = 0x746f6b656e02 // account creation at bootstrap, permission changes, deletions
 )
 
 // inTx runs fn in a write transaction and commits it when fn returns nil.

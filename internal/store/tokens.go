@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
@@ -129,8 +130,8 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return affectedOne(res, err, "revoke token")
 }
 
-// affectedOne turns the result of an UPDATE of one live token into nil, ENotFound when no
-// row matched, or a wrapped error.
+// affectedOne turns the result of an UPDATE of one row into nil, ENotFound when no row
+// matched, or a wrapped error.
 func affectedOne(res sql.Result, err error, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -140,7 +141,7 @@ func affectedOne(res sql.Result, err error, what string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if n == 0 {
-		return tokenward.Errorf(tokenward.ENotFound, "no such token")
+		return tokenward.Errorf(tokenward.ENotFound, "%s: no such %s", what, strings.Fields(what)[1])
 	}
 	return nil
 }
@@ -165,4 +166,34 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	p.Kind = tokenward.AccountKind(kind)
 	p.Permissions = parsePermissions(perms)
 	return p, nil
+}
+
+// LiveTokensOfAccounts returns the live tokens of each of the accounts, oldest first.
+func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map[int64][]tokenward.Token, error) {
+	out := make(map[int64][]tokenward.Token, len(accountIDs))
+	if len(accountIDs) == 0 {
+		return out, nil
+	}
+	var q query
+	var params []string
+	for _, id := range accountIDs {
+		params = append(params, q.arg(id))
+	}
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT `+tokenColumns+`
+		FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.account_id IN (`+strings.Join(params, ", ")+`) AND t.revoked_at IS NULL
+		ORDER BY t.created_at, t.seq`, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan token: %w", err)
+		}
+		out[t.AccountID] = append(out[t.AccountID], t)
+	}
+	return out, rows.Err()
 }

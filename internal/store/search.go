@@ -1,0 +1,128 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tokenward/tokenward"
+)
+
+// field maps one search key to SQL. A key with anyOf matches when any row of a related
+// table matches (an account's permissions): anyOf is an EXISTS template whose %s is the
+// condition on expr.
+type field struct {
+	expr  string
+	anyOf string
+	// freetext lists the expressions that "freetext" searches, when this is that key.
+	freetext []string
+}
+
+// query accumulates a WHERE clause and its numbered arguments ($1, $2, ...), which both
+// engines accept.
+type query struct {
+	where []string
+	args  []any
+}
+
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+func (q *query) and(cond string) { q.where = append(q.where, cond) }
+
+func (q *query) whereClause() string {
+	if len(q.where) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(q.where, " AND ")
+}
+
+// addConditions adds a normalized search request's conditions. Keys were validated by
+// SearchRequest.Normalize against the same names that fields holds.
+func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.SearchSpec, fields map[string]field) error {
+	for _, c := range conds {
+		f, ok := fields[c.Key]
+		if !ok {
+			return fmt.Errorf("search key %q has no SQL mapping", c.Key)
+		}
+		var cond string
+		switch {
+		case f.freetext != nil:
+			var ors []string
+			for _, expr := range f.freetext {
+				ors = append(ors, q.textMatch(expr, c))
+			}
+			cond = "(" + strings.Join(ors, " OR ") + ")"
+		case f.anyOf != "":
+			cond = fmt.Sprintf(f.anyOf, q.textMatch(f.expr, c))
+		case spec.Keys[c.Key] == tokenward.TimeField:
+			cond = q.timeMatch(f.expr, c)
+		case spec.Keys[c.Key] == tokenward.BoolField:
+			var ors []string
+			for _, v := range c.Values {
+				ors = append(ors, f.expr+" = "+q.arg(v == "true"))
+			}
+			cond = "(" + strings.Join(ors, " OR ") + ")"
+		default:
+			cond = q.textMatch(f.expr, c)
+		}
+		if c.Negated {
+			cond = "NOT " + cond
+		}
+		q.and(cond)
+	}
+	return nil
+}
+
+// textMatch is an OR over the condition's values. CONTAINS, STARTSWITH and TAGPATH ignore
+// case; EXACT compares exactly (identifiers are stored lower-case already).
+func (q *query) textMatch(expr string, c tokenward.SearchCondition) string {
+	var ors []string
+	for _, v := range c.Values {
+		pattern := escapeLike(strings.ToLower(v))
+		switch c.MatchingMethod {
+		case tokenward.MatchExact:
+			ors = append(ors, "COALESCE("+expr+", '') = "+q.arg(v))
+			continue
+		case tokenward.MatchStartsWith:
+			pattern += "%"
+		case tokenward.MatchTagPath:
+			pattern = strings.ReplaceAll(pattern, "*", "%")
+		default:
+			pattern = "%" + pattern + "%"
+		}
+		ors = append(ors, "LOWER(COALESCE("+expr+", '')) LIKE "+q.arg(pattern)+` ESCAPE '\'`)
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// timeMatch is a range on a time column; EXACT "" matches "never" (NULL).
+func (q *query) timeMatch(expr string, c tokenward.SearchCondition) string {
+	if c.Start == nil && c.End == nil {
+		return "(" + expr + " IS NULL)"
+	}
+	var parts []string
+	if c.Start != nil {
+		parts = append(parts, expr+" >= "+q.arg(*c.Start))
+	}
+	if c.End != nil {
+		parts = append(parts, expr+" <= "+q.arg(*c.End))
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
+}
+
+// escapeLike escapes LIKE's wildcards so that user text matches literally.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// orderBy returns an ORDER BY clause for sort, with tie-breaker as the last key so that
+// pages never overlap. Missing values (never used) sort last in either direction.
+func orderBy(sort tokenward.SearchSort, sortExprs map[string]string, tieBreaker string) string {
+	dir := " DESC"
+	if sort.Ascending {
+		dir = " ASC"
+	}
+	return "ORDER BY " + sortExprs[sort.Field] + dir + " NULLS LAST, " + tieBreaker + dir
+}

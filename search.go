@@ -1,0 +1,148 @@
+package tokenward
+
+import (
+	"slices"
+	"strings"
+)
+
+// Search limits of the reference §7.
+const (
+	DefaultSearchLimit = 100
+	MaxSearchLimit     = 1000
+)
+
+// SearchRequest is a Wavefront search request: every condition must hold, the results are
+// sorted and paged. The JSON names are the API's; the console builds the same request.
+type SearchRequest struct {
+	Query  []SearchCondition `json:"query"`
+	Sort   *SearchSort       `json:"sort"`
+	Limit  int               `json:"limit"`
+	Offset int               `json:"offset"`
+}
+
+// SearchCondition is one condition. Values, when given, is an OR of values and wins over
+// Value; Start and End make a range condition on a time field; Negated inverts the result.
+type SearchCondition struct {
+	Key            string   `json:"key"`
+	Value          string   `json:"value"`
+	Values         []string `json:"values"`
+	MatchingMethod string   `json:"matchingMethod"`
+	Negated        bool     `json:"negated"`
+	Start          *int64   `json:"start"`
+	End            *int64   `json:"end"`
+}
+
+// SearchSort orders search results by one field.
+type SearchSort struct {
+	Field     string `json:"field"`
+	Ascending bool   `json:"ascending"`
+	Default   bool   `json:"default"`
+}
+
+// Matching methods.
+const (
+	MatchContains   = "CONTAINS"
+	MatchStartsWith = "STARTSWITH"
+	MatchExact      = "EXACT"
+	MatchTagPath    = "TAGPATH" // EXACT in which '*' matches any run of characters
+)
+
+// FieldKind says how a search key is matched.
+type FieldKind int
+
+const (
+	TextField FieldKind = iota // matched by value(s) and matching method
+	TimeField                  // matched by start/end range, or "never" by EXACT on ""
+	BoolField                  // matched by value "true" or "false"
+)
+
+// SearchSpec is what one entity's search accepts.
+type SearchSpec struct {
+	Keys        map[string]FieldKind // "freetext" included where supported
+	SortFields  []string
+	DefaultSort SearchSort
+}
+
+// Page is one page of search results. Total is the number of matches.
+type Page[T any] struct {
+	Items  []T
+	Offset int
+	Limit  int
+	Total  int
+	Sort   SearchSort
+}
+
+// More reports whether matches remain after this page.
+func (p Page[T]) More() bool { return p.Offset+len(p.Items) < p.Total }
+
+// Normalize checks the request against spec and fills in the defaults: limit 100 (at most
+// 1000), offset 0, matching method CONTAINS, the spec's default sort. Errors are EInvalid and
+// name the offending key, field or value.
+func (r *SearchRequest) Normalize(spec SearchSpec) error {
+	switch {
+	case r.Limit == 0:
+		r.Limit = DefaultSearchLimit
+	case r.Limit < 0 || r.Limit > MaxSearchLimit:
+		return Errorf(EInvalid, "limit must be between 1 and %d", MaxSearchLimit)
+	}
+	if r.Offset < 0 {
+		return Errorf(EInvalid, "offset must not be negative")
+	}
+	if r.Sort == nil || r.Sort.Field == "" {
+		s := spec.DefaultSort
+		s.Default = true
+		r.Sort = &s
+	} else if !slices.Contains(spec.SortFields, r.Sort.Field) {
+		return Errorf(EInvalid, "cannot sort by %q; sort fields are %s", r.Sort.Field, strings.Join(spec.SortFields, ", "))
+	}
+	for i := range r.Query {
+		c := &r.Query[i]
+		kind, ok := spec.Keys[c.Key]
+		if !ok {
+			keys := make([]string, 0, len(spec.Keys))
+			for k := range spec.Keys {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			return Errorf(EInvalid, "unknown search key %q; keys are %s", c.Key, strings.Join(keys, ", "))
+		}
+		c.MatchingMethod = strings.ToUpper(c.MatchingMethod)
+		switch c.MatchingMethod {
+		case "":
+			c.MatchingMethod = MatchContains
+		case MatchContains, MatchStartsWith, MatchExact, MatchTagPath:
+		default:
+			return Errorf(EInvalid, "unknown matchingMethod %q for key %q", c.MatchingMethod, c.Key)
+		}
+		if len(c.Values) == 0 {
+			c.Values = []string{c.Value}
+		}
+		switch kind {
+		case TimeField:
+			if c.Start == nil && c.End == nil && (c.MatchingMethod != MatchExact || c.Values[0] != "") {
+				return Errorf(EInvalid, "key %q is a time: give start and/or end (epoch milliseconds)", c.Key)
+			}
+		case BoolField:
+			for _, v := range c.Values {
+				if v != "true" && v != "false" {
+					return Errorf(EInvalid, "key %q takes true or false, not %q", c.Key, v)
+				}
+			}
+		default:
+			if c.Start != nil || c.End != nil {
+				return Errorf(EInvalid, "key %q is not a time: start and end do not apply", c.Key)
+			}
+		}
+	}
+	return nil
+}
+
+// AccountSearch is what user and service account searches accept.
+var AccountSearch = SearchSpec{
+	Keys: map[string]FieldKind{
+		"identifier": TextField, "description": TextField, "groups": TextField, "permission": TextField,
+		"active": BoolField, "lastUsed": TimeField, "lastSuccessfulLogin": TimeField, "freetext": TextField,
+	},
+	SortFields:  []string{"identifier", "description", "active", "lastUsed", "lastSuccessfulLogin", "dateCreated"},
+	DefaultSort: SearchSort{Field: "identifier", Ascending: true},
+}

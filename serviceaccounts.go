@@ -1,0 +1,183 @@
+package tokenward
+
+import "context"
+
+// ServiceAccountWrite is a create or update of a service account. Nil fields are absent
+// from the request: on update they stay as they are; on create they take their defaults
+// (active, no description, no permissions).
+type ServiceAccountWrite struct {
+	Identifier  string
+	Active      *bool
+	Description *string
+	Permissions *PermissionSet
+}
+
+// MaxDescriptionLength is the longest account description accepted, in bytes.
+const MaxDescriptionLength = 1024
+
+func (w ServiceAccountWrite) check() error {
+	if w.Description != nil && len(*w.Description) > MaxDescriptionLength {
+		return Errorf(EInvalid, "a description is at most %d bytes", MaxDescriptionLength)
+	}
+	if w.Permissions != nil {
+		return checkServicePermissions(*w.Permissions)
+	}
+	return nil
+}
+
+// CreateServiceAccountAs creates a service account for an administrator. Errors:
+// EForbidden, EInvalid (bad identifier, token_management, long description), EConflict.
+func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
+	if err := requireAccounts(p); err != nil {
+		return Account{}, err
+	}
+	if err := w.check(); err != nil {
+		return Account{}, err
+	}
+	id, err := NormalizeServiceAccountID(w.Identifier)
+	if err != nil {
+		return Account{}, err
+	}
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Created: s.clock()}
+	if w.Active != nil {
+		a.Active = *w.Active
+	}
+	if w.Description != nil {
+		a.Description = *w.Description
+	}
+	if w.Permissions != nil {
+		a.Permissions = *w.Permissions
+	}
+	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
+		return Account{}, err
+	}
+	return s.reread(ctx, a)
+}
+
+// UpdateServiceAccount changes the fields the write carries. A write whose identifier
+// names another account is EInvalid (service accounts cannot be renamed). Deactivating
+// makes every token of the account fail at once; activating restores them. Errors:
+// EForbidden, ENotFound, EInvalid.
+func (s *Service) UpdateServiceAccount(ctx context.Context, p Principal, identifier string, w ServiceAccountWrite) (Account, error) {
+	if err := requireAccounts(p); err != nil {
+		return Account{}, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return Account{}, err
+	}
+	if w.Identifier != "" {
+		if id, err := NormalizeServiceAccountID(w.Identifier); err != nil || id != a.Identifier {
+			return Account{}, Errorf(EInvalid, "identifier %q in the body does not match %s in the path; service accounts cannot be renamed", truncate(w.Identifier, 64), a.Identifier)
+		}
+	}
+	if err := w.check(); err != nil {
+		return Account{}, err
+	}
+	change := AccountChange{ID: a.ID, Active: w.Active, Description: w.Description, Permissions: w.Permissions}
+	if err := s.store.UpdateAccounts(ctx, []AccountChange{change}); err != nil {
+		return Account{}, err
+	}
+	return s.reread(ctx, a)
+}
+
+// SetServiceAccountActive activates or deactivates a service account.
+func (s *Service) SetServiceAccountActive(ctx context.Context, p Principal, identifier string, active bool) (Account, error) {
+	return s.UpdateServiceAccount(ctx, p, identifier, ServiceAccountWrite{Active: &active})
+}
+
+// TokensOf returns the live tokens of each account, for listings that show them.
+func (s *Service) TokensOf(ctx context.Context, p Principal, accounts []Account) (map[int64][]Token, error) {
+	if err := requireAccounts(p); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+	}
+	return s.store.LiveTokensOfAccounts(ctx, ids)
+}
+
+// ServiceAccountTokens returns a service account's live tokens. Errors: EForbidden, ENotFound.
+func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identifier string) ([]Token, error) {
+	if err := requireAccounts(p); err != nil {
+		return nil, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.LiveTokens(ctx, a.ID)
+}
+
+// GenerateServiceAccountToken generates a token for a service account, with the same cap
+// and secret-once rule as own tokens. Errors: EForbidden, ENotFound, EInvalid.
+func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string) (Secret, []Token, error) {
+	if err := requireAccounts(p); err != nil {
+		return "", nil, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.generate(ctx, a.ID, a.Identifier, name)
+}
+
+// RenameServiceAccountToken renames a live token of a service account, named by public id
+// or secret. Errors: EForbidden, ENotFound, EInvalid.
+func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, identifier, ref, name string) (Token, error) {
+	if err := requireAccounts(p); err != nil {
+		return Token{}, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return Token{}, err
+	}
+	t, err := s.tokenOf(ctx, a.ID, ref)
+	if err != nil {
+		return Token{}, err
+	}
+	if name, err = NormalizeTokenName(name); err != nil {
+		return Token{}, err
+	}
+	return s.store.RenameToken(ctx, t.ID, name)
+}
+
+// RevokeServiceAccountToken revokes a live token of a service account and returns the
+// account's remaining tokens. Errors: EForbidden, ENotFound.
+func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, identifier, ref string) ([]Token, error) {
+	if err := requireAccounts(p); err != nil {
+		return nil, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.tokenOf(ctx, a.ID, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RevokeToken(ctx, t.ID, s.clock()); err != nil {
+		return nil, err
+	}
+	return s.store.LiveTokens(ctx, a.ID)
+}
+
+// CreateServiceAccount creates an active service account ("sa::" is added when missing) with
+// the given permissions, for the operator at the command line. Errors: EInvalid for a bad identifier or when perms hold
+// token_management (a service account never generates tokens for itself), EConflict when
+// the identifier is taken by any account.
+func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet) (Account, error) {
+	id, err := NormalizeServiceAccountID(identifier)
+	if err != nil {
+		return Account{}, err
+	}
+	if err := checkServicePermissions(perms); err != nil {
+		return Account{}, err
+	}
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Created: s.clock()}
+	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}
