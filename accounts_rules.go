@@ -119,17 +119,17 @@ func (s *Service) Administrators(ctx context.Context, p Principal) ([]string, er
 	return ids, nil
 }
 
-// SetUserPermissions replaces a user account's permissions. Errors: EForbidden, ENotFound,
-// EInvalid when it would leave no administrator.
-func (s *Service) SetUserPermissions(ctx context.Context, p Principal, email string, perms PermissionSet) (Account, error) {
+// UpdateUser replaces a user account's permissions; nil perms changes nothing. Errors:
+// EForbidden, ENotFound, EInvalid when it would leave no administrator.
+func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, perms *PermissionSet) (Account, error) {
 	if err := requireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	a, err := s.accountOf(ctx, email, UserAccount)
-	if err != nil {
-		return Account{}, err
+	if err != nil || perms == nil {
+		return a, err
 	}
-	if err := s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Permissions: &perms}}); err != nil {
+	if err := s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Permissions: perms}}); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)

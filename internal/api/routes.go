@@ -17,6 +17,39 @@ func (s *Server) routes() {
 	s.authed("PUT /api/v2/apitoken/{id}", s.renameOwnToken)
 	s.authed("DELETE /api/v2/apitoken/{id}", s.revokeOwnToken)
 
+	// Service-account tokens (§4).
+	s.authed("GET /api/v2/apitoken/serviceaccount/{saId}", s.listServiceAccountTokens)
+	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", s.generateServiceAccountToken)
+	s.authed("PUT /api/v2/apitoken/serviceaccount/{saId}/{token}", s.renameServiceAccountToken)
+	s.authed("DELETE /api/v2/apitoken/serviceaccount/{saId}/{token}", s.revokeServiceAccountToken)
+
+	// Service accounts (§5).
+	s.authed("GET /api/v2/account/serviceaccount", s.listServiceAccounts)
+	s.authed("POST /api/v2/account/serviceaccount", s.createServiceAccount)
+	s.authed("GET /api/v2/account/serviceaccount/{id}", s.getServiceAccount)
+	s.authed("PUT /api/v2/account/serviceaccount/{id}", s.updateServiceAccount)
+	s.authed("POST /api/v2/account/serviceaccount/{id}/activate", s.setServiceAccountActive(true))
+	s.authed("POST /api/v2/account/serviceaccount/{id}/deactivate", s.setServiceAccountActive(false))
+	s.authed("POST /api/v2/search/serviceaccount", s.searchServiceAccounts)
+
+	// Accounts of both kinds and users (§5, §6).
+	s.authed("GET /api/v2/account", s.listAccounts)
+	s.authed("GET /api/v2/account/{id}", s.getAccount)
+	s.authed("DELETE /api/v2/account/{id}", s.deleteAccount)
+	s.authed("POST /api/v2/account/deleteAccounts", s.deleteAccounts)
+	// {action} is grant or revoke; one pattern, because literal ones would conflict with
+	// POST /api/v2/account/serviceaccount/{id}/activate.
+	s.authed("POST /api/v2/account/{id}/{action}/{permission}", s.changeAccountPermission)
+	s.authed("POST /api/v2/account/grant/{permission}", s.changePermission(true))
+	s.authed("POST /api/v2/account/revoke/{permission}", s.changePermission(false))
+	s.authed("GET /api/v2/account/user", s.listUsers)
+	s.authed("POST /api/v2/account/user", s.createUser)
+	s.authed("GET /api/v2/account/user/admin", s.listAdministrators)
+	s.authed("POST /api/v2/account/user/invite", s.inviteUsers)
+	s.authed("GET /api/v2/account/user/{id}", s.getUser)
+	s.authed("PUT /api/v2/account/user/{id}", s.updateUser)
+	s.authed("POST /api/v2/search/user", s.searchUsers)
+
 	s.mux.HandleFunc("/", s.noRoute)
 }
 
