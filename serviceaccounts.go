@@ -167,7 +167,7 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 // the given permissions, for the operator at the command line. Errors: EInvalid for a bad identifier or when perms hold
 // token_management (a service account never generates tokens for itself), EConflict when
 // the identifier is taken by any account.
-func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet) (Account, error) {
+func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet, description string) (Account, error) {
 	id, err := NormalizeServiceAccountID(identifier)
 	if err != nil {
 		return Account{}, err
@@ -175,7 +175,10 @@ func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, p
 	if err := checkServicePermissions(perms); err != nil {
 		return Account{}, err
 	}
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Created: s.clock()}
+	if len(description) > MaxDescriptionLength {
+		return Account{}, Errorf(EInvalid, "a description is at most %d bytes", MaxDescriptionLength)
+	}
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Description: description, Created: s.clock()}
 	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
 		return Account{}, err
 	}

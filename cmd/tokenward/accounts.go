@@ -23,13 +23,8 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 	}
 	var password string
 	if *passwordStdin {
-		line, err := bufio.NewReader(c.stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read password from standard input: %w", err)
-		}
-		password = strings.TrimRight(line, "\r\n")
-		if password == "" {
-			return usageErrorf("--password-stdin: standard input holds no password")
+		if password, err = c.readPassword(); err != nil {
+			return err
 		}
 	}
 	service, db, err := openService(ctx, *dsn)
@@ -42,6 +37,70 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "created user account %s with permissions [%s]\n", a.Identifier, joinPermissions(a))
+	return nil
+}
+
+// readPassword reads a password from the first line of standard input.
+func (c *cli) readPassword() (string, error) {
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", usageErrorf("--password-stdin: standard input holds no password")
+	}
+	return password, nil
+}
+
+// userSetPassword: tokenward user set-password EMAIL --password-stdin. For recovery: it
+// also ends the account's console sessions.
+func (c *cli) userSetPassword(ctx context.Context, args []string) error {
+	fs, dsn := c.newFlagSet("user set-password", "user set-password EMAIL --password-stdin [--db DSN]")
+	passwordStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input (required)")
+	pos, err := parse(fs, args, "EMAIL")
+	if err != nil {
+		return err
+	}
+	if !*passwordStdin {
+		return usageErrorf("user set-password needs --password-stdin (a password on the command line would be visible to other users)")
+	}
+	password, err := c.readPassword()
+	if err != nil {
+		return err
+	}
+	service, db, err := openService(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := service.SetPassword(ctx, pos[0], password); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "password set for %s; its console sessions were ended\n", pos[0])
+	return nil
+}
+
+// serviceAccountCreate: tokenward serviceaccount create sa::NAME [--permission P]...
+func (c *cli) serviceAccountCreate(ctx context.Context, args []string) error {
+	fs, dsn := c.newFlagSet("serviceaccount create", "serviceaccount create sa::NAME [--permission P]... [--description TEXT] [--db DSN]")
+	var perms permissionsFlag
+	fs.Var(&perms, "permission", "a permission to grant (repeat, or separate with commas), e.g. ingestion")
+	description := fs.String("description", "", "what the service account is for")
+	pos, err := parse(fs, args, "sa::NAME")
+	if err != nil {
+		return err
+	}
+	service, db, err := openService(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := service.CreateServiceAccount(ctx, pos[0], perms.set, *description)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "created service account %s with permissions [%s]\n", a.Identifier, joinPermissions(a))
 	return nil
 }
 

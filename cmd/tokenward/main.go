@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,8 @@ const usage = `tokenward manages API tokens, user accounts and service accounts.
 Usage:
   tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL]
   tokenward user create EMAIL [--permission P]... [--password-stdin]
+  tokenward user set-password EMAIL --password-stdin
+  tokenward serviceaccount create sa::NAME [--permission P]... [--description TEXT]
   tokenward token create ACCOUNT [--name NAME]
   tokenward version
 
@@ -63,7 +67,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		err = c.serve(ctx, rest)
 	case "user":
-		err = c.subcommand(ctx, "user", rest, map[string]func(context.Context, []string) error{"create": c.userCreate})
+		err = c.subcommand(ctx, "user", rest, map[string]func(context.Context, []string) error{
+			"create": c.userCreate, "set-password": c.userSetPassword})
+	case "serviceaccount":
+		err = c.subcommand(ctx, "serviceaccount", rest, map[string]func(context.Context, []string) error{"create": c.serviceAccountCreate})
 	case "token":
 		err = c.subcommand(ctx, "token", rest, map[string]func(context.Context, []string) error{"create": c.tokenCreate})
 	case "version", "--version", "-version":
@@ -105,10 +112,7 @@ func errorText(err error) string {
 }
 
 func (c *cli) subcommand(ctx context.Context, name string, args []string, cmds map[string]func(context.Context, []string) error) error {
-	var names []string
-	for n := range cmds {
-		names = append(names, n)
-	}
+	names := slices.Sorted(maps.Keys(cmds))
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprintf(c.stdout, "Usage: tokenward %s %s ...\n", name, strings.Join(names, "|"))
 		if len(args) == 0 {

@@ -250,3 +250,12 @@ func (r response) token(t *testing.T) apiToken {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// serviceAccount creates a service account with perms and returns a secret of a token of it.
+func (e *env) serviceAccount(id string, perms ...tokenward.Permission) string {
+	e.t.Helper()
+	if _, err := e.service.CreateServiceAccount(context.Background(), id, tokenward.NewPermissionSet(perms...), ""); err != nil {
+		e.t.Fatalf("CreateServiceAccount(%s): %v", id, err)
+	}
+	return e.token(id)
+}
