@@ -22,14 +22,14 @@ func TestPermissionTable(t *testing.T) {
 		// The callers. Both users hold API Tokens, so own-token rows test only the account
 		// kind; "admin" callers hold Accounts.
 		callers := map[string]string{
-			"admin user":   e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement),
-			"plain user":   e.user("plain@example.com", tokenward.TokenManagement),
-			"admin sa":     e.serviceAccount("sa::admin-bot", tokenward.UserManagement),
-			"plain sa":     e.serviceAccount("sa::plain-bot", tokenward.Ingestion),
-			"inactive sa":  e.serviceAccount("sa::inactive-bot", tokenward.UserManagement),
-			"revoked":      e.token("plain@example.com"),
-			"no token":     "",
-			"unknown":      e.remember(string(tokenward.NewSecret())),
+			"admin user":  e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement),
+			"plain user":  e.user("plain@example.com", tokenward.TokenManagement),
+			"admin sa":    e.serviceAccount("sa::admin-bot", tokenward.UserManagement),
+			"plain sa":    e.serviceAccount("sa::plain-bot", tokenward.Ingestion),
+			"inactive sa": e.serviceAccount("sa::inactive-bot", tokenward.UserManagement),
+			"revoked":     e.token("plain@example.com"),
+			"no token":    "",
+			"unknown":     e.remember(string(tokenward.NewSecret())),
 		}
 		admin := callers["admin user"]
 		e.do("POST", "/api/v2/account/serviceaccount/sa::inactive-bot/deactivate", "", bearer(admin)).container(t)
