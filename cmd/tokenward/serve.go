@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/web"
 )
 
 // serve: tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL]
@@ -19,8 +21,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	org := fs.String("org", "tokenward", "the organization's name, reported as \"customer\"")
 	adminEmail := fs.String("admin-email", "admin@localhost", "email of the first administrator, created when the database has no account")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	sessionIdle := fs.Duration("session-idle", tokenward.DefaultSessionIdle, "console sessions end after this long without activity")
+	sessionMax := fs.Duration("session-max", tokenward.DefaultSessionMax, "console sessions end this long after sign-in, whatever the activity")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *sessionIdle <= 0 || *sessionMax <= 0 {
+		return usageErrorf("--session-idle and --session-max must be positive durations such as 30m or 12h")
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -38,6 +45,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	service.SetSessionLifetimes(*sessionIdle, *sessionMax)
 	logger.Info("database ready", "engine", db.Engine())
 
 	password, created, err := service.Bootstrap(ctx, *adminEmail)
@@ -54,7 +62,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(service, *org, logger),
+		Handler:           api.New(service, *org, logger, web.New(service, *org, logger)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -25,11 +25,13 @@ type Server struct {
 	org     string // the organization's name, reported as "customer"
 	logger  *slog.Logger
 	mux     *http.ServeMux
+	console http.Handler // the web console under /console/, or nil
 }
 
-// New returns the API over service for the organization org.
-func New(service *tokenward.Service, org string, logger *slog.Logger) *Server {
-	s := &Server{service: service, org: org, logger: logger, mux: http.NewServeMux()}
+// New returns the API over service for the organization org, serving console (when not
+// nil) under /console/ beside it.
+func New(service *tokenward.Service, org string, logger *slog.Logger, console http.Handler) *Server {
+	s := &Server{service: service, org: org, logger: logger, mux: http.NewServeMux(), console: console}
 	s.routes()
 	return s
 }
@@ -43,7 +45,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store") // responses may carry a new secret
+	h.Set("Cache-Control", "no-store") // responses may carry a new secret; the console's pages may too
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

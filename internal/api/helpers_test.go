@@ -75,7 +75,7 @@ func newEnv(t *testing.T, engine store.Engine) *env {
 	service := tokenward.NewService(db, time.Now)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(api.New(service, "acme", logger))
+	srv := httptest.NewServer(api.New(service, "acme", logger, nil))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router}
 	t.Cleanup(e.checkLogsHoldNoSecret)

@@ -50,6 +50,10 @@ func (s *Server) routes() {
 	s.authed("PUT /api/v2/account/user/{id}", s.updateUser)
 	s.authed("POST /api/v2/search/user", s.searchUsers)
 
+	if s.console != nil {
+		s.mux.Handle("/console/", s.console)
+		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
+	}
 	s.mux.HandleFunc("/", s.noRoute)
 }
 

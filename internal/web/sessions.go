@@ -1,0 +1,112 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// Session cookie names. Under TLS the __Host- prefix makes the browser insist on Secure,
+// Path=/ and no Domain, so that no other host or path can plant or read it.
+const (
+	cookieName       = "tokenward_session"
+	secureCookieName = "__Host-tokenward_session"
+)
+
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return secureCookieName
+	}
+	return cookieName
+}
+
+// sessionSecret returns the session secret the request's cookie carries, or "".
+func sessionSecret(r *http.Request) string {
+	if ck, err := r.Cookie(sessionCookieName(r)); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+func setSessionCookie(w http.ResponseWriter, r *http.Request, secret string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookieName(r), Value: secret, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookieName(r), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+type principalKey struct{}
+
+// signedIn wraps a page that needs a live session: without one the browser goes to the
+// sign-in form.
+func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := c.service.SessionPrincipal(r.Context(), sessionSecret(r))
+		if errors.Is(err, tokenward.ErrNoSession) {
+			clearSessionCookie(w, r)
+			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			c.logger.Error("read console session", "err", err)
+			c.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+func principal(r *http.Request) tokenward.Principal {
+	p, _ := r.Context().Value(principalKey{}).(tokenward.Principal)
+	return p
+}
+
+func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
+	c.render(w, http.StatusOK, "signin.html", page{Title: "Sign in"})
+}
+
+// signIn checks the form; a failure re-renders it with one message for every reason.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	secret, expires, err := c.service.SignIn(r.Context(), email, password)
+	if errors.Is(err, tokenward.ErrBadSignIn) {
+		c.logger.Info("console sign-in failed", "remote", r.RemoteAddr)
+		c.render(w, http.StatusUnauthorized, "signin.html", page{Title: "Sign in", Error: tokenward.ErrBadSignIn.Message, Email: email})
+		return
+	}
+	if err != nil {
+		c.logger.Error("console sign-in", "err", err)
+		c.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+		return
+	}
+	setSessionCookie(w, r, secret, expires)
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}
+
+// signOut ends the session on the server, so that a copied cookie stops working too.
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	if secret := sessionSecret(r); secret != "" {
+		if err := c.service.SignOut(r.Context(), secret); err != nil {
+			c.logger.Error("console sign-out", "err", err)
+		}
+	}
+	clearSessionCookie(w, r)
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// home is the signed-in landing page.
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	c.render(w, http.StatusOK, "home.html", page{Title: "tokenward", Account: p.Account, Perms: p.Permissions.List()})
+}
