@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -226,4 +227,54 @@ func TestCommandLineErrors(t *testing.T) {
 			t.Errorf("tokenward %v: exit %d, want 0", args, code)
 		}
 	}
+}
+
+// TestAdministrationCommands covers the commands for first setup and recovery: a service
+// account and its token from the command line, and a password reset that lets a user sign
+// in to the console of a running server.
+func TestAdministrationCommands(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		dir := t.TempDir()
+		dsn := storetest.DSN(t, engine)
+		srv := startServer(t, dir, dsn)
+
+		out, errOut, code := tokenward(t, dir, "", "serviceaccount", "create", "SA::Deploy", "--permission", "ingestion,events_management",
+			"--description", "deploys", "--db", dsn)
+		if code != 0 || !strings.Contains(out, "sa::deploy") || !strings.Contains(out, "events_management ingestion") {
+			t.Fatalf("serviceaccount create: exit %d, %q %q", code, out, errOut)
+		}
+		if _, errOut, code := tokenward(t, dir, "", "serviceaccount", "create", "sa::x", "--permission", "token_management", "--db", dsn); code != 1 || !strings.Contains(errOut, "cannot hold") {
+			t.Errorf("service account with token_management: exit %d, %q; want 1 and a refusal", code, errOut)
+		}
+		out, _, code = tokenward(t, dir, "", "token", "create", "sa::deploy", "--name", "main", "--db", dsn)
+		if code != 0 {
+			t.Fatalf("token create for the service account: exit %d", code)
+		}
+		saSecret := strings.TrimSpace(out)
+		// The token authenticates (403: it lacks Accounts, it is not a bad token).
+		if status, _ := call(t, "GET", srv.url+"/api/v2/account/serviceaccount", saSecret, ""); status != 403 {
+			t.Errorf("service account token: %d, want 403", status)
+		}
+
+		if _, errOut, code := tokenward(t, dir, "", "user", "set-password", "admin@localhost", "--db", dsn); code != 2 || !strings.Contains(errOut, "--password-stdin") {
+			t.Errorf("set-password without --password-stdin: exit %d, %q", code, errOut)
+		}
+		if _, errOut, code := tokenward(t, dir, "a new admin password\n", "user", "set-password", "admin@localhost", "--password-stdin", "--db", dsn); code != 0 {
+			t.Fatalf("set-password: exit %d, %q", code, errOut)
+		}
+		form := strings.NewReader("email=admin%40localhost&password=a+new+admin+password")
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := client.Post(srv.url+"/console/signin", "application/x-www-form-urlencoded", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 {
+			t.Errorf("console sign-in with the new password: %d, %d cookies; want 303 and a session cookie", res.StatusCode, len(res.Cookies()))
+		}
+		srv.stop(t)
+		if strings.Contains(srv.stderr.String(), "a new admin password") || strings.Contains(srv.stderr.String(), saSecret) {
+			t.Errorf("a password or secret appears in the server log")
+		}
+	})
 }
