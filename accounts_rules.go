@@ -5,8 +5,10 @@ import (
 	"slices"
 )
 
-// requireAccounts is the check every account-management operation starts with.
-func requireAccounts(p Principal) error { return require(p, UserManagement, "managing accounts") }
+// RequireAccounts is the check every account-management operation starts with: EForbidden
+// unless p holds user_management. Handlers call it before validating a request body, so
+// that a caller without the permission learns nothing from validation messages.
+func RequireAccounts(p Principal) error { return require(p, UserManagement, "managing accounts") }
 
 // accountOf returns the live account that identifier names, of the given kind ("" for
 // either). ENotFound names the account the way the API's clients expect.
@@ -51,7 +53,7 @@ func checkServicePermissions(perms PermissionSet) error {
 // CreateUserAs creates a user account for an administrator. It has no password until the
 // operator sets one (tokenward user set-password). Errors: EForbidden, EInvalid, EConflict.
 func (s *Service) CreateUserAs(ctx context.Context, p Principal, email string, perms PermissionSet) (Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	a, err := s.CreateUser(ctx, email, perms, "")
@@ -68,7 +70,7 @@ func (s *Service) AccountFor(ctx context.Context, p Principal, identifier string
 	if err == nil && a.ID == p.AccountID {
 		return a, nil
 	}
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	return a, err
@@ -77,7 +79,7 @@ func (s *Service) AccountFor(ctx context.Context, p Principal, identifier string
 // SearchAccounts returns a page of accounts of kind ("" for both). Errors: EForbidden,
 // EInvalid for a bad request.
 func (s *Service) SearchAccounts(ctx context.Context, p Principal, kind AccountKind, req SearchRequest) (Page[Account], error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Page[Account]{}, err
 	}
 	if err := req.Normalize(AccountSearch); err != nil {
@@ -107,14 +109,15 @@ func (s *Service) AllAccounts(ctx context.Context, p Principal, kind AccountKind
 
 // Administrators returns the identifiers of the user accounts holding user_management.
 func (s *Service) Administrators(ctx context.Context, p Principal) ([]string, error) {
-	admins, err := s.SearchAccounts(ctx, p, UserAccount, SearchRequest{Limit: MaxSearchLimit,
-		Query: []SearchCondition{{Key: "permission", Value: string(UserManagement), MatchingMethod: MatchExact}}})
+	users, err := s.AllAccounts(ctx, p, UserAccount)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(admins.Items))
-	for _, a := range admins.Items {
-		ids = append(ids, a.Identifier)
+	ids := []string{}
+	for _, a := range users {
+		if a.Permissions.Has(UserManagement) {
+			ids = append(ids, a.Identifier)
+		}
 	}
 	return ids, nil
 }
@@ -122,7 +125,7 @@ func (s *Service) Administrators(ctx context.Context, p Principal) ([]string, er
 // UpdateUser replaces a user account's permissions; nil perms changes nothing. Errors:
 // EForbidden, ENotFound, EInvalid when it would leave no administrator.
 func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, perms *PermissionSet) (Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	a, err := s.accountOf(ctx, email, UserAccount)
@@ -139,7 +142,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, per
 // none. Errors: EForbidden; ENotFound naming the first unknown account; EInvalid when a
 // service account would get token_management or no administrator would remain.
 func (s *Service) ChangePermission(ctx context.Context, p Principal, perm Permission, grant bool, identifiers []string) ([]Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return nil, err
 	}
 	if len(identifiers) == 0 {
@@ -181,7 +184,7 @@ func (s *Service) ChangePermission(ctx context.Context, p Principal, perm Permis
 // is true and are ENotFound otherwise. It returns the deleted accounts. Errors:
 // EForbidden, ENotFound, EInvalid when no administrator would remain.
 func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers []string, skipUnknown bool) ([]Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return nil, err
 	}
 	var accounts []Account

@@ -28,7 +28,7 @@ func (w ServiceAccountWrite) check() error {
 // CreateServiceAccountAs creates a service account for an administrator. Errors:
 // EForbidden, EInvalid (bad identifier, token_management, long description), EConflict.
 func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	if err := w.check(); err != nil {
@@ -59,7 +59,7 @@ func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w Ser
 // makes every token of the account fail at once; activating restores them. Errors:
 // EForbidden, ENotFound, EInvalid.
 func (s *Service) UpdateServiceAccount(ctx context.Context, p Principal, identifier string, w ServiceAccountWrite) (Account, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	a, err := s.accountOf(ctx, identifier, ServiceAccount)
@@ -86,10 +86,13 @@ func (s *Service) SetServiceAccountActive(ctx context.Context, p Principal, iden
 	return s.UpdateServiceAccount(ctx, p, identifier, ServiceAccountWrite{Active: &active})
 }
 
-// TokensOf returns the live tokens of each account, for listings that show them.
+// TokensOf returns the live tokens of each account, for listings that show them. An
+// account may see its own; anything else needs the Accounts permission.
 func (s *Service) TokensOf(ctx context.Context, p Principal, accounts []Account) (map[int64][]Token, error) {
-	if err := requireAccounts(p); err != nil {
-		return nil, err
+	if len(accounts) != 1 || accounts[0].ID != p.AccountID {
+		if err := RequireAccounts(p); err != nil {
+			return nil, err
+		}
 	}
 	ids := make([]int64, len(accounts))
 	for i, a := range accounts {
@@ -100,7 +103,7 @@ func (s *Service) TokensOf(ctx context.Context, p Principal, accounts []Account)
 
 // ServiceAccountTokens returns a service account's live tokens. Errors: EForbidden, ENotFound.
 func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identifier string) ([]Token, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return nil, err
 	}
 	a, err := s.accountOf(ctx, identifier, ServiceAccount)
@@ -113,7 +116,7 @@ func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identif
 // GenerateServiceAccountToken generates a token for a service account, with the same cap
 // and secret-once rule as own tokens. Errors: EForbidden, ENotFound, EInvalid.
 func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string) (Secret, []Token, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return "", nil, err
 	}
 	a, err := s.accountOf(ctx, identifier, ServiceAccount)
@@ -126,7 +129,7 @@ func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, 
 // RenameServiceAccountToken renames a live token of a service account, named by public id
 // or secret. Errors: EForbidden, ENotFound, EInvalid.
 func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, identifier, ref, name string) (Token, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return Token{}, err
 	}
 	a, err := s.accountOf(ctx, identifier, ServiceAccount)
@@ -146,7 +149,7 @@ func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, id
 // RevokeServiceAccountToken revokes a live token of a service account and returns the
 // account's remaining tokens. Errors: EForbidden, ENotFound.
 func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, identifier, ref string) ([]Token, error) {
-	if err := requireAccounts(p); err != nil {
+	if err := RequireAccounts(p); err != nil {
 		return nil, err
 	}
 	a, err := s.accountOf(ctx, identifier, ServiceAccount)

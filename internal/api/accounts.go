@@ -94,6 +94,9 @@ func pageQuery(r *http.Request) (tokenward.SearchRequest, error) {
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	req, err := pageQuery(r)
 	if err != nil {
 		return err
@@ -125,6 +128,9 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenwa
 }
 
 func (s *Server) deleteAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var ids []string
 	if err := decodeBody(w, r, &ids, false); err != nil {
 		return err
@@ -145,6 +151,9 @@ func (s *Server) deleteAccounts(w http.ResponseWriter, r *http.Request, p tokenw
 // or on the accounts listed in the body.
 func (s *Server) changePermission(grant bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+		if err := tokenward.RequireAccounts(p); err != nil {
+			return err
+		}
 		perm, err := tokenward.ParsePermission(r.PathValue("permission"))
 		if err != nil {
 			return err
@@ -201,6 +210,9 @@ type userToCreate struct {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body userToCreate
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -214,6 +226,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p tokenward.
 }
 
 func (s *Server) inviteUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body []userToCreate
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -229,7 +244,8 @@ func (s *Server) inviteUsers(w http.ResponseWriter, r *http.Request, p tokenward
 	return nil
 }
 
-// createUsers checks every entry before creating any, so that a bad entry creates nothing.
+// createUsers checks every entry, and that none exists yet, before creating any, so that a
+// bad entry creates nothing (short of a concurrent creation of the same email).
 func (s *Server) createUsers(r *http.Request, p tokenward.Principal, users []userToCreate) ([]tokenward.Account, error) {
 	perms := make([]tokenward.PermissionSet, len(users))
 	for i, u := range users {
@@ -237,7 +253,13 @@ func (s *Server) createUsers(r *http.Request, p tokenward.Principal, users []use
 		if perms[i], err = parsePermissions(u.Groups); err != nil {
 			return nil, err
 		}
-		if _, err := tokenward.NormalizeEmail(u.EmailAddress); err != nil {
+		email, err := tokenward.NormalizeEmail(u.EmailAddress)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.service.AccountFor(r.Context(), p, email, ""); err == nil {
+			return nil, tokenward.Errorf(tokenward.EConflict, "account %s already exists", email)
+		} else if tokenward.ErrorCode(err) != tokenward.ENotFound {
 			return nil, err
 		}
 	}
@@ -267,6 +289,9 @@ type userWrite struct {
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body userWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -301,6 +326,9 @@ func normalizedOr(id string) string {
 }
 
 func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var req tokenward.SearchRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
 		return err

@@ -213,6 +213,14 @@ func TestUserAccounts(t *testing.T) {
 		if strings.Join(u.Groups, ",") != "token_management,ingestion" {
 			t.Errorf("after update jane has %v", u.Groups)
 		}
+		// A caller without Accounts gets 403 before any validation of what it sent.
+		for _, req := range [][3]string{{"POST", "/api/v2/account/user", `{"emailAddress":"not an email","groups":["root"]}`},
+			{"POST", "/api/v2/account/serviceaccount", `{"identifier":"sa::bad name"}`},
+			{"POST", "/api/v2/account/jane@example.com/grant/root", ""}, {"GET", "/api/v2/account?limit=abc", ""}} {
+			if res := e.do(req[0], req[1], req[2], jane); res.Status != 403 {
+				t.Errorf("%s %s as a plain user: %d, want 403", req[0], req[1], res.Status)
+			}
+		}
 		// Users may read their own account, not others'.
 		if res := e.do("GET", "/api/v2/account/user/jane@example.com", "", jane); res.Status != 200 {
 			t.Errorf("jane reads herself: %d, want 200", res.Status)

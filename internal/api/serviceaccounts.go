@@ -95,6 +95,9 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p t
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body serviceAccountWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -122,6 +125,9 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, p tok
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body serviceAccountWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -148,6 +154,9 @@ func (s *Server) setServiceAccountActive(active bool) authedHandler {
 }
 
 func (s *Server) searchServiceAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var req tokenward.SearchRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
 		return err
@@ -178,6 +187,9 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body tokenNameBody
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
@@ -191,6 +203,9 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 }
 
 func (s *Server) renameServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return err
+	}
 	var body renameBody
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err

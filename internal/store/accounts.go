@@ -164,7 +164,7 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 				sets = append(sets, "description = "+q.arg(*c.Description))
 			}
 			if len(sets) == 0 {
-				sets = append(sets, "id = id") // still proves the account is live
+				sets = append(sets, "active = active") // still proves the account is live
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE accounts SET `+strings.Join(sets, ", ")+
 				` WHERE id = `+q.arg(c.ID)+` AND deleted_at IS NULL`, q.args...)
