@@ -43,7 +43,7 @@ type Store interface {
 	SearchAccounts(ctx context.Context, kind AccountKind, req SearchRequest) (Page[Account], error)
 	// UpdateAccounts applies all changes or none; EInvalid when they would leave no user
 	// account holding user_management, ENotFound when an account is gone.
-	UpdateAccounts(ctx context.Context, changes []AccountChange) error
+	UpdateAccounts(ctx context.Context, changes []AccountChange, at time.Time) error
 	// DeleteAccounts marks accounts deleted, revokes their tokens and ends their sessions,
 	// all or none, keeping an administrator as UpdateAccounts does.
 	DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error
@@ -78,7 +78,19 @@ type Principal struct {
 	Account     string
 	Kind        AccountKind
 	Permissions PermissionSet
-	TokenID     string // the token that authenticated the request, if any
+	TokenSeq    int64 // the internal number of the token that authenticated the request, if any
+}
+
+// Verifier answers "who is this token" from memory. internal/auth implements it with an
+// index of every live token that follows the database's changes; without one, the Service
+// asks the database.
+type Verifier interface {
+	// Verify returns the principal of the live token whose secret has digest d, and notes
+	// the use; false for anything else. It touches no database.
+	Verify(d Digest) (Principal, bool)
+	// CatchUp applies every change committed so far, so that a write's effect on
+	// verification holds on this instance from the moment the write returns.
+	CatchUp(ctx context.Context) error
 }
 
 // Service holds tokenward's business rules: who may do what, the token cap, what revocation
@@ -90,6 +102,7 @@ type Service struct {
 	// sessionIdle and sessionMax bound a console session: it ends after sessionIdle
 	// without activity, and sessionMax after sign-in whatever the activity.
 	sessionIdle, sessionMax time.Duration
+	verifier                Verifier // nil: verify against the database
 }
 
 // Default console session lifetimes.
@@ -109,6 +122,20 @@ func (s *Service) SetSessionLifetimes(idle, max time.Duration) {
 	s.sessionIdle, s.sessionMax = idle, max
 }
 
+// SetVerifier makes Authenticate answer from v instead of the database.
+func (s *Service) SetVerifier(v Verifier) { s.verifier = v }
+
+// written wraps every write that affects verification and returns its error. After a
+// committed write, with a verifier, it applies the write to this instance's index before
+// the caller answers, so that a revoked token fails here on the very next request. A
+// failure to catch up is not the write's failure; the verifier's poll retries it.
+func (s *Service) written(ctx context.Context, err error) error {
+	if err == nil && s.verifier != nil {
+		s.verifier.CatchUp(ctx)
+	}
+	return err
+}
+
 // clock returns the current time at the millisecond precision the API and the database use,
 // so that a value read back equals the value written.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -126,6 +153,12 @@ var ErrNoCredentials = &Error{Code: EUnauthorized, Message: "authentication requ
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	sec, ok := ParseSecret(secret)
 	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	if s.verifier != nil {
+		if p, ok := s.verifier.Verify(sec.Digest()); ok {
+			return p, nil
+		}
 		return Principal{}, ErrInvalidToken
 	}
 	p, err := s.store.PrincipalByDigest(ctx, sec.Digest())

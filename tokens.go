@@ -87,7 +87,7 @@ func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.RevokeToken(ctx, t.ID, s.clock()); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock())); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, p.AccountID)
@@ -121,7 +121,7 @@ func (s *Service) generate(ctx context.Context, accountID int64, account, name s
 	}
 	secret := NewSecret()
 	t := Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: accountID, Account: account, Created: s.clock()}
-	if err := s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount); err != nil {
+	if err := s.written(ctx, s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount)); err != nil {
 		return "", nil, err
 	}
 	live, err := s.store.LiveTokens(ctx, accountID)

@@ -149,7 +149,7 @@ func (db *DB) SearchAccounts(ctx context.Context, kind tokenward.AccountKind, re
 // UpdateAccounts applies changes to live accounts in one transaction: all of them or, on
 // any error, none. It keeps the invariant that at least one user account holds
 // user_management: a change that would remove the last one fails with EInvalid.
-func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountChange) error {
+func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountChange, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
 			return err
@@ -179,6 +179,11 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 					return err
 				}
 			}
+			if c.Active != nil || c.Permissions != nil {
+				if err := db.recordChange(ctx, tx, c.ID, at); err != nil {
+					return err
+				}
+			}
 		}
 		return keepAnAdministrator(ctx, tx)
 	})
@@ -201,6 +206,9 @@ func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, id); err != nil {
 				return fmt.Errorf("end sessions of deleted account: %w", err)
+			}
+			if err := db.recordChange(ctx, tx, id, at); err != nil {
+				return err
 			}
 		}
 		return keepAnAdministrator(ctx, tx)

@@ -162,6 +162,7 @@ func (db *DB) lockGlobal(ctx context.Context, tx *sql.Tx, key int64) error {
 const (
 	lockMigrate  int64 = 0x746f6b656e01 // "token" 01
 	lockAccounts int64 = 0x746f6b656e02 // account creation at bootstrap, permission changes, deletions
+	lockChanges  int64 = 0x746f6b656e03 // appending to the changes table, in commit order
 )
 
 // inTx runs fn in a write transaction and commits it when fn returns nil.

@@ -60,7 +60,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenw
 			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		return nil
+		return db.recordChange(ctx, tx, t.AccountID, t.Created)
 	})
 }
 
@@ -125,9 +125,18 @@ func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token
 // RevokeToken marks a live token revoked; ENotFound when it is not live (already revoked
 // included: revocation happens once).
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
-		millis(at), id)
-	return affectedOne(res, err, "revoke token")
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var accountID int64
+		err := tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_id`,
+			millis(at), id).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tokenward.Errorf(tokenward.ENotFound, "no such token")
+		}
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		return db.recordChange(ctx, tx, accountID, at)
+	})
 }
 
 // affectedOne turns the result of an UPDATE of one row into nil, ENotFound when no row
@@ -152,11 +161,11 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	var p tokenward.Principal
 	var kind, perms string
 	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, t.id,
+		SELECT a.id, a.identifier, a.kind, t.seq,
 		       COALESCE((SELECT string_agg(ap.permission, ',') FROM account_permissions ap WHERE ap.account_id = a.id), '')
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.digest = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&p.AccountID, &p.Account, &kind, &p.TokenID, &perms)
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &perms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
 	}

@@ -1,0 +1,135 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
+)
+
+// Load builds the index from the database. It notes the newest change first and applies
+// every change after it once the tokens are loaded, so that a write committed during the
+// load is not missed (applying a change twice is harmless).
+func (v *Verifier) Load(ctx context.Context) error {
+	v.syncMu.Lock()
+	defer v.syncMu.Unlock()
+	start, err := v.src.LatestChange(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := v.src.CountLiveTokens(ctx)
+	if err != nil {
+		return err
+	}
+	tokens := make(map[tokenward.Digest]slot, n)
+	accounts := map[int64]*account{}
+	if err := v.src.EachVerificationState(ctx, func(s store.VerificationState) {
+		a := &account{}
+		setAccount(a, s)
+		accounts[s.AccountID] = a
+	}); err != nil {
+		return err
+	}
+	if err := v.src.EachLiveToken(ctx, func(t store.LiveToken) {
+		if a := accounts[t.AccountID]; a != nil {
+			tokens[t.Digest] = slot{seq: t.Seq, account: a}
+			a.tokens = append(a.tokens, t.Digest)
+		}
+	}); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.tokens, v.accounts = tokens, accounts
+	v.mu.Unlock()
+	v.seen = start
+	if err := v.catchUpLocked(ctx); err != nil {
+		return err
+	}
+	v.built.Store(true)
+	return nil
+}
+
+// changeBatch is how many changes one query reads.
+const changeBatch = 1000
+
+// CatchUp applies every change committed so far.
+func (v *Verifier) CatchUp(ctx context.Context) error {
+	v.syncMu.Lock()
+	defer v.syncMu.Unlock()
+	return v.catchUpLocked(ctx)
+}
+
+func (v *Verifier) catchUpLocked(ctx context.Context) error {
+	for {
+		changes, err := v.src.ChangesSince(ctx, v.seen, changeBatch)
+		if err != nil {
+			return err
+		}
+		applied := map[int64]bool{}
+		for _, c := range changes {
+			if !applied[c.AccountID] {
+				state, live, err := v.src.AccountVerificationState(ctx, c.AccountID)
+				if err != nil {
+					return err
+				}
+				state.AccountID = c.AccountID
+				v.apply(state, live)
+				applied[c.AccountID] = true
+			}
+			v.propagationLag.Observe(max(0, v.now().Sub(c.At).Seconds()))
+			v.seen = c.Seq
+		}
+		if len(changes) < changeBatch {
+			v.lastSync.Store(v.now().UnixNano())
+			return nil
+		}
+	}
+}
+
+// Run keeps the index current until ctx ends: it catches up when listen reports a
+// notification and at least every interval regardless, so that a lost notification or a
+// broken connection never leaves a revoked token working for longer than the interval
+// plus one catch-up.
+func (v *Verifier) Run(ctx context.Context, listen func(ctx context.Context, wake func())) {
+	wake := make(chan struct{}, 1)
+	go listen(ctx, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	tick := time.NewTicker(v.interval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+		err := v.CatchUp(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			v.logger.Warn("cannot read changes; answering from the index as it is", "err", err)
+			failing = true
+		case err == nil && failing:
+			v.logger.Info("reading changes again; index caught up")
+			failing = false
+		}
+	}
+}
+
+// Ready reports whether the index is built and caught up recently: within three poll
+// intervals, so one slow query does not flap readiness.
+func (v *Verifier) Ready() error {
+	if !v.built.Load() {
+		return fmt.Errorf("the verification index is not built yet")
+	}
+	if age := v.now().Sub(time.Unix(0, v.lastSync.Load())); age > 3*v.interval+time.Second {
+		return fmt.Errorf("the verification index has not caught up with the database for %s", age.Round(time.Millisecond))
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenward/tokenward"
+)
+
+// ChangesChannel is the PostgreSQL notification channel that tells instances a change was
+// committed.
+const ChangesChannel = "tokenward_changes"
+
+// recordChange appends a change of an account to the changes table inside tx. It first
+// takes the changes lock, so that on PostgreSQL changes commit in the order of their
+// sequence numbers: a reader that has seen change n has seen every change before it. On
+// SQLite the write lock the transaction holds does the same.
+func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, accountID int64, at time.Time) error {
+	if err := db.lockGlobal(ctx, tx, lockChanges); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO changes (account_id, at) VALUES ($1, $2)`, accountID, millis(at)); err != nil {
+		return fmt.Errorf("record change: %w", err)
+	}
+	if db.engine == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+ChangesChannel+`', '')`); err != nil {
+			return fmt.Errorf("notify change: %w", err)
+		}
+	}
+	return nil
+}
+
+// Change is one committed change to an account's verification state.
+type Change struct {
+	Seq       int64
+	AccountID int64
+	At        time.Time
+}
+
+// LatestChange returns the sequence number of the newest change, 0 when there is none.
+func (db *DB) LatestChange(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read latest change: %w", err)
+	}
+	return seq, nil
+}
+
+// ChangesSince returns up to limit changes after seq, oldest first.
+func (db *DB) ChangesSince(ctx context.Context, seq int64, limit int) ([]Change, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, account_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var at int64
+		if err := rows.Scan(&c.Seq, &c.AccountID, &at); err != nil {
+			return nil, fmt.Errorf("scan change: %w", err)
+		}
+		c.At = time.UnixMilli(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// VerificationState is what the verification index keeps of an account.
+type VerificationState struct {
+	AccountID   int64
+	Identifier  string
+	Kind        tokenward.AccountKind
+	Usable      bool // live and active: its tokens verify
+	Permissions tokenward.PermissionSet
+}
+
+// LiveToken is what the verification index keeps of a token.
+type LiveToken struct {
+	Seq       int64
+	Digest    tokenward.Digest
+	AccountID int64
+}
+
+// EachVerificationState calls fn for every live account.
+func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationState)) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.identifier, a.kind, a.active,
+		COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
+		FROM accounts a WHERE a.deleted_at IS NULL`)
+	if err != nil {
+		return fmt.Errorf("load accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s VerificationState
+		var kind, perms string
+		if err := rows.Scan(&s.AccountID, &s.Identifier, &kind, &s.Usable, &perms); err != nil {
+			return fmt.Errorf("scan account: %w", err)
+		}
+		s.Kind, s.Permissions = tokenward.AccountKind(kind), parsePermissions(perms)
+		fn(s)
+	}
+	return rows.Err()
+}
+
+// EachLiveToken calls fn for every live token.
+func (db *DB) EachLiveToken(ctx context.Context, fn func(LiveToken)) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, digest, account_id FROM tokens WHERE revoked_at IS NULL`)
+	if err != nil {
+		return fmt.Errorf("load tokens: %w", err)
+	}
+	defer rows.Close()
+	var digest []byte
+	for rows.Next() {
+		var t LiveToken
+		if err := rows.Scan(&t.Seq, &digest, &t.AccountID); err != nil {
+			return fmt.Errorf("scan token: %w", err)
+		}
+		copy(t.Digest[:], digest)
+		fn(t)
+	}
+	return rows.Err()
+}
+
+// AccountVerificationState returns an account's state and its live tokens, read in one
+// snapshot. A deleted or unknown account comes back not usable, with no tokens.
+func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (VerificationState, []LiveToken, error) {
+	s := VerificationState{AccountID: accountID}
+	var tokens []LiveToken
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: db.snapshotIsolation()})
+	if err != nil {
+		return s, nil, fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	var kind, perms string
+	err = tx.QueryRowContext(ctx, `SELECT a.identifier, a.kind, a.active,
+		COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
+		FROM accounts a WHERE a.id = $1 AND a.deleted_at IS NULL`, accountID).Scan(&s.Identifier, &kind, &s.Usable, &perms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil, nil
+	}
+	if err != nil {
+		return s, nil, fmt.Errorf("read account state: %w", err)
+	}
+	s.Kind, s.Permissions = tokenward.AccountKind(kind), parsePermissions(perms)
+	rows, err := tx.QueryContext(ctx, `SELECT seq, digest FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
+	if err != nil {
+		return s, nil, fmt.Errorf("read account tokens: %w", err)
+	}
+	defer rows.Close()
+	var digest []byte
+	for rows.Next() {
+		t := LiveToken{AccountID: accountID}
+		if err := rows.Scan(&t.Seq, &digest); err != nil {
+			return s, nil, fmt.Errorf("scan token: %w", err)
+		}
+		copy(t.Digest[:], digest)
+		tokens = append(tokens, t)
+	}
+	return s, tokens, rows.Err()
+}
+
+// snapshotIsolation is the isolation level that makes a read-only transaction see one
+// snapshot: REPEATABLE READ on PostgreSQL; SQLite transactions always do.
+func (db *DB) snapshotIsolation() sql.IsolationLevel {
+	if db.engine == Postgres {
+		return sql.LevelRepeatableRead
+	}
+	return sql.LevelDefault
+}
+
+// RecordUsage writes last-used times (token seq → epoch milliseconds) in one transaction,
+// never moving a time backwards.
+func (db *DB) RecordUsage(ctx context.Context, used map[int64]int64) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if db.engine == Postgres {
+			seqs, ats := make([]int64, 0, len(used)), make([]int64, 0, len(used))
+			for seq, at := range used {
+				seqs, ats = append(seqs, seq), append(ats, at)
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE tokens t SET last_used_at = u.at
+				FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, at)
+				WHERE t.seq = u.seq AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`, seqs, ats)
+			if err != nil {
+				return fmt.Errorf("record usage: %w", err)
+			}
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, `UPDATE tokens SET last_used_at = $1
+			WHERE seq = $2 AND (last_used_at IS NULL OR last_used_at < $1)`)
+		if err != nil {
+			return fmt.Errorf("prepare usage update: %w", err)
+		}
+		defer stmt.Close()
+		for seq, at := range used {
+			if _, err := stmt.ExecContext(ctx, at, seq); err != nil {
+				return fmt.Errorf("record usage: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Listen calls wake whenever another connection commits a change, until ctx ends. On
+// PostgreSQL it holds one connection in LISTEN and reconnects after a failure (calling
+// wake on reconnect, since notifications may have been missed). On SQLite there are no
+// notifications and it returns at once: the poll alone finds changes.
+func (db *DB) Listen(ctx context.Context, dsn string, wake func(), onError func(error)) {
+	if db.engine != Postgres {
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := listenOnce(ctx, dsn, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		onError(fmt.Errorf("listen for changes: %s", redactDSN(err.Error(), dsn)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func listenOnce(ctx context.Context, dsn string, wake func()) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+ChangesChannel); err != nil {
+		return err
+	}
+	wake() // changes may have been committed while no connection listened
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
+}
+
+// CountLiveTokens returns the number of live tokens.
+func (db *DB) CountLiveTokens(ctx context.Context) (int, error) {
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return n, nil
+}
