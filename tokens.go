@@ -17,12 +17,18 @@ func TokenCapError(account string) *Error {
 // messages so that a 403 says what to ask an administrator for.
 var permissionNames = map[Permission]string{TokenManagement: "API Tokens", UserManagement: "Accounts"}
 
+// RequirePermission returns an EForbidden error naming perm when p lacks it; forward auth
+// uses it for the permission a proxied request needs.
+func RequirePermission(p Principal, perm Permission) error {
+	return require(p, perm, "this request")
+}
+
 // require returns an EForbidden error naming perm when p lacks it.
 func require(p Principal, perm Permission, action string) error {
 	if p.Permissions.Has(perm) {
 		return nil
 	}
-	name := string(perm)
+	name := string(perm) + " permission"
 	if ui, ok := permissionNames[perm]; ok {
 		name = fmt.Sprintf("%q permission (%s)", ui, perm)
 	}

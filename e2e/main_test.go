@@ -175,3 +175,21 @@ func tokenList(t *testing.T, c map[string]any) []map[string]any {
 	}
 	return out
 }
+
+// PropagationBound is the documented bound within which a change made on one instance, or
+// by the command line, holds on every instance.
+const PropagationBound = time.Second
+
+// awaitStatus repeats a GET until it answers want, for at most PropagationBound, and
+// returns the last status: for changes made elsewhere, which hold within the bound.
+func awaitStatus(t *testing.T, url, token string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(PropagationBound)
+	for {
+		status, _ := call(t, "GET", url, token, "")
+		if status == want || time.Now().After(deadline) {
+			return status
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

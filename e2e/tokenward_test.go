@@ -42,6 +42,10 @@ func TestQuickstart(t *testing.T) {
 		}
 		secrets = append(secrets, strings.TrimSpace(out))
 
+		// A token made by the command line works on the running server within the bound.
+		if status := awaitStatus(t, srv.url+"/api/v2/apitoken", secret, 200); status != 200 {
+			t.Fatalf("token from the command line: %d, want 200 within %v", status, PropagationBound)
+		}
 		status, c := call(t, "GET", srv.url+"/api/v2/apitoken", secret, "")
 		tokens := tokenList(t, c)
 		if status != 200 || len(tokens) != 2 || tokens[0]["tokenName"] != "laptop" || tokens[1]["tokenName"] != "script" {
@@ -80,6 +84,7 @@ func TestQuickstart(t *testing.T) {
 		}
 		jane := strings.TrimSpace(out)
 		secrets = append(secrets, jane)
+		awaitStatus(t, srv.url+"/api/v2/apitoken", jane, 200)
 		if status, c = call(t, "POST", srv.url+"/api/v2/apitoken", jane, `{"tokenName":"jane's"}`); status != 200 {
 			t.Errorf("jane generates: %d %v", status, c)
 		}
@@ -140,6 +145,11 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 			t.Fatalf("token create: exit %d", code)
 		}
 		secret := strings.TrimSpace(out)
+		for i, s := range servers {
+			if status := awaitStatus(t, s.url+"/api/v2/apitoken", secret, 200); status != 200 {
+				t.Fatalf("instance %d: token from the command line: %d, want 200 within %v", i, status, PropagationBound)
+			}
+		}
 
 		statuses := make([]int, 50)
 		for i := range statuses {
@@ -161,12 +171,16 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 			t.Fatalf("account holds %d tokens, want 20", len(tokens))
 		}
 
-		// Revoke on instance 0 with the token itself; instance 1 refuses it next.
+		// Revoke on instance 0 with the token itself: instance 0 refuses it on the next
+		// request, instance 1 within the propagation bound.
 		if status, _ := call(t, "DELETE", servers[0].url+"/api/v2/apitoken/"+secret, secret, ""); status != 200 {
 			t.Fatalf("revoke on instance 0: %d", status)
 		}
-		if status, _ := call(t, "GET", servers[1].url+"/api/v2/apitoken", secret, ""); status != 401 {
-			t.Errorf("revoked token on instance 1: %d, want 401", status)
+		if status, _ := call(t, "GET", servers[0].url+"/api/v2/apitoken", secret, ""); status != 401 {
+			t.Errorf("revoked token on the revoking instance: %d, want 401 at once", status)
+		}
+		if status := awaitStatus(t, servers[1].url+"/api/v2/apitoken", secret, 401); status != 401 {
+			t.Errorf("revoked token on instance 1: %d, want 401 within %v", status, PropagationBound)
 		}
 	})
 }
@@ -252,7 +266,7 @@ func TestAdministrationCommands(t *testing.T) {
 		}
 		saSecret := strings.TrimSpace(out)
 		// The token authenticates (403: it lacks Accounts, it is not a bad token).
-		if status, _ := call(t, "GET", srv.url+"/api/v2/account/serviceaccount", saSecret, ""); status != 403 {
+		if status := awaitStatus(t, srv.url+"/api/v2/account/serviceaccount", saSecret, 403); status != 403 {
 			t.Errorf("service account token: %d, want 403", status)
 		}
 

@@ -80,6 +80,20 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 		t.Fatalf("tokenward token create admin@localhost: exit %d, stdout %q, stderr %q; want exit 0 and only a UUID secret", code, out, errOut)
 	}
 
+	// A token made by the command line reaches the running server's index within the
+	// documented propagation bound (one second).
+	deadline := time.Now().Add(time.Second)
+	for {
+		status, _ := call(t, "GET", srv.url+"/api/v2/apitoken", admin)
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the command line's token: %d, want 200 within 1s", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
 	client, err := wavefront.NewClient(&wavefront.Config{Address: srv.url, Token: admin})
 	if err != nil {
 		t.Fatalf("wavefront.NewClient: %v", err)

@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/web"
 )
 
@@ -23,11 +27,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	sessionIdle := fs.Duration("session-idle", tokenward.DefaultSessionIdle, "console sessions end after this long without activity")
 	sessionMax := fs.Duration("session-max", tokenward.DefaultSessionMax, "console sessions end this long after sign-in, whatever the activity")
+	syncInterval := fs.Duration("sync-interval", 250*time.Millisecond, "how often to poll the database for changes made elsewhere (PostgreSQL also notifies at once)")
+	usageFlush := fs.Duration("usage-flush", 5*time.Second, "how often to write tokens' last-used times")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *sessionIdle <= 0 || *sessionMax <= 0 {
-		return usageErrorf("--session-idle and --session-max must be positive durations such as 30m or 12h")
+	for name, d := range map[string]time.Duration{"--session-idle": *sessionIdle, "--session-max": *sessionMax,
+		"--sync-interval": *syncInterval, "--usage-flush": *usageFlush} {
+		if d <= 0 {
+			return usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", name)
+		}
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -48,6 +57,23 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	service.SetSessionLifetimes(*sessionIdle, *sessionMax)
 	logger.Info("database ready", "engine", db.Engine())
 
+	verifier := auth.New(db, time.Now, logger, *syncInterval)
+	loadStart := time.Now()
+	if err := verifier.Load(ctx); err != nil {
+		return fmt.Errorf("build the verification index: %w", err)
+	}
+	service.SetVerifier(verifier)
+	logger.Info("verification index built", "tokens", verifier.Size(), "duration_ms", time.Since(loadStart).Milliseconds())
+	background, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go verifier.Run(background, func(ctx context.Context, wake func()) {
+		db.Listen(ctx, *dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
+	})
+	go verifier.RunUsageFlusher(background, *usageFlush)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	verifier.Register(registry)
+
 	password, created, err := service.Bootstrap(ctx, *adminEmail)
 	if err != nil {
 		return fmt.Errorf("create the first administrator: %w", err)
@@ -62,7 +88,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(service, *org, logger, web.New(service, *org, logger)),
+		Handler: api.New(service, api.Config{Org: *org, Logger: logger, Console: web.New(service, *org, logger),
+			Metrics: registry, Ready: func(ctx context.Context) error {
+				if err := verifier.Ready(); err != nil {
+					return err
+				}
+				return db.Ping(ctx)
+			}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -87,6 +119,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	stopBackground()
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelFlush()
+	if err := verifier.FlushUsage(flushCtx); err != nil {
+		logger.Error("could not record the last token usage", "err", err)
 	}
 	logger.Info("stopped")
 	return nil

@@ -4,14 +4,18 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenward/tokenward"
 )
@@ -19,19 +23,38 @@ import (
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 const MaxBodyBytes = 1 << 20
 
-// Server is the HTTP API.
-type Server struct {
-	service *tokenward.Service
-	org     string // the organization's name, reported as "customer"
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	console http.Handler // the web console under /console/, or nil
+// Config is what the API needs besides the service.
+type Config struct {
+	Org     string // the organization's name, reported as "customer"
+	Logger  *slog.Logger
+	Console http.Handler // the web console, served under /console/; nil for none
+	// Ready reports whether the instance can answer correctly (index built, database
+	// reachable); nil means always ready.
+	Ready func(context.Context) error
+	// Metrics is the registry served at /metrics; the API registers its own metrics in it.
+	// nil makes a private one.
+	Metrics *prometheus.Registry
 }
 
-// New returns the API over service for the organization org, serving console (when not
-// nil) under /console/ beside it.
-func New(service *tokenward.Service, org string, logger *slog.Logger, console http.Handler) *Server {
-	s := &Server{service: service, org: org, logger: logger, mux: http.NewServeMux(), console: console}
+// Server is the HTTP API.
+type Server struct {
+	service  *tokenward.Service
+	org      string
+	logger   *slog.Logger
+	mux      *http.ServeMux
+	console  http.Handler
+	ready    func(context.Context) error
+	registry *prometheus.Registry
+	metrics  *metrics
+}
+
+// New returns the API over service.
+func New(service *tokenward.Service, cfg Config) *Server {
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
+		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics)}
 	s.routes()
 	return s
 }
@@ -58,6 +81,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+		s.metrics.requests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
 	}()
 	s.mux.ServeHTTP(rec, r)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
@@ -76,7 +77,13 @@ func newEnv(t *testing.T, engine store.Engine) *env {
 	service := tokenward.NewService(db, time.Now)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(api.New(service, "acme", logger, nil))
+	// Verify as serve does: from the in-memory index, caught up by each write.
+	verifier := auth.New(db, time.Now, logger, time.Hour)
+	if err := verifier.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	service.SetVerifier(verifier)
+	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router}
 	t.Cleanup(e.checkLogsHoldNoSecret)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -10,6 +11,13 @@ import (
 // routes registers every route of the API; this is the one place that lists them.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/openapi.json", serveOpenAPI)
+
+	// Operations and forward auth (not part of the Wavefront API).
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+	s.mux.HandleFunc("/auth/verify", s.forwardAuth)
+	s.mux.HandleFunc("/auth/verify/", s.forwardAuth)
 
 	// The caller's own tokens (reference §4).
 	s.authed("GET /api/v2/apitoken", s.listOwnTokens)
@@ -104,13 +112,23 @@ func credential(r *http.Request) (token string, present bool) {
 	return "", false
 }
 
-// authenticate returns the principal the request's token speaks for.
+// authenticate returns the principal the request's token speaks for, counting the outcome
+// and timing it.
 func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
+	start := time.Now()
 	token, present := credential(r)
 	if !present {
+		s.metrics.verifyMissing.Inc()
 		return tokenward.Principal{}, tokenward.ErrNoCredentials
 	}
-	return s.service.Authenticate(r.Context(), token)
+	p, err := s.service.Authenticate(r.Context(), token)
+	s.metrics.verifySeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.verifyInvalid.Inc()
+	} else {
+		s.metrics.verifyOK.Inc()
+	}
+	return p, err
 }
 
 // noRoute answers requests that no route matched: 405 with an Allow header when the path

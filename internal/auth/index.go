@@ -138,3 +138,18 @@ func setAccount(a *account, s store.VerificationState) {
 	a.principal = tokenward.Principal{AccountID: s.AccountID, Account: s.Identifier, Kind: s.Kind, Permissions: s.Permissions}
 	a.usable = s.Usable
 }
+
+// Register adds the verifier's metrics to reg: index size, propagation lag, flush lag.
+func (v *Verifier) Register(reg prometheus.Registerer) {
+	reg.MustRegister(v.propagationLag,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenward_index_tokens", Help: "Live tokens in this instance's verification index.",
+		}, func() float64 { return float64(v.Size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenward_usage_flush_lag_seconds", Help: "Time since token usage was last written to the database.",
+		}, func() float64 { return v.FlushLag().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenward_index_sync_age_seconds", Help: "Time since this instance last caught up with the database's changes.",
+		}, func() float64 { return v.now().Sub(time.Unix(0, v.lastSync.Load())).Seconds() }),
+	)
+}

@@ -49,7 +49,7 @@ func newEnv(t *testing.T, engine store.Engine, tls bool) *env {
 	service := tokenward.NewService(db, c.Now)
 	service.SetSessionLifetimes(30*time.Minute, 8*time.Hour)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := api.New(service, "acme", logger, web.New(service, "acme", logger))
+	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, "acme", logger)})
 	srv := httptest.NewUnstartedServer(h)
 	if tls {
 		srv.StartTLS()

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tokenward/tokenward"
+)
+
+// metrics are the API's own Prometheus metrics. Counters with fixed labels are resolved
+// once, so that counting on the verification path allocates nothing.
+type metrics struct {
+	verifyOK, verifyInvalid, verifyMissing prometheus.Counter
+	verifySeconds                          prometheus.Histogram
+	allow, denyUnauthenticated, denyPerm   prometheus.Counter
+	requests                               *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	verifications := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokenward_verifications_total", Help: "Token verifications by outcome: ok, invalid (unknown, malformed or revoked), missing (no credentials).",
+	}, []string{"outcome"})
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokenward_forward_auth_decisions_total", Help: "Forward-auth answers: allow, unauthenticated, forbidden.",
+	}, []string{"decision"})
+	m := &metrics{
+		verifyOK: verifications.WithLabelValues("ok"), verifyInvalid: verifications.WithLabelValues("invalid"),
+		verifyMissing: verifications.WithLabelValues("missing"),
+		verifySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tokenward_verification_seconds", Help: "Time to verify a request's credentials, header parsing included.",
+			Buckets: []float64{1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 5e-5, 1e-4, 1e-3, 1e-2},
+		}),
+		allow: decisions.WithLabelValues("allow"), denyUnauthenticated: decisions.WithLabelValues("unauthenticated"),
+		denyPerm: decisions.WithLabelValues("forbidden"),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokenward_http_requests_total", Help: "HTTP requests by route pattern and status.",
+		}, []string{"route", "status"}),
+	}
+	reg.MustRegister(verifications, decisions, m.verifySeconds, m.requests)
+	return m
+}
+
+// forwardAuth answers nginx auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP)
+// for any method and any path below /auth/verify: 200 with headers naming the account, its
+// type and permissions; 401 for missing or invalid credentials; 403 when the permission
+// named by ?permission= or the X-Tokenward-Permission header is lacking.
+func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
+	p, err := s.authenticate(r)
+	if err == nil {
+		if name := requiredPermission(r); name != "" {
+			var perm tokenward.Permission
+			if perm, err = tokenward.ParsePermission(name); err == nil {
+				err = tokenward.RequirePermission(p, perm)
+			}
+		}
+	}
+	switch code := tokenward.ErrorCode(err); code {
+	case "":
+		s.metrics.allow.Inc()
+		h := w.Header()
+		h.Set("X-Tokenward-Account", p.Account)
+		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
+		h.Set("X-Tokenward-Permissions", joinPermissions(p.Permissions))
+		w.WriteHeader(http.StatusOK)
+	case tokenward.EUnauthorized:
+		s.metrics.denyUnauthenticated.Inc()
+		s.fail(w, r, err)
+	default:
+		if code == tokenward.EForbidden {
+			s.metrics.denyPerm.Inc()
+		}
+		s.fail(w, r, err)
+	}
+}
+
+func requiredPermission(r *http.Request) string {
+	if p := r.URL.Query().Get("permission"); p != "" {
+		return p
+	}
+	return r.Header.Get("X-Tokenward-Permission")
+}
+
+// accountType is the API's account type of an authenticated principal (always active).
+func accountType(p tokenward.Principal) tokenward.AccountType {
+	return tokenward.Account{Kind: p.Kind, Active: true}.Type()
+}
+
+func joinPermissions(set tokenward.PermissionSet) string {
+	var b strings.Builder
+	for i, p := range set.List() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(p))
+	}
+	return b.String()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz is 200 when the instance can answer correctly: its index is built and caught up,
+// and the database answers. A load balancer takes an instance that is not ready out of
+// rotation; that instance still answers from its index meanwhile.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + err.Error() + "\n"))
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
