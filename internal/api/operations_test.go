@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+func TestForwardAuth(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := e.user("admin@example.com", tokenward.UserManagement, tokenward.Ingestion)
+		bot := e.serviceAccount("sa::shipper", tokenward.Ingestion)
+		plain := e.user("plain@example.com")
+		revoked := e.token("plain@example.com")
+		e.do("DELETE", "/api/v2/apitoken/"+revoked, "", bearer(plain)).tokens(t)
+
+		tests := []struct {
+			name, method, path string
+			headers            []string
+			want               int
+			wantAccount        string
+			wantType           string
+		}{
+			{"user, no permission asked", "GET", "/auth/verify", []string{bearer(plain)}, 200, "plain@example.com", "USER_ACCOUNT"},
+			{"service account with the permission", "GET", "/auth/verify?permission=ingestion", []string{bearer(bot)}, 200, "sa::shipper", "SERVICE_ACCOUNT"},
+			{"permission in a header", "POST", "/auth/verify", []string{bearer(bot), "X-Tokenward-Permission: ingestion"}, 200, "sa::shipper", "SERVICE_ACCOUNT"},
+			{"X-AUTH-TOKEN", "GET", "/auth/verify", []string{"X-AUTH-TOKEN: " + admin}, 200, "admin@example.com", "USER_ACCOUNT"},
+			{"Envoy path prefix", "PUT", "/auth/verify/points?x=1", []string{bearer(bot)}, 200, "sa::shipper", "SERVICE_ACCOUNT"},
+			{"lacking the permission", "GET", "/auth/verify?permission=ingestion", []string{bearer(plain)}, 403, "", ""},
+			{"lacking user_management", "GET", "/auth/verify?permission=user_management", []string{bearer(bot)}, 403, "", ""},
+			{"unknown permission", "GET", "/auth/verify?permission=root", []string{bearer(bot)}, 400, "", ""},
+			{"revoked", "GET", "/auth/verify?permission=ingestion", []string{bearer(revoked)}, 401, "", ""},
+			{"no token", "GET", "/auth/verify", nil, 401, "", ""},
+			{"garbage", "GET", "/auth/verify", []string{bearer("x")}, 401, "", ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				res := e.do(tc.method, tc.path, "", tc.headers...)
+				if res.Status != tc.want {
+					t.Fatalf("status %d, want %d (%s)", res.Status, tc.want, res.Body)
+				}
+				if got := res.Header.Get("X-Tokenward-Account"); got != tc.wantAccount {
+					t.Errorf("X-Tokenward-Account = %q, want %q", got, tc.wantAccount)
+				}
+				if got := res.Header.Get("X-Tokenward-Account-Type"); got != tc.wantType {
+					t.Errorf("X-Tokenward-Account-Type = %q, want %q", got, tc.wantType)
+				}
+				if tc.want == 403 {
+					if _, msg, _ := res.container(t); !strings.Contains(msg, strings.SplitN(tc.path, "=", 2)[1]) {
+						t.Errorf("403 message %q does not name the permission", msg)
+					}
+				}
+			})
+		}
+		res := e.do("GET", "/auth/verify", "", bearer(bot))
+		if got := res.Header.Get("X-Tokenward-Permissions"); got != "ingestion" {
+			t.Errorf("X-Tokenward-Permissions = %q, want ingestion", got)
+		}
+	})
+}
+
+func TestOperationsEndpoints(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	secret := e.user("jane@example.com")
+	e.do("GET", "/auth/verify", "", bearer(secret))
+	e.do("GET", "/auth/verify", "", bearer("nope"))
+	if res := e.do("GET", "/healthz", ""); res.Status != 200 {
+		t.Errorf("healthz: %d", res.Status)
+	}
+	if res := e.do("GET", "/readyz", ""); res.Status != 200 {
+		t.Errorf("readyz: %d", res.Status)
+	}
+	res := e.do("GET", "/metrics", "")
+	body := string(res.Body)
+	for _, want := range []string{
+		`tokenward_verifications_total{outcome="ok"} 1`,
+		`tokenward_verifications_total{outcome="invalid"} 1`,
+		`tokenward_forward_auth_decisions_total{decision="allow"} 1`,
+		`tokenward_verification_seconds_count 2`,
+		`tokenward_http_requests_total{route="GET /readyz",status="200"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
