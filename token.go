@@ -58,21 +58,31 @@ func NewSecret() Secret {
 }
 
 // ParseSecret returns s as a Secret when it has the canonical 36-character UUID form (any
-// letter case), and false otherwise. It does not allocate when s is already lower case.
+// letter case), and false otherwise. It runs on every verification: one pass over s, and
+// no allocation unless s has upper-case letters.
 func ParseSecret(s string) (Secret, bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if len(s) != 36 {
 		return "", false
 	}
+	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			continue
-		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			upper = true
+		default:
 			return "", false
 		}
 	}
-	return Secret(strings.ToLower(s)), true
+	if upper {
+		s = strings.ToLower(s)
+	}
+	return Secret(s), true
 }
 
 // Reveal returns the secret's text. Call it only to show a new secret to its owner once.

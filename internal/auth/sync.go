@@ -51,6 +51,9 @@ func (v *Verifier) Load(ctx context.Context) error {
 	return nil
 }
 
+// clockTick is the resolution of recorded last-use times while Run runs.
+const clockTick = 100 * time.Millisecond
+
 // changeBatch is how many changes one query reads.
 const changeBatch = 1000
 
@@ -102,11 +105,18 @@ func (v *Verifier) Run(ctx context.Context, listen func(ctx context.Context, wak
 	})
 	tick := time.NewTicker(v.interval)
 	defer tick.Stop()
+	clock := time.NewTicker(clockTick)
+	defer clock.Stop()
+	v.coarseMillis.Store(v.now().UnixMilli())
+	defer v.coarseMillis.Store(0)
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-clock.C:
+			v.coarseMillis.Store(v.now().UnixMilli())
+			continue
 		case <-wake:
 		case <-tick.C:
 		}

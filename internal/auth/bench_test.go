@@ -1,0 +1,130 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/auth"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+// benchTokens is how many tokens the benchmarks seed: TOKENWARD_BENCH_TOKENS, default
+// 100,000 (1,000,000 for the figures the README quotes).
+func benchTokens(b *testing.B) int {
+	if v := os.Getenv("TOKENWARD_BENCH_TOKENS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 20 {
+			b.Fatalf("TOKENWARD_BENCH_TOKENS=%q: want a number of at least 20", v)
+		}
+		return n
+	}
+	return 100_000
+}
+
+func seededDB(b *testing.B, tokens int) *store.DB {
+	b.Helper()
+	db := storetest.Open(b, store.SQLite)
+	start := time.Now()
+	if err := db.Seed(context.Background(), store.SeedSpec{Accounts: tokens / 20, TokensPerAccount: 20,
+		ServiceShare: 0.25, NeverUsedShare: 0.2, Now: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d tokens in %v", tokens/20*20, time.Since(start).Round(time.Millisecond))
+	return db
+}
+
+// BenchmarkVerify measures verification of a known and an unknown token (secret text to
+// principal: parse, SHA-256, index lookup, usage note) beside a baseline of one SHA-256
+// plus one lookup in a plain map of the same size, in the same run.
+func BenchmarkVerify(b *testing.B) {
+	n := benchTokens(b)
+	db := seededDB(b, n)
+	v := auth.New(db, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
+	if err := v.Load(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if v.Size() != n/20*20 {
+		b.Fatalf("index holds %d tokens, want %d", v.Size(), n/20*20)
+	}
+	// As in serve: Run keeps the index current and advances the clock usage is noted with.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go v.Run(ctx, func(context.Context, func()) {})
+	verify := func(text string) bool {
+		s, ok := tokenward.ParseSecret(text)
+		if !ok {
+			return false
+		}
+		_, ok = v.Verify(s.Digest())
+		return ok
+	}
+	known, unknown := store.SeedSecret(n/2).Reveal(), tokenward.NewSecret().Reveal()
+	if !verify(known) || verify(unknown) {
+		b.Fatal("the known token must verify and the unknown one must not")
+	}
+	baseline := make(map[[32]byte]int64, n)
+	for i := range n {
+		baseline[sha256.Sum256([]byte(store.SeedSecret(i)))] = int64(i)
+	}
+	b.Run("known", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			verify(known)
+		}
+	})
+	b.Run("unknown", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			verify(unknown)
+		}
+	})
+	b.Run("baseline-sha256-map", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf [36]byte
+		for b.Loop() {
+			copy(buf[:], known)
+			_ = baseline[sha256.Sum256(buf[:])]
+		}
+	})
+	b.Run("known-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				verify(known)
+			}
+		})
+	})
+}
+
+// BenchmarkLoadIndex measures building the index from the database at start, and the
+// memory it holds per token (heap after a GC, less the heap before the load).
+func BenchmarkLoadIndex(b *testing.B) {
+	n := benchTokens(b)
+	db := seededDB(b, n)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var perToken float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		v := auth.New(db, time.Now, logger, time.Hour)
+		if err := v.Load(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perToken = float64(after.HeapAlloc-before.HeapAlloc) / float64(v.Size())
+		runtime.KeepAlive(v)
+	}
+	b.ReportMetric(perToken, "bytes/token")
+	b.ReportMetric(float64(n/20*20), "tokens")
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// SeedSpec describes a synthetic organization for benchmarks and load tests.
+type SeedSpec struct {
+	Accounts         int       // how many accounts
+	TokensPerAccount int       // live tokens each (at most tokenward.MaxTokensPerAccount)
+	ServiceShare     float64   // the share of accounts that are service accounts
+	NeverUsedShare   float64   // the share of tokens never used
+	Now              time.Time // generation and use times spread over the year before
+}
+
+// SeedSecret returns the secret of the n-th seeded token (n from 0), so that benchmarks can
+// present real secrets without the database storing them.
+func SeedSecret(n int) tokenward.Secret {
+	return tokenward.Secret(fmt.Sprintf("00000000-0000-4000-8000-%012x", n))
+}
+
+// Seed fills an empty database with a synthetic organization: accounts named
+// seed-N@example.com and sa::seed-N, each with TokensPerAccount tokens whose secrets are
+// SeedSecret(0), SeedSecret(1), .... Generation times spread over the year before Now,
+// last-used times between generation and Now, a share never used. It writes in large
+// batches inside one transaction per thousand accounts and records no changes: start
+// instances after seeding.
+func (db *DB) Seed(ctx context.Context, spec SeedSpec) error {
+	rng := rand.New(rand.NewPCG(1, 2))
+	year := int64(365 * 24 * time.Hour / time.Millisecond)
+	now := spec.Now.UnixMilli()
+	n := 0
+	const accountsPerTx = 1000
+	for first := 0; first < spec.Accounts; first += accountsPerTx {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			for i := first; i < min(first+accountsPerTx, spec.Accounts); i++ {
+				kind, identifier := "user", fmt.Sprintf("seed-%d@example.com", i)
+				if rng.Float64() < spec.ServiceShare {
+					kind, identifier = "service", fmt.Sprintf("sa::seed-%d", i)
+				}
+				var id int64
+				if err := tx.QueryRowContext(ctx, `INSERT INTO accounts (identifier, kind, active, created_at)
+					VALUES ($1, $2, TRUE, $3) RETURNING id`, identifier, kind, now-year).Scan(&id); err != nil {
+					return fmt.Errorf("seed account: %w", err)
+				}
+				var rows []string
+				var args []any
+				for range spec.TokensPerAccount {
+					secret := SeedSecret(n)
+					digest := sha256.Sum256([]byte(secret))
+					created := now - rng.Int64N(year)
+					var lastUsed any
+					if rng.Float64() >= spec.NeverUsedShare {
+						lastUsed = created + rng.Int64N(now-created+1)
+					}
+					k := len(args)
+					rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7))
+					args = append(args, fmt.Sprintf("tw_seed%012d", n), digest[:], secret.Hint(), fmt.Sprintf("token %d", n), id, created, lastUsed)
+					n++
+				}
+				if len(rows) > 0 {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, created_at, last_used_at) VALUES `+
+						strings.Join(rows, ", "), args...); err != nil {
+						return fmt.Errorf("seed tokens: %w", err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
