@@ -155,9 +155,15 @@ func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
 	var c map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&c); err != nil {
-		t.Fatalf("%s %s: body is not JSON: %v", method, url, err)
+	if len(raw) > 0 { // forward auth answers 200 with headers only
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %v", method, url, err)
+		}
 	}
 	return res.StatusCode, c
 }
