@@ -30,9 +30,9 @@ func benchTokens(b *testing.B) int {
 	return 100_000
 }
 
-func seededDB(b *testing.B, tokens int) *store.DB {
+func seededDB(b *testing.B, engine store.Engine, tokens int) *store.DB {
 	b.Helper()
-	db := storetest.Open(b, store.SQLite)
+	db := storetest.Open(b, engine)
 	start := time.Now()
 	if err := db.Seed(context.Background(), store.SeedSpec{Accounts: tokens / 20, TokensPerAccount: 20,
 		ServiceShare: 0.25, NeverUsedShare: 0.2, Now: time.Now()}); err != nil {
@@ -47,7 +47,7 @@ func seededDB(b *testing.B, tokens int) *store.DB {
 // plus one lookup in a plain map of the same size, in the same run.
 func BenchmarkVerify(b *testing.B) {
 	n := benchTokens(b)
-	db := seededDB(b, n)
+	db := seededDB(b, store.SQLite, n)
 	v := auth.New(db, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
 	if err := v.Load(context.Background()); err != nil {
 		b.Fatal(err)
@@ -105,26 +105,30 @@ func BenchmarkVerify(b *testing.B) {
 	})
 }
 
-// BenchmarkLoadIndex measures building the index from the database at start, and the
-// memory it holds per token (heap after a GC, less the heap before the load).
+// BenchmarkLoadIndex measures building the index from the database at start, on each
+// engine, and the memory it holds per token (heap after a GC, less the heap before).
 func BenchmarkLoadIndex(b *testing.B) {
 	n := benchTokens(b)
-	db := seededDB(b, n)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var perToken float64
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		v := auth.New(db, time.Now, logger, time.Hour)
-		if err := v.Load(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perToken = float64(after.HeapAlloc-before.HeapAlloc) / float64(v.Size())
-		runtime.KeepAlive(v)
+	for _, engine := range storetest.Engines {
+		b.Run(string(engine), func(b *testing.B) {
+			db := seededDB(b, engine, n)
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			var perToken float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				v := auth.New(db, time.Now, logger, time.Hour)
+				if err := v.Load(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perToken = float64(after.HeapAlloc-before.HeapAlloc) / float64(v.Size())
+				runtime.KeepAlive(v)
+			}
+			b.ReportMetric(perToken, "bytes/token")
+			b.ReportMetric(float64(n/20*20), "tokens")
+		})
 	}
-	b.ReportMetric(perToken, "bytes/token")
-	b.ReportMetric(float64(n/20*20), "tokens")
 }
