@@ -47,17 +47,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // forwardAuth answers nginx auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP)
 // for any method and any path below /auth/verify: 200 with headers naming the account, its
-// type and permissions; 401 for missing or invalid credentials; 403 when the permission
-// named by ?permission= or the X-Tokenward-Permission header is lacking.
+// type and permissions; 401 for missing or invalid credentials; 403 when a required
+// permission is lacking.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
 	if err == nil {
-		if name := requiredPermission(r); name != "" {
-			var perm tokenward.Permission
-			if perm, err = tokenward.ParsePermission(name); err == nil {
-				err = tokenward.RequirePermission(p, perm)
-			}
-		}
+		err = requirePermissions(r, p)
 	}
 	switch code := tokenward.ErrorCode(err); code {
 	case "":
@@ -78,11 +73,27 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func requiredPermission(r *http.Request) string {
-	if p := r.URL.Query().Get("permission"); p != "" {
-		return p
+// requirePermissions checks every permission the request names, in ?permission= (repeated
+// or comma-separated) and in X-Tokenward-Permission headers alike. All must hold: Envoy
+// appends the client's own query string to the check's path, so taking only one source
+// would let a client swap the proxy's required permission for one it holds.
+func requirePermissions(r *http.Request, p tokenward.Principal) error {
+	names := append(r.URL.Query()["permission"], r.Header.Values("X-Tokenward-Permission")...)
+	for _, list := range names {
+		for _, name := range strings.Split(list, ",") {
+			if strings.TrimSpace(name) == "" {
+				continue
+			}
+			perm, err := tokenward.ParsePermission(name)
+			if err != nil {
+				return err
+			}
+			if err := tokenward.RequirePermission(p, perm); err != nil {
+				return err
+			}
+		}
 	}
-	return r.Header.Get("X-Tokenward-Permission")
+	return nil
 }
 
 // accountType is the API's account type of an authenticated principal (always active).

