@@ -146,3 +146,28 @@ var AccountSearch = SearchSpec{
 	SortFields:  []string{"identifier", "description", "active", "lastUsed", "lastSuccessfulLogin", "dateCreated"},
 	DefaultSort: SearchSort{Field: "identifier", Ascending: true},
 }
+
+// TokenSearch is what the organization's token search accepts. lastActivity (ours) is the
+// later of lastUsed and dateGenerated: "unused for 30 days or more" is lastActivity before
+// now - 30 days.
+var TokenSearch = SearchSpec{
+	Keys: map[string]FieldKind{
+		"id": TextField, "name": TextField, "account": TextField, "accountType": TextField,
+		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "freetext": TextField,
+	},
+	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed"},
+	DefaultSort: SearchSort{Field: "dateGenerated", Ascending: false},
+}
+
+// TokenFacets are the token fields whose distinct values a facet search lists.
+var TokenFacets = []string{"account", "accountType", "name", "id"}
+
+// FacetRequest asks for the distinct values of one field among the tokens matching Query,
+// narrowed to values matching FacetQuery.
+type FacetRequest struct {
+	Query                    []SearchCondition `json:"query"`
+	FacetQuery               string            `json:"facetQuery"`
+	FacetQueryMatchingMethod string            `json:"facetQueryMatchingMethod"`
+	Limit                    int               `json:"limit"`
+	Offset                   int               `json:"offset"`
+}

@@ -61,6 +61,16 @@ type Store interface {
 	TouchSession(ctx context.Context, digest Digest, at time.Time) error
 	// DeleteSession ends a session.
 	DeleteSession(ctx context.Context, digest Digest) error
+
+	// SearchTokens returns a page of live tokens matching a request normalized against
+	// TokenSearch; Total may be a lower bound past a large number of matches.
+	SearchTokens(ctx context.Context, req SearchRequest) (Page[Token], error)
+	// EachLiveTokenOfOrg calls fn for every live token, oldest first, streaming.
+	EachLiveTokenOfOrg(ctx context.Context, fn func(Token) error) error
+	// TokenFacet returns a page of distinct values of a token field (one of TokenFacets).
+	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
+
+	SavedSearchStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

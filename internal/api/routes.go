@@ -25,6 +25,22 @@ func (s *Server) routes() {
 	s.authed("PUT /api/v2/apitoken/{id}", s.renameOwnToken)
 	s.authed("DELETE /api/v2/apitoken/{id}", s.revokeOwnToken)
 
+	// The organization's tokens (§4, §7).
+	s.authed("GET /api/v2/apitoken/customertokens", s.listOrgTokens)
+	s.authed("GET /api/v2/apitoken/customertokens/{id}", s.getOrgToken)
+	s.authed("PUT /api/v2/apitoken/customertokens/revoke", s.revokeOrgToken)
+	s.authed("POST /api/v2/search/token", s.searchTokens)
+	s.authed("POST /api/v2/search/token/facets", s.tokenFacets)
+	s.authed("POST /api/v2/search/token/{facet}", s.tokenFacet)
+
+	// Saved searches (§8), each user's own.
+	s.authed("GET /api/v2/savedsearch", s.listSavedSearches)
+	s.authed("POST /api/v2/savedsearch", s.createSavedSearch)
+	s.authed("GET /api/v2/savedsearch/type/{entityType}", s.listSavedSearches)
+	s.authed("GET /api/v2/savedsearch/{id}", s.getSavedSearch)
+	s.authed("PUT /api/v2/savedsearch/{id}", s.updateSavedSearch)
+	s.authed("DELETE /api/v2/savedsearch/{id}", s.deleteSavedSearch)
+
 	// Service-account tokens (§4).
 	s.authed("GET /api/v2/apitoken/serviceaccount/{saId}", s.listServiceAccountTokens)
 	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", s.generateServiceAccountToken)

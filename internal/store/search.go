@@ -118,11 +118,13 @@ func escapeLike(s string) string {
 }
 
 // orderBy returns an ORDER BY clause for sort, with tie-breaker as the last key so that
-// pages never overlap. Missing values (never used) sort last in either direction.
+// pages never overlap. A missing value (never used) counts as the oldest: first in
+// ascending order, last in descending. That is SQLite's own order of NULLs, and the order
+// of the PostgreSQL indexes (declared NULLS FIRST), so both engines read pages straight
+// from an index.
 func orderBy(sort tokenward.SearchSort, sortExprs map[string]string, tieBreaker string) string {
-	dir := " DESC"
 	if sort.Ascending {
-		dir = " ASC"
+		return "ORDER BY " + sortExprs[sort.Field] + " ASC NULLS FIRST, " + tieBreaker + " ASC"
 	}
-	return "ORDER BY " + sortExprs[sort.Field] + dir + " NULLS LAST, " + tieBreaker + dir
+	return "ORDER BY " + sortExprs[sort.Field] + " DESC NULLS LAST, " + tieBreaker + " DESC"
 }

@@ -17,9 +17,13 @@ type SeedSpec struct {
 	Accounts         int       // how many accounts
 	TokensPerAccount int       // live tokens each (at most tokenward.MaxTokensPerAccount)
 	ServiceShare     float64   // the share of accounts that are service accounts
+	InactiveShare    float64   // the share of service accounts that are deactivated
 	NeverUsedShare   float64   // the share of tokens never used
 	Now              time.Time // generation and use times spread over the year before
 }
+
+// seedNames are the words seeded token names start with.
+var seedNames = []string{"ci", "deploy", "laptop", "grafana", "terraform", "backup", "ingest", "metrics", "alerts", "cron"}
 
 // SeedSecret returns the secret of the n-th seeded token (n from 0), so that benchmarks can
 // present real secrets without the database storing them.
@@ -42,13 +46,14 @@ func (db *DB) Seed(ctx context.Context, spec SeedSpec) error {
 	for first := 0; first < spec.Accounts; first += accountsPerTx {
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
 			for i := first; i < min(first+accountsPerTx, spec.Accounts); i++ {
-				kind, identifier := "user", fmt.Sprintf("seed-%d@example.com", i)
+				kind, identifier, active := "user", fmt.Sprintf("seed-%d@example.com", i), true
 				if rng.Float64() < spec.ServiceShare {
 					kind, identifier = "service", fmt.Sprintf("sa::seed-%d", i)
+					active = rng.Float64() >= spec.InactiveShare
 				}
 				var id int64
 				if err := tx.QueryRowContext(ctx, `INSERT INTO accounts (identifier, kind, active, created_at)
-					VALUES ($1, $2, TRUE, $3) RETURNING id`, identifier, kind, now-year).Scan(&id); err != nil {
+					VALUES ($1, $2, $3, $4) RETURNING id`, identifier, kind, active, now-year).Scan(&id); err != nil {
 					return fmt.Errorf("seed account: %w", err)
 				}
 				var rows []string
@@ -62,12 +67,13 @@ func (db *DB) Seed(ctx context.Context, spec SeedSpec) error {
 						lastUsed = created + rng.Int64N(now-created+1)
 					}
 					k := len(args)
-					rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7))
-					args = append(args, fmt.Sprintf("tw_seed%012d", n), digest[:], secret.Hint(), fmt.Sprintf("token %d", n), id, created, lastUsed)
+					rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9))
+					args = append(args, fmt.Sprintf("tw_seed%012d", n), digest[:], secret.Hint(), seedNames[rng.IntN(len(seedNames))]+fmt.Sprintf(" %d", n),
+						id, identifier, kind, created, lastUsed)
 					n++
 				}
 				if len(rows) > 0 {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, created_at, last_used_at) VALUES `+
+					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at) VALUES `+
 						strings.Join(rows, ", "), args...); err != nil {
 						return fmt.Errorf("seed tokens: %w", err)
 					}

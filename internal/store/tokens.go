@@ -55,8 +55,8 @@ func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenw
 			return tokenward.TokenCapError(identifier)
 		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO tokens (id, digest, hint, name, account_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
+			INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at)
+			SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6 FROM accounts a WHERE a.id = $5`,
 			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}

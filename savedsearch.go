@@ -1,0 +1,118 @@
+package tokenward
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SavedSearch is a search a user saved, of one entity type. Query is the client's JSON
+// object (a search name to an opaque string), kept verbatim.
+type SavedSearch struct {
+	ID         string
+	EntityType string
+	Query      string
+	OwnerID    int64
+	Owner      string
+	Creator    string
+	Updater    string
+	Created    time.Time
+	Updated    time.Time
+}
+
+// SavedSearchEntityTypes are the entity types a saved search may have.
+var SavedSearchEntityTypes = []string{"TOKEN", "SERVICE_ACCOUNT", "USER", "ACCOUNT"}
+
+// MaxSavedSearchQuery is the largest saved query accepted, in bytes.
+const MaxSavedSearchQuery = 16 << 10
+
+// SavedSearchStore is what saved searches need from the database.
+type SavedSearchStore interface {
+	CreateSavedSearch(ctx context.Context, s SavedSearch) error
+	// SavedSearchOf returns the saved search with that id owned by ownerID, or ENotFound.
+	SavedSearchOf(ctx context.Context, ownerID int64, id string) (SavedSearch, error)
+	UpdateSavedSearch(ctx context.Context, s SavedSearch) error
+	DeleteSavedSearch(ctx context.Context, ownerID int64, id string) error
+	// SavedSearchesOf returns a page of ownerID's saved searches, of entityType unless "",
+	// oldest first.
+	SavedSearchesOf(ctx context.Context, ownerID int64, entityType string, offset, limit int) (Page[SavedSearch], error)
+}
+
+func checkSavedSearch(entityType, query string) (string, error) {
+	entityType = strings.ToUpper(strings.TrimSpace(entityType))
+	if !slices.Contains(SavedSearchEntityTypes, entityType) {
+		return "", Errorf(EInvalid, "entityType must be one of %s", strings.Join(SavedSearchEntityTypes, ", "))
+	}
+	if len(query) > MaxSavedSearchQuery {
+		return "", Errorf(EInvalid, "a saved query is at most %d bytes", MaxSavedSearchQuery)
+	}
+	return entityType, nil
+}
+
+// CreateSavedSearch saves a search for the caller. Errors: EInvalid.
+func (s *Service) CreateSavedSearch(ctx context.Context, p Principal, entityType, query string) (SavedSearch, error) {
+	entityType, err := checkSavedSearch(entityType, query)
+	if err != nil {
+		return SavedSearch{}, err
+	}
+	now := s.clock()
+	ss := SavedSearch{ID: strings.ToLower(rand.Text()[:16]), EntityType: entityType, Query: query, OwnerID: p.AccountID,
+		Owner: p.Account, Creator: p.Account, Updater: p.Account, Created: now, Updated: now}
+	if err := s.savedSearches().CreateSavedSearch(ctx, ss); err != nil {
+		return SavedSearch{}, err
+	}
+	return ss, nil
+}
+
+// SavedSearchOf returns one of the caller's saved searches. Errors: ENotFound, also for
+// other users' searches.
+func (s *Service) SavedSearchOf(ctx context.Context, p Principal, id string) (SavedSearch, error) {
+	return s.savedSearches().SavedSearchOf(ctx, p.AccountID, id)
+}
+
+// UpdateSavedSearch replaces the entity type and query of one of the caller's saved
+// searches (renaming is a new query). Errors: ENotFound, EInvalid.
+func (s *Service) UpdateSavedSearch(ctx context.Context, p Principal, id, entityType, query string) (SavedSearch, error) {
+	entityType, err := checkSavedSearch(entityType, query)
+	if err != nil {
+		return SavedSearch{}, err
+	}
+	ss, err := s.SavedSearchOf(ctx, p, id)
+	if err != nil {
+		return SavedSearch{}, err
+	}
+	ss.EntityType, ss.Query, ss.Updater, ss.Updated = entityType, query, p.Account, s.clock()
+	if err := s.savedSearches().UpdateSavedSearch(ctx, ss); err != nil {
+		return SavedSearch{}, err
+	}
+	return ss, nil
+}
+
+// DeleteSavedSearch deletes one of the caller's saved searches and returns it. Errors:
+// ENotFound.
+func (s *Service) DeleteSavedSearch(ctx context.Context, p Principal, id string) (SavedSearch, error) {
+	ss, err := s.SavedSearchOf(ctx, p, id)
+	if err != nil {
+		return SavedSearch{}, err
+	}
+	return ss, s.savedSearches().DeleteSavedSearch(ctx, p.AccountID, id)
+}
+
+// SavedSearches returns a page of the caller's saved searches, of entityType unless "".
+func (s *Service) SavedSearches(ctx context.Context, p Principal, entityType string, offset, limit int) (Page[SavedSearch], error) {
+	if entityType != "" {
+		var err error
+		if entityType, err = checkSavedSearch(entityType, ""); err != nil {
+			return Page[SavedSearch]{}, err
+		}
+	}
+	req := SearchRequest{Offset: offset, Limit: limit}
+	if err := req.Normalize(SearchSpec{DefaultSort: SearchSort{Field: "createdEpochMillis", Ascending: true}}); err != nil {
+		return Page[SavedSearch]{}, err
+	}
+	return s.savedSearches().SavedSearchesOf(ctx, p.AccountID, entityType, req.Offset, req.Limit)
+}
+
+func (s *Service) savedSearches() SavedSearchStore { return s.store }
