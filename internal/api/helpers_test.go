@@ -51,6 +51,9 @@ type env struct {
 	service *tokenward.Service
 	logs    *syncBuffer
 	router  routers.Router
+	// clock is the service's clock: real time unless a test sets it.
+	clock    *testClock
+	verifier *auth.Verifier
 	// secrets collects every secret the test saw, for the log check at the end.
 	mu      sync.Mutex
 	secrets []string
@@ -74,18 +77,19 @@ func newEnv(t *testing.T, engine store.Engine) *env {
 		t.Fatalf("OpenAPI document: %v", err)
 	}
 	db := storetest.Open(t, engine)
-	service := tokenward.NewService(db, time.Now)
+	clock := &testClock{}
+	service := tokenward.NewService(db, clock.Now)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Verify as serve does: from the in-memory index, caught up by each write.
-	verifier := auth.New(db, time.Now, logger, time.Hour)
+	verifier := auth.New(db, clock.Now, logger, time.Hour)
 	if err := verifier.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	service.SetVerifier(verifier)
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router}
+	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
 	t.Cleanup(e.checkLogsHoldNoSecret)
 	return e
 }
@@ -271,4 +275,25 @@ func (e *env) serviceAccount(id string, perms ...tokenward.Permission) string {
 		e.t.Fatalf("CreateServiceAccount(%s): %v", id, err)
 	}
 	return e.token(id)
+}
+
+// testClock is real time until Set, then the time set.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
