@@ -72,6 +72,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
+				s.logger.Warn("request aborted midway", "method", r.Method, "route", r.Pattern, "remote", r.RemoteAddr)
+				s.metrics.requests.WithLabelValues(r.Pattern, "aborted").Inc()
 				panic(v)
 			}
 			s.logger.Error("panic serving request", "method", r.Method, "route", r.Pattern, "panic", v, "stack", string(debug.Stack()))
@@ -140,6 +142,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
 }
+
+// Status returns the HTTP status of an error, for the API and the console alike.
+func Status(err error) int { return httpStatus(tokenward.ErrorCode(err)) }
 
 // httpStatus maps an error code to its HTTP status; the one place that does.
 func httpStatus(code string) int {

@@ -330,7 +330,7 @@ func TestSavedSearches(t *testing.T) {
 			}
 		}
 		for _, body := range []string{`{"entityType":"DASHBOARD","query":{"a":"b"}}`, `{"entityType":"TOKEN"}`,
-			`{"entityType":"TOKEN","query":"text"}`, `{"entityType":"TOKEN","query":{"a":1}}`} {
+			`{"entityType":"TOKEN","query":"text"}`, `{"entityType":"TOKEN","query":{"a":1}}`, `{"entityType":"TOKEN","query":{"a":null}}`} {
 			if res := e.do("POST", "/api/v2/savedsearch", body, jane); res.Status != 400 {
 				t.Errorf("create %s: %d, want 400", body, res.Status)
 			}

@@ -34,9 +34,14 @@ func savedSearchBody(w http.ResponseWriter, r *http.Request) (string, string, er
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return "", "", err
 	}
-	var query map[string]string
+	var query map[string]any
 	if len(body.Query) == 0 || json.Unmarshal(body.Query, &query) != nil || query == nil {
 		return "", "", tokenward.Errorf(tokenward.EInvalid, "query is required: an object from a search name to a string")
+	}
+	for name, v := range query {
+		if _, ok := v.(string); !ok {
+			return "", "", tokenward.Errorf(tokenward.EInvalid, "query %q must map to a string", name)
+		}
 	}
 	return body.EntityType, string(body.Query), nil
 }
