@@ -58,8 +58,7 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if err != nil {
-			c.logger.Error("read console session", "err", err)
-			c.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+			c.fail(w, r, err)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -72,8 +71,10 @@ func principal(r *http.Request) tokenward.Principal {
 }
 
 func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
-	c.render(w, http.StatusOK, "signin.html", page{Title: "Sign in"})
+	c.render(w, r, http.StatusOK, "signin", view{Title: "Sign in", Data: signInData{}})
 }
+
+type signInData struct{ Email string }
 
 // signIn checks the form; a failure re-renders it with one message for every reason.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
@@ -82,12 +83,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	secret, expires, err := c.service.SignIn(r.Context(), email, password)
 	if errors.Is(err, tokenward.ErrBadSignIn) {
 		c.logger.Info("console sign-in failed", "remote", r.RemoteAddr)
-		c.render(w, http.StatusUnauthorized, "signin.html", page{Title: "Sign in", Error: tokenward.ErrBadSignIn.Message, Email: email})
+		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrBadSignIn.Message),
+			Data: signInData{Email: email}})
 		return
 	}
 	if err != nil {
-		c.logger.Error("console sign-in", "err", err)
-		c.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+		c.fail(w, r, err)
 		return
 	}
 	setSessionCookie(w, r, secret, expires)
@@ -105,8 +106,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
 
-// home is the signed-in landing page.
+// home sends a signed-in person to their API Access page.
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	c.render(w, http.StatusOK, "home.html", page{Title: "tokenward", Account: p.Account, Perms: p.Permissions.List()})
+	http.Redirect(w, r, "/console/profile/api-access", http.StatusSeeOther)
 }

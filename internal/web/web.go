@@ -1,19 +1,23 @@
-// Package web serves the console: server-rendered pages (html/template) with their assets
-// embedded in the binary. It authenticates people with a session cookie and calls the same
-// tokenward.Service as the REST API, so both follow the same rules.
+// Package web serves the console: server-rendered pages (html/template) with their assets,
+// htmx among them, embedded in the binary. It authenticates people with a session cookie
+// and calls the same tokenward.Service as the REST API, so both follow the same rules.
 package web
 
 import (
 	"embed"
+	"encoding/json"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
 )
 
-//go:embed templates/*.html
+//go:embed templates
 var templateFiles embed.FS
 
 //go:embed static
@@ -24,7 +28,7 @@ type Console struct {
 	service *tokenward.Service
 	org     string
 	logger  *slog.Logger
-	pages   *template.Template
+	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	// csrf rejects cross-origin state-changing requests (by Sec-Fetch-Site, or Origin
 	// against Host), so that another site cannot act with a signed-in user's cookie.
@@ -33,30 +37,52 @@ type Console struct {
 
 // New returns the console over service for the organization org.
 func New(service *tokenward.Service, org string, logger *slog.Logger) *Console {
-	c := &Console{
-		service: service, org: org, logger: logger,
-		pages: template.Must(template.New("").Funcs(template.FuncMap{
-			"date": func(t time.Time) string {
-				if t.IsZero() {
-					return "never"
-				}
-				return t.UTC().Format("2006-01-02 15:04 UTC")
-			},
-		}).ParseFS(templateFiles, "templates/*.html")),
-		mux:  http.NewServeMux(),
-		csrf: http.NewCrossOriginProtection(),
-	}
+	c := &Console{service: service, org: org, logger: logger, pages: parsePages(), mux: http.NewServeMux(),
+		csrf: http.NewCrossOriginProtection()}
 	c.routes()
 	return c
 }
 
-// routes registers every console route.
+// routes registers every console route; this is the one place that lists them.
 func (c *Console) routes() {
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/", http.FileServerFS(staticFiles)))
 	c.mux.HandleFunc("GET /console/signin", c.signInForm)
 	c.mux.HandleFunc("POST /console/signin", c.signIn)
 	c.mux.HandleFunc("POST /console/signout", c.signOut)
 	c.mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
+
+	// My profile → API Access.
+	c.mux.HandleFunc("GET /console/profile/api-access", c.signedIn(c.apiAccess))
+	c.mux.HandleFunc("POST /console/profile/tokens", c.signedIn(c.generateOwnToken))
+	c.mux.HandleFunc("POST /console/profile/tokens/{id}/rename", c.signedIn(c.renameOwnToken))
+	c.mux.HandleFunc("POST /console/profile/tokens/{id}/revoke", c.signedIn(c.revokeOwnToken))
+
+	// Accounts → Service Accounts.
+	c.mux.HandleFunc("GET /console/accounts/service-accounts", c.signedIn(c.serviceAccounts))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts", c.signedIn(c.createServiceAccount))
+	c.mux.HandleFunc("GET /console/accounts/service-accounts/{id}", c.signedIn(c.serviceAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}", c.signedIn(c.updateServiceAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/active", c.signedIn(c.setServiceAccountActive))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/delete", c.signedIn(c.deleteAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens", c.signedIn(c.generateServiceAccountToken))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", c.signedIn(c.renameServiceAccountToken))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", c.signedIn(c.revokeServiceAccountToken))
+
+	// Accounts → Users.
+	c.mux.HandleFunc("GET /console/accounts/users", c.signedIn(c.users))
+	c.mux.HandleFunc("POST /console/accounts/users", c.signedIn(c.createUser))
+	c.mux.HandleFunc("GET /console/accounts/users/{id}", c.signedIn(c.user))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}", c.signedIn(c.updateUser))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}/delete", c.signedIn(c.deleteAccount))
+
+	// Accounts → API Tokens: the organization's tokens.
+	c.mux.HandleFunc("GET /console/accounts/api-tokens", c.signedIn(c.orgTokens))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/revoke", c.signedIn(c.revokeOrgToken))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved", c.signedIn(c.saveSearch))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/rename", c.signedIn(c.renameSavedSearch))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/delete", c.signedIn(c.deleteSavedSearch))
+
+	c.mux.HandleFunc("/console/", c.signedIn(c.notFound))
 }
 
 // ServeHTTP serves a console request with the console's security headers and cross-origin
@@ -64,38 +90,167 @@ func (c *Console) routes() {
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+		"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	if err := c.csrf.Check(r); err != nil {
-		c.renderError(w, r, http.StatusForbidden, "This request came from another site and was refused. Reload the page and try again.")
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "Request refused",
+			Error: "This request came from another site and was refused. Reload the page and try again."})
 		return
 	}
 	c.mux.ServeHTTP(w, r)
 }
 
-// page is what every template gets.
-type page struct {
+// view is what every page template gets; Data holds the page's own values.
+type view struct {
 	Title   string
 	Org     string
-	Account string // the signed-in account, if any
+	Nav     string // the active navigation entry
+	Me      tokenward.Principal
+	IsAdmin bool
 	Error   string
-	Email   string // sign-in form: the email typed, kept on failure
-	Perms   []tokenward.Permission
-	Since   time.Time
+	Notice  string
+	Data    any
 }
 
-func (c *Console) render(w http.ResponseWriter, status int, name string, p page) {
-	p.Org = c.org
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("Jan 2, 2006 15:04 UTC")
+	},
+	"masked":   func(hint string) string { return "••••" + hint },
+	"has":      func(set tokenward.PermissionSet, p tokenward.Permission) bool { return set.Has(p) },
+	"permName": permissionName,
+	"add":      func(a, b int) int { return a + b },
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"join":     strings.Join,
+}
+
+// parsePages parses each page with the layout it fills.
+func parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
+	names, err := fs.Glob(templateFiles, "templates/pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range names {
+		t := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout/*.html", name))
+		key := strings.TrimSuffix(strings.TrimPrefix(name, "templates/pages/"), ".html")
+		pages[key] = t
+	}
+	return pages
+}
+
+// render writes a page. A request from htmx that targets a part of the page gets that
+// part alone (the template named by HX-Target when the page defines it).
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	v.Org = c.org
+	if v.Me.AccountID == 0 {
+		v.Me = principal(r)
+	}
+	v.IsAdmin = v.Me.Permissions.Has(tokenward.UserManagement)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", "no-store") // pages may show a new secret, once
+	t := c.pages[page]
+	name := "layout"
+	if target := r.Header.Get("HX-Target"); target != "" && r.Header.Get("HX-Request") == "true" && t.Lookup(target) != nil {
+		name = target
+	}
 	w.WriteHeader(status)
-	if err := c.pages.ExecuteTemplate(w, name, p); err != nil {
-		c.logger.Error("render console page", "page", name, "err", err)
+	if err := t.ExecuteTemplate(w, name, v); err != nil {
+		c.logger.Error("render console page", "page", page, "err", err)
 	}
 }
 
-func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
-	c.render(w, status, "error.html", page{Title: http.StatusText(status), Error: message})
+// fail renders the error page for err, in words a person understands.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := api.Status(err)
+	msg := tokenward.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		c.logger.Error("console request failed", "route", r.Pattern, "err", err)
+		msg = "Something went wrong on our side. Try again in a moment."
+	}
+	title := map[int]string{400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Already exists"}[status]
+	if title == "" {
+		title = "Error"
+	}
+	c.render(w, r, status, "error", view{Title: title, Error: sentence(msg)})
 }
+
+// sentence capitalises an API message for display.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + map[bool]string{true: "", false: "."}[strings.HasSuffix(s, ".")]
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.fail(w, r, tokenward.Errorf(tokenward.ENotFound, "there is no such page"))
+}
+
+// redirect answers a form post with a redirect to path, with a notice shown once there.
+func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
+	if notice != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "notice=" + urlQueryEscape(notice)
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// permissionName is the console's name of a permission.
+func permissionName(p tokenward.Permission) string {
+	if n, ok := permissionLabels[p]; ok {
+		return n
+	}
+	return string(p)
+}
+
+var permissionLabels = map[tokenward.Permission]string{
+	tokenward.TokenManagement: "API Tokens", tokenward.UserManagement: "Accounts", tokenward.Ingestion: "Direct Data Ingestion",
+	tokenward.DashboardManagement: "Dashboards", tokenward.AlertsManagement: "Alerts", tokenward.EventsManagement: "Events",
+	tokenward.LogManagement: "Logs", tokenward.DerivedMetricsManagement: "Derived Metrics", tokenward.HostTagManagement: "Source Tags",
+	tokenward.AgentManagement: "Proxies", tokenward.EmbeddedCharts: "Embedded Charts", tokenward.MetricsManagement: "Metrics",
+	tokenward.ExternalLinksManagement: "External Links", tokenward.ApplicationManagement: "Applications",
+	tokenward.BatchQueryPriority: "Batch Query Priority", tokenward.SAMLSSOManagement: "SAML IdP Admin",
+	tokenward.MonitoredApplicationServiceManagement: "Monitored Applications",
+}
+
+// formPermissions reads the permission checkboxes of a form.
+func formPermissions(r *http.Request) (tokenward.PermissionSet, error) {
+	var set tokenward.PermissionSet
+	for _, name := range r.PostForm["permission"] {
+		p, err := tokenward.ParsePermission(name)
+		if err != nil {
+			return 0, err
+		}
+		set |= tokenward.NewPermissionSet(p)
+	}
+	return set, nil
+}
+
+// parseForm reads a form body of at most 64 KiB.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return tokenward.Errorf(tokenward.EInvalid, "the form could not be read")
+	}
+	return nil
+}
+
+func urlQueryEscape(s string) string { return template.URLQueryEscaper(s) }
+
+func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

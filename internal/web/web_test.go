@@ -42,6 +42,9 @@ type env struct {
 
 const password = "correct horse battery staple"
 
+// home is the page a signed-in person lands on.
+const home = "/console/profile/api-access"
+
 func newEnv(t *testing.T, engine store.Engine, tls bool) *env {
 	t.Helper()
 	db := storetest.Open(t, engine)
@@ -130,8 +133,8 @@ func TestSignInAndOut(t *testing.T) {
 		// Wrong password and unknown email get the same answer.
 		wrong := e.signIn(b, "jane@example.com", "wrong password!")
 		unknown := e.signIn(b, "nobody@example.com", "wrong password!")
-		if wrong.status != 401 || unknown.status != 401 || !strings.Contains(wrong.body, "wrong email or password") {
-			t.Errorf("failed sign-ins: %d and %d, want 401 with \"wrong email or password\"", wrong.status, unknown.status)
+		if wrong.status != 401 || unknown.status != 401 || !strings.Contains(wrong.body, "Wrong email or password") {
+			t.Errorf("failed sign-ins: %d and %d, want 401 with \"Wrong email or password\"", wrong.status, unknown.status)
 		}
 		if strings.ReplaceAll(wrong.body, "jane@example.com", "X") != strings.ReplaceAll(unknown.body, "nobody@example.com", "X") {
 			t.Errorf("wrong password and unknown email render differently")
@@ -153,12 +156,15 @@ func TestSignInAndOut(t *testing.T) {
 		if strings.Contains(cookie, "Secure") || strings.Contains(cookie, "__Host-") {
 			t.Errorf("session cookie over plain HTTP %q has Secure or __Host-, which a browser would drop", cookie)
 		}
-		home := e.send(b, "GET", "/console/", nil)
-		if home.status != 200 || !strings.Contains(home.body, "Signed in as jane@example.com") || !strings.Contains(home.body, "user_management") {
-			t.Errorf("console home: %d, want 200 naming jane and her permissions:\n%s", home.status, home.body)
+		if r := e.send(b, "GET", "/console/", nil); r.status != http.StatusSeeOther || r.header.Get("Location") != home {
+			t.Errorf("console root when signed in: %d to %q, want 303 to %s", r.status, r.header.Get("Location"), home)
 		}
-		if home.header.Get("Cache-Control") != "no-store" {
-			t.Errorf("console page Cache-Control = %q, want no-store", home.header.Get("Cache-Control"))
+		page := e.send(b, "GET", home, nil)
+		if page.status != 200 || !strings.Contains(page.body, "Signed in as jane@example.com") || !strings.Contains(page.body, "API Access") {
+			t.Errorf("API Access page: %d, want 200 naming jane:\n%s", page.status, page.body)
+		}
+		if page.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("console page Cache-Control = %q, want no-store", page.header.Get("Cache-Control"))
 		}
 
 		// Sign-out ends the session on the server: a copy of the cookie stops working.
@@ -168,7 +174,7 @@ func TestSignInAndOut(t *testing.T) {
 		if out.status != http.StatusSeeOther || !strings.Contains(out.header.Get("Set-Cookie"), "Max-Age=0") {
 			t.Errorf("sign-out: %d, Set-Cookie %q; want 303 clearing the cookie", out.status, out.header.Get("Set-Cookie"))
 		}
-		if r := e.send(copied, "GET", "/console/", nil); r.status != http.StatusSeeOther {
+		if r := e.send(copied, "GET", home, nil); r.status != http.StatusSeeOther {
 			t.Errorf("copied cookie after sign-out: %d, want 303 to sign in", r.status)
 		}
 	})
@@ -201,7 +207,7 @@ func TestSessionExpiry(t *testing.T) {
 				}
 				for i, want := range tc.want {
 					e.clock.Advance(tc.steps[i])
-					if r := e.send(b, "GET", "/console/", nil); r.status != want {
+					if r := e.send(b, "GET", home, nil); r.status != want {
 						t.Errorf("request %d: %d, want %d", i+1, r.status, want)
 					}
 				}
@@ -213,7 +219,7 @@ func TestSessionExpiry(t *testing.T) {
 		var last int
 		for elapsed := time.Duration(0); elapsed < 8*time.Hour; elapsed += 20 * time.Minute {
 			e.clock.Advance(20 * time.Minute)
-			last = e.send(b, "GET", "/console/", nil).status
+			last = e.send(b, "GET", home, nil).status
 			if elapsed+20*time.Minute < 8*time.Hour && last != 200 {
 				t.Fatalf("busy session ended after %v, want it to last 8h", elapsed+20*time.Minute)
 			}
@@ -233,20 +239,20 @@ func TestSessionsEndWithTheAccount(t *testing.T) {
 		}
 		b := e.browser()
 		e.signIn(b, "bob@example.com", password)
-		if r := e.send(b, "GET", "/console/", nil); r.status != 200 {
+		if r := e.send(b, "GET", home, nil); r.status != 200 {
 			t.Fatalf("bob signed in: %d", r.status)
 		}
 		if err := e.service.SetPassword(ctx, "bob@example.com", "another long password"); err != nil {
 			t.Fatal(err)
 		}
-		if r := e.send(b, "GET", "/console/", nil); r.status != http.StatusSeeOther {
+		if r := e.send(b, "GET", home, nil); r.status != http.StatusSeeOther {
 			t.Errorf("after a password change: %d, want 303 (sessions ended)", r.status)
 		}
 		if r := e.signIn(b, "bob@example.com", password); r.status != 401 {
 			t.Errorf("old password after the change: %d, want 401", r.status)
 		}
 		e.signIn(b, "bob@example.com", "another long password")
-		if r := e.send(b, "GET", "/console/", nil); r.status != 200 {
+		if r := e.send(b, "GET", home, nil); r.status != 200 {
 			t.Fatalf("bob with his new password: %d", r.status)
 		}
 		// Deleting the account ends its sessions.
@@ -261,7 +267,7 @@ func TestSessionsEndWithTheAccount(t *testing.T) {
 		if _, err := e.service.DeleteAccounts(ctx, admin, []string{"bob@example.com"}, false); err != nil {
 			t.Fatal(err)
 		}
-		if r := e.send(b, "GET", "/console/", nil); r.status != http.StatusSeeOther {
+		if r := e.send(b, "GET", home, nil); r.status != http.StatusSeeOther {
 			t.Errorf("after deleting the account: %d, want 303 (sessions ended)", r.status)
 		}
 	})
@@ -288,8 +294,8 @@ func TestCrossOriginRequestsRefused(t *testing.T) {
 				t.Errorf("sign-out with %v: %d, want %d", tc.headers, r.status, tc.want)
 			}
 			if tc.want == 403 {
-				if home := e.send(b, "GET", "/console/", nil); home.status != 200 {
-					t.Errorf("the refused sign-out ended the session anyway: %d", home.status)
+				if page := e.send(b, "GET", home, nil); page.status != 200 {
+					t.Errorf("the refused sign-out ended the session anyway: %d", page.status)
 				}
 			} else {
 				e.signIn(b, "jane@example.com", password)
@@ -311,7 +317,7 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	if !strings.HasPrefix(cookie, "__Host-tokenward_session=") || !strings.Contains(cookie, "Secure") || strings.Contains(cookie, "Domain=") {
 		t.Errorf("session cookie under TLS = %q, want __Host- prefix, Secure, no Domain", cookie)
 	}
-	if home := e.send(b, "GET", "/console/", nil); home.status != 200 {
-		t.Errorf("console under TLS: %d, want 200", home.status)
+	if page := e.send(b, "GET", home, nil); page.status != 200 {
+		t.Errorf("console under TLS: %d, want 200", page.status)
 	}
 }

@@ -1,0 +1,297 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tokenward/tokenward"
+)
+
+// accountListData is a list of accounts (users or service accounts) with a search box.
+type accountListData struct {
+	Accounts    []tokenward.Account
+	Tokens      map[int64][]tokenward.Token
+	Query       string
+	Total       int
+	Permissions []tokenward.Permission // the choices of the create form
+	// NewSecret is set right after creating a service account with a token.
+	NewSecret, NewAccount string
+}
+
+// accountData is one account's page.
+type accountData struct {
+	Account     tokenward.Account
+	Tokens      []tokenward.Token
+	Permissions []tokenward.Permission
+	Remaining   int
+	NewSecret   string
+	NewName     string
+}
+
+func (c *Console) accountListView(r *http.Request, kind tokenward.AccountKind) (view, error) {
+	p := principal(r)
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
+	if q != "" {
+		req.Query = []tokenward.SearchCondition{{Key: "freetext", Value: q}}
+	}
+	page, err := c.service.SearchAccounts(r.Context(), p, kind, req)
+	if err != nil {
+		return view{}, err
+	}
+	tokens, err := c.service.TokensOf(r.Context(), p, page.Items)
+	if err != nil {
+		return view{}, err
+	}
+	choices := tokenward.AllPermissions
+	title, nav := "Users", "users"
+	if kind == tokenward.ServiceAccount {
+		choices, title, nav = serviceAccountPermissions(), "Service Accounts", "service-accounts"
+	}
+	return view{Title: title, Nav: nav, Notice: r.URL.Query().Get("notice"), Data: &accountListData{
+		Accounts: page.Items, Tokens: tokens, Query: q, Total: page.Total, Permissions: choices}}, nil
+}
+
+// serviceAccountPermissions are the permissions a service account may hold.
+func serviceAccountPermissions() []tokenward.Permission {
+	var out []tokenward.Permission
+	for _, p := range tokenward.AllPermissions {
+		if p != tokenward.TokenManagement {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view, error) {
+	p := principal(r)
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return view{}, err
+	}
+	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
+	if err != nil {
+		return view{}, err
+	}
+	tokens, err := c.service.TokensOf(r.Context(), p, []tokenward.Account{a})
+	if err != nil {
+		return view{}, err
+	}
+	choices, nav := tokenward.AllPermissions, "users"
+	if kind == tokenward.ServiceAccount {
+		choices, nav = serviceAccountPermissions(), "service-accounts"
+	}
+	return view{Title: a.Identifier, Nav: nav, Notice: r.URL.Query().Get("notice"), Data: &accountData{
+		Account: a, Tokens: tokens[a.ID], Permissions: choices, Remaining: tokenward.MaxTokensPerAccount - len(tokens[a.ID])}}, nil
+}
+
+func (c *Console) page(w http.ResponseWriter, r *http.Request, page string, build func() (view, error)) {
+	v, err := build()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, page, v)
+}
+
+func (c *Console) serviceAccounts(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "service-accounts", func() (view, error) { return c.accountListView(r, tokenward.ServiceAccount) })
+}
+
+func (c *Console) users(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "users", func() (view, error) { return c.accountListView(r, tokenward.UserAccount) })
+}
+
+func (c *Console) serviceAccount(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "service-account", func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
+}
+
+func (c *Console) user(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "user", func() (view, error) { return c.accountView(r, tokenward.UserAccount) })
+}
+
+func accountPath(a tokenward.Account) string {
+	if a.Kind == tokenward.ServiceAccount {
+		return "/console/accounts/service-accounts/" + url.PathEscape(a.Identifier)
+	}
+	return "/console/accounts/users/" + url.PathEscape(a.Identifier)
+}
+
+// createServiceAccount creates a service account and, when asked, its first token, whose
+// secret the response shows once.
+func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.accountListView(r, tokenward.ServiceAccount) }
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p := principal(r)
+	perms, err := formPermissions(r)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	description := r.PostFormValue("description")
+	a, err := c.service.CreateServiceAccountAs(r.Context(), p, tokenward.ServiceAccountWrite{
+		Identifier: r.PostFormValue("identifier"), Description: &description, Permissions: &perms})
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	if r.PostFormValue("token") == "" {
+		redirect(w, r, accountPath(a), "Service account created.")
+		return
+	}
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, a.Identifier, r.PostFormValue("token_name"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	r.SetPathValue("id", a.Identifier)
+	v, err := c.accountView(r, tokenward.ServiceAccount)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := v.Data.(*accountData)
+	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
+	v.Notice = "Service account created."
+	c.render(w, r, http.StatusOK, "service-account", v)
+}
+
+func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) }
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	perms, err := formPermissions(r)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	description := r.PostFormValue("description")
+	a, err := c.service.UpdateServiceAccount(r.Context(), principal(r), r.PathValue("id"),
+		tokenward.ServiceAccountWrite{Description: &description, Permissions: &perms})
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, accountPath(a), "Service account updated.")
+}
+
+func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	active := r.PostFormValue("active") == "true"
+	a, err := c.service.SetServiceAccountActive(r.Context(), principal(r), r.PathValue("id"), active)
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
+		return
+	}
+	notice := "Service account activated: its tokens work again."
+	if !active {
+		notice = "Service account deactivated: its tokens get an authorization error until it is activated."
+	}
+	redirect(w, r, accountPath(a), notice)
+}
+
+func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request) {
+	deleted, err := c.service.DeleteAccounts(r.Context(), principal(r), []string{r.PathValue("id")}, false)
+	if err != nil {
+		kind := tokenward.UserAccount
+		if strings.Contains(r.URL.Path, "/service-accounts/") {
+			kind = tokenward.ServiceAccount
+		}
+		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, kind) })
+		return
+	}
+	a := deleted[0]
+	list := "/console/accounts/users"
+	if a.Kind == tokenward.ServiceAccount {
+		list = "/console/accounts/service-accounts"
+	}
+	redirect(w, r, list, a.Identifier+" deleted; its tokens were revoked.")
+}
+
+func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) }
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PostFormValue("name"))
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	v, err := back()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := v.Data.(*accountData)
+	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
+	c.render(w, r, http.StatusOK, "service-account", v)
+}
+
+func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if _, err := c.service.RenameServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PathValue("token"),
+		r.PostFormValue("name")); err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
+		return
+	}
+	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token renamed.")
+}
+
+func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request) {
+	if _, err := c.service.RevokeServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PathValue("token")); err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
+		return
+	}
+	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token revoked.")
+}
+
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.accountListView(r, tokenward.UserAccount) }
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	perms, err := formPermissions(r)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	a, err := c.service.CreateUserAs(r.Context(), principal(r), r.PostFormValue("email"), perms)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, accountPath(a), "User created. They can sign in once the operator sets a password (tokenward user set-password).")
+}
+
+func (c *Console) updateUser(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	perms, err := formPermissions(r)
+	back := func() (view, error) { return c.accountView(r, tokenward.UserAccount) }
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	a, err := c.service.UpdateUser(r.Context(), principal(r), r.PathValue("id"), &perms)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, accountPath(a), "Permissions updated.")
+}

@@ -1,0 +1,369 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// tokenView is the state of the API Tokens table, all of it in the URL so that reload, back
+// and a shared link reproduce it.
+type tokenView struct {
+	Terms    []string // freetext search terms, shown as chips
+	Types    []string // account types
+	Usage    string   // "", "used7" or "unused30"
+	Accounts []string
+	Sort     string
+	Asc      bool
+	Page     int // from 1
+	Size     int
+	AccountQ string // the Accounts panel's own search box
+}
+
+var pageSizes = []int{10, 25, 50, 100}
+
+func parseTokenView(q url.Values) tokenView {
+	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: q.Get("usage"), Accounts: nonEmpty(q["account"]),
+		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1}
+	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
+		v.Size = n
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		v.Page = n
+	}
+	if !slices.Contains(tokenward.TokenSearch.SortFields, v.Sort) {
+		v.Sort, v.Asc = "dateGenerated", false
+	}
+	return v
+}
+
+func nonEmpty(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// query returns the view as URL query parameters, with changes applied.
+func (v tokenView) query(change func(*tokenView)) string {
+	if change != nil {
+		change(&v)
+	}
+	q := url.Values{}
+	for _, t := range v.Terms {
+		q.Add("q", t)
+	}
+	for _, t := range v.Types {
+		q.Add("type", t)
+	}
+	if v.Usage != "" {
+		q.Set("usage", v.Usage)
+	}
+	for _, a := range v.Accounts {
+		q.Add("account", a)
+	}
+	if v.Sort != "dateGenerated" || v.Asc {
+		q.Set("sort", v.Sort)
+		q.Set("dir", map[bool]string{true: "asc", false: "desc"}[v.Asc])
+	}
+	if v.Size != 25 {
+		q.Set("size", strconv.Itoa(v.Size))
+	}
+	if v.Page > 1 {
+		q.Set("page", strconv.Itoa(v.Page))
+	}
+	if v.AccountQ != "" {
+		q.Set("acq", v.AccountQ)
+	}
+	return q.Encode()
+}
+
+// searchRequest turns the view into the API's search request: the console and the API
+// search the same way.
+func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
+	var conds []tokenward.SearchCondition
+	for _, t := range v.Terms {
+		conds = append(conds, tokenward.SearchCondition{Key: "freetext", Value: t})
+	}
+	if len(v.Types) > 0 {
+		conds = append(conds, tokenward.SearchCondition{Key: "accountType", Values: v.Types, MatchingMethod: tokenward.MatchExact})
+	}
+	if len(v.Accounts) > 0 {
+		conds = append(conds, tokenward.SearchCondition{Key: "account", Values: v.Accounts, MatchingMethod: tokenward.MatchExact})
+	}
+	conds = append(conds, usageConditions(v.Usage, now)...)
+	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
+		Limit: v.Size, Offset: (v.Page - 1) * v.Size}
+}
+
+// usageConditions are the "By usage" filters as the reference defines them: used in the
+// last 7 days is lastUsed at or after now - 7 days; unused for 30 days or more is the later
+// of lastUsed and dateGenerated before now - 30 days.
+func usageConditions(usage string, now time.Time) []tokenward.SearchCondition {
+	ms := func(t time.Time) *int64 { v := t.UnixMilli(); return &v }
+	switch usage {
+	case "used7":
+		return []tokenward.SearchCondition{{Key: "lastUsed", Start: ms(now.Add(-7 * 24 * time.Hour))}}
+	case "unused30":
+		return []tokenward.SearchCondition{{Key: "lastActivity", End: ms(now.Add(-30*24*time.Hour - time.Millisecond))}}
+	}
+	return nil
+}
+
+// orgTokensData is the API Tokens page.
+type orgTokensData struct {
+	View         tokenView
+	Tokens       []tokenward.Token
+	Total        int
+	Capped       bool // Total is a lower bound
+	From, To     int
+	HasPrev      bool
+	HasNext      bool
+	Saved        []savedSearchItem
+	OpenSaved    string
+	AccountNames []string // the Accounts panel
+	Types        []string
+	PageSizes    []int
+	Query        string // the view's query string, for Share and Save
+}
+
+type savedSearchItem struct {
+	ID, Name, Query string
+}
+
+// link returns the table's URL with a change applied; templates call it for every control.
+func (d *orgTokensData) Link(change string, value string) string {
+	v := d.View
+	q := v.query(func(v *tokenView) {
+		switch change {
+		case "sort":
+			if v.Sort == value {
+				v.Asc = !v.Asc
+			} else {
+				v.Sort, v.Asc = value, value == "name" || value == "account" || value == "id" || value == "accountType"
+			}
+			v.Page = 1
+		case "page":
+			v.Page, _ = strconv.Atoi(value)
+		case "size":
+			v.Size, _ = strconv.Atoi(value)
+			v.Page = 1
+		case "remove-term":
+			v.Terms = slices.DeleteFunc(slices.Clone(v.Terms), func(s string) bool { return s == value })
+			v.Page = 1
+		case "remove-account":
+			v.Accounts = slices.DeleteFunc(slices.Clone(v.Accounts), func(s string) bool { return s == value })
+			v.Page = 1
+		case "remove-type":
+			v.Types = slices.DeleteFunc(slices.Clone(v.Types), func(s string) bool { return s == value })
+			v.Page = 1
+		case "usage":
+			v.Usage, v.Page = value, 1
+		}
+	})
+	if q == "" {
+		return "/console/accounts/api-tokens"
+	}
+	return "/console/accounts/api-tokens?" + q
+}
+
+// SortMark is the arrow shown beside the sorted column's header.
+func (d *orgTokensData) SortMark(field string) string {
+	if d.View.Sort != field {
+		return ""
+	}
+	if d.View.Asc {
+		return "▲"
+	}
+	return "▼"
+}
+
+// AriaSort is the column's aria-sort value.
+func (d *orgTokensData) AriaSort(field string) string {
+	if d.View.Sort != field {
+		return "none"
+	}
+	return map[bool]string{true: "ascending", false: "descending"}[d.View.Asc]
+}
+
+func (d *orgTokensData) HasType(t string) bool       { return slices.Contains(d.View.Types, t) }
+func (d *orgTokensData) HasAccount(a string) bool    { return slices.Contains(d.View.Accounts, a) }
+func (d *orgTokensData) TypeLabel(t string) string   { return typeLabels[t] }
+func (d *orgTokensData) UsageLabel(u string) string  { return usageLabels[u] }
+func (d *orgTokensData) TotalText() string           { return totalText(d.Total, d.Capped) }
+func (d *orgTokensData) AccountLink(a string) string { return accountLink(a) }
+
+var typeLabels = map[string]string{"USER_ACCOUNT": "User account", "SERVICE_ACCOUNT": "Service account",
+	"INACTIVE_SERVICE_ACCOUNT": "Inactive service account"}
+var usageLabels = map[string]string{"used7": "Used in last 7 days", "unused30": "Unused for 30 days or more"}
+
+func totalText(n int, capped bool) string {
+	s := groupDigits(n)
+	if capped {
+		return "more than " + s
+	}
+	return s
+}
+
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func accountLink(identifier string) string {
+	if strings.HasPrefix(identifier, tokenward.ServiceAccountPrefix) {
+		return "/console/accounts/service-accounts/" + url.PathEscape(identifier)
+	}
+	return "/console/accounts/users/" + url.PathEscape(identifier)
+}
+
+func (c *Console) orgTokensView(r *http.Request) (view, error) {
+	p := principal(r)
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return view{}, err
+	}
+	tv := parseTokenView(r.URL.Query())
+	now := time.Now()
+	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
+	if err != nil {
+		return view{}, err
+	}
+	d := &orgTokensData{View: tv, Tokens: page.Items, Total: page.Total, Types: []string{"USER_ACCOUNT", "SERVICE_ACCOUNT", "INACTIVE_SERVICE_ACCOUNT"},
+		PageSizes: pageSizes, Query: tv.query(func(v *tokenView) { v.Page = 1 }), OpenSaved: r.URL.Query().Get("saved")}
+	d.Capped = page.Total >= page.Offset+page.Limit+10_000
+	if len(page.Items) > 0 {
+		d.From, d.To = page.Offset+1, page.Offset+len(page.Items)
+	}
+	d.HasPrev, d.HasNext = tv.Page > 1, page.More()
+
+	facet, err := c.service.TokenFacet(r.Context(), p, "account", tokenward.FacetRequest{FacetQuery: tv.AccountQ, Limit: 15})
+	if err != nil {
+		return view{}, err
+	}
+	d.AccountNames = facet.Items
+	for _, a := range tv.Accounts {
+		if !slices.Contains(d.AccountNames, a) {
+			d.AccountNames = append([]string{a}, d.AccountNames...)
+		}
+	}
+	saved, err := c.service.SavedSearches(r.Context(), p, "TOKEN", 0, 100)
+	if err != nil {
+		return view{}, err
+	}
+	for _, s := range saved.Items {
+		name, query := savedNameAndQuery(s.Query)
+		d.Saved = append(d.Saved, savedSearchItem{ID: s.ID, Name: name, Query: query})
+	}
+	return view{Title: "API Tokens", Nav: "api-tokens", Notice: r.URL.Query().Get("notice"), Data: d}, nil
+}
+
+func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "api-tokens", func() (view, error) { return c.orgTokensView(r) })
+}
+
+// back is where a form on the API Tokens page returns to: the view it was posted from.
+func back(r *http.Request) string {
+	ret := r.PostFormValue("return")
+	if !strings.HasPrefix(ret, "/console/accounts/api-tokens") {
+		ret = "/console/accounts/api-tokens"
+	}
+	return ret
+}
+
+func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	t, err := c.service.RevokeOrgToken(r.Context(), principal(r), r.PostFormValue("token"))
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
+		return
+	}
+	redirect(w, r, back(r), fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account))
+}
+
+// Saved searches store {"<name>": "<the view's query string>"}, the shape the API's
+// SavedSearch query has.
+func savedQuery(name, query string) string {
+	b, _ := jsonMarshal(map[string]string{name: query})
+	return string(b)
+}
+
+func savedNameAndQuery(stored string) (string, string) {
+	var m map[string]string
+	if jsonUnmarshal([]byte(stored), &m) != nil {
+		return "(unreadable)", ""
+	}
+	for k, v := range m {
+		return k, v
+	}
+	return "(unnamed)", ""
+}
+
+func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if name == "" {
+		c.failOnPage(w, r, tokenward.Errorf(tokenward.EInvalid, "give the search a name to save it"), func() (view, error) { return c.orgTokensView(r) })
+		return
+	}
+	query := r.PostFormValue("query")
+	s, err := c.service.CreateSavedSearch(r.Context(), principal(r), "TOKEN", savedQuery(name, query))
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
+		return
+	}
+	target := "/console/accounts/api-tokens?" + query
+	redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, fmt.Sprintf("Search %q saved.", name))
+}
+
+func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p := principal(r)
+	s, err := c.service.SavedSearchOf(r.Context(), p, r.PathValue("id"))
+	if err == nil {
+		name := strings.TrimSpace(r.PostFormValue("name"))
+		if name == "" {
+			err = tokenward.Errorf(tokenward.EInvalid, "a saved search needs a name")
+		} else {
+			_, query := savedNameAndQuery(s.Query)
+			_, err = c.service.UpdateSavedSearch(r.Context(), p, s.ID, s.EntityType, savedQuery(name, query))
+		}
+	}
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
+		return
+	}
+	redirect(w, r, back(r), "Saved search renamed.")
+}
+
+func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if _, err := c.service.DeleteSavedSearch(r.Context(), principal(r), r.PathValue("id")); err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
+		return
+	}
+	redirect(w, r, back(r), "Saved search deleted.")
+}
