@@ -140,6 +140,14 @@ type savedSearchItem struct {
 	ID, Name, Query string
 }
 
+// Link opens the saved search: its view, marked as open.
+func (s savedSearchItem) Link() string {
+	if s.Query == "" {
+		return "/console/accounts/api-tokens?saved=" + url.QueryEscape(s.ID)
+	}
+	return "/console/accounts/api-tokens?" + s.Query + "&saved=" + url.QueryEscape(s.ID)
+}
+
 // link returns the table's URL with a change applied; templates call it for every control.
 func (d *orgTokensData) Link(change string, value string) string {
 	v := d.View

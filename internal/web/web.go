@@ -121,8 +121,11 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("Jan 2, 2006 15:04 UTC")
 	},
-	"masked":   func(hint string) string { return "••••" + hint },
-	"has":      func(set tokenward.PermissionSet, p tokenward.Permission) bool { return set.Has(p) },
+	"masked": func(hint string) string { return "••••" + hint },
+	"has": func(set any, p tokenward.Permission) bool {
+		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
+		return s.Has(p)
+	},
 	"permName": permissionName,
 	"add":      func(a, b int) int { return a + b },
 	"dict": func(kv ...any) map[string]any {
@@ -132,7 +135,7 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
-	"join":     strings.Join,
+	"join": strings.Join,
 }
 
 // parsePages parses each page with the layout it fills.

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
+)
+
+// pageSize is the console token table's page length.
+const pageSize = 25
+
+// principal is an administrator; SearchTokens checks its permission and looks nothing up.
+var principal = tokenward.Principal{AccountID: 1, Account: "bench@example.com", Kind: tokenward.UserAccount,
+	Permissions: tokenward.NewPermissionSet(tokenward.UserManagement)}
+
+// request is one row of the table: a search request, built afresh for each run i (counted
+// from 0 over the warm-ups and the timed runs) so that a request may vary its target.
+type request struct {
+	name  string
+	build func(i int) tokenward.SearchRequest
+}
+
+// result is a request's measurements on one engine.
+type result struct {
+	request
+	times    []time.Duration
+	p50, p95 time.Duration
+	items    int // rows on the page (last run)
+	total    int // the page's Total (last run)
+	capped   bool
+	mismatch string // set when the reproduced SQL disagrees with SearchTokens
+	plan     string // for a request that missed the goal
+}
+
+type engineReport struct {
+	engine    store.Engine
+	describe  string
+	tokens    int
+	seed      time.Duration
+	analyze   time.Duration
+	measure   time.Duration
+	results   []*result
+	notes     []string
+	autoVacTs string
+}
+
+// benchEngine seeds a fresh database on engine, times every request and explains the ones
+// that miss the goal. The database is removed before it returns unless --keep.
+func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts options) (rep *engineReport, skip string, err error) {
+	var t *target
+	if engine == store.SQLite {
+		t, err = prepareSQLite(opts)
+	} else {
+		t, skip, err = preparePostgres(ctx, opts.postgres)
+	}
+	if err != nil || skip != "" {
+		return nil, skip, err
+	}
+	defer func() {
+		if opts.keep {
+			fmt.Fprintf(out, "%s: kept %s\n", engine, t.removeMsg)
+			return
+		}
+		if cerr := t.cleanup(); cerr != nil {
+			fmt.Fprintf(out, "%s: could not remove %s: %v\n", engine, t.removeMsg, cerr)
+		}
+	}()
+	rep = &engineReport{engine: engine, describe: t.describe}
+	fmt.Fprintf(out, "%s: %s\n", engine, t.describe)
+
+	// Seed.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	db, err := store.Open(ctx, t.dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	perAccount := opts.tokens / opts.accounts
+	fmt.Fprintf(out, "%s: seeding %d tokens over %d accounts (%d each) ...\n", engine, opts.tokens, opts.accounts, perAccount)
+	began := time.Now()
+	err = db.Seed(ctx, store.SeedSpec{Accounts: opts.accounts, TokensPerAccount: perAccount,
+		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now})
+	rep.seed = time.Since(began)
+	db.Close() // reopened after ANALYZE, so that no connection plans with stale statistics
+	if err != nil {
+		return nil, "", err
+	}
+	fmt.Fprintf(out, "%s: seeded in %.1f s\n", engine, rep.seed.Seconds())
+
+	// Statistics for the planners, on a plain connection.
+	direct, err := sql.Open(t.driver, t.direct)
+	if err != nil {
+		return nil, "", err
+	}
+	defer direct.Close()
+	direct.SetMaxOpenConns(1)
+	began = time.Now()
+	if _, err := direct.ExecContext(ctx, "ANALYZE"); err != nil {
+		return nil, "", fmt.Errorf("analyze: %s", redact(err.Error(), t.direct))
+	}
+	rep.analyze = time.Since(began)
+	if err := direct.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked_at IS NULL`).Scan(&rep.tokens); err != nil {
+		return nil, "", fmt.Errorf("count tokens: %w", err)
+	}
+	fmt.Fprintf(out, "%s: ANALYZE in %.1f s; %d live tokens\n", engine, rep.analyze.Seconds(), rep.tokens)
+
+	ids, err := identifiers(ctx, direct)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err = store.Open(ctx, t.dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	defer db.Close()
+	svc := tokenward.NewService(db, time.Now)
+
+	var vacuumedBefore string
+	if engine == store.Postgres {
+		vacuumedBefore = lastAutovacuum(ctx, direct)
+	}
+	began = time.Now()
+	for _, req := range requests(now, ids) {
+		r := &result{request: req}
+		fmt.Fprintf(out, "%s: %-34s", engine, req.name)
+		var page tokenward.Page[tokenward.Token]
+		for i := range warmups + opts.runs {
+			sr := req.build(i)
+			start := time.Now()
+			page, err = svc.SearchTokens(ctx, principal, sr)
+			elapsed := time.Since(start)
+			if err != nil {
+				fmt.Fprintln(out)
+				return nil, "", fmt.Errorf("%s: %w", req.name, err)
+			}
+			if i >= warmups {
+				r.times = append(r.times, elapsed)
+			}
+		}
+		r.p50, r.p95 = percentile(r.times, 0.50), percentile(r.times, 0.95)
+		r.items, r.total = len(page.Items), page.Total
+		r.capped = page.Total == page.Offset+pageSize+10_000
+		fmt.Fprintf(out, " p50 %7.1f ms  p95 %7.1f ms\n", ms(r.p50), ms(r.p95))
+
+		// Check that the SQL this command reproduces is the store's, by its answer; the plans
+		// below are of the reproduced SQL.
+		last := req.build(warmups + opts.runs - 1)
+		r.mismatch = checkReproduction(ctx, direct, last, page)
+		if r.p95 >= opts.goal {
+			r.plan = explain(ctx, direct, engine, last, page)
+		}
+		rep.results = append(rep.results, r)
+	}
+	rep.measure = time.Since(began)
+	if engine == store.Postgres {
+		if after := lastAutovacuum(ctx, direct); after != vacuumedBefore {
+			rep.notes = append(rep.notes, fmt.Sprintf("autovacuum/autoanalyze of tokens ran during the measurements (now %s); timings near it may be noisy", after))
+		}
+	}
+	return rep, "", nil
+}
+
+// identifiers returns every live account identifier, in creation order.
+func identifiers(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT identifier FROM accounts WHERE deleted_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("the seeded database has no accounts")
+	}
+	return ids, nil
+}
+
+// requests are the token table's requests, as the console makes them.
+func requests(now time.Time, ids []string) []request {
+	day := int64(24 * time.Hour / time.Millisecond)
+	nowMs := now.UnixMilli()
+	weekAgo, monthAgo := nowMs-7*day, nowMs-30*day
+	page := func(conds ...tokenward.SearchCondition) tokenward.SearchRequest {
+		return tokenward.SearchRequest{Query: conds, Limit: pageSize}
+	}
+	usedLastWeek := func() tokenward.SearchCondition {
+		return tokenward.SearchCondition{Key: "lastUsed", Start: &weekAgo}
+	}
+	serviceAccounts := func() tokenward.SearchCondition {
+		return tokenward.SearchCondition{Key: "accountType", Value: "SERVICE_ACCOUNT", MatchingMethod: tokenward.MatchExact}
+	}
+	// Accounts for the account filters: a different, reproducible choice on every run, so
+	// that no cache of one answer flatters them.
+	pick := func(i, k int) []string {
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(k)))
+		var out []string
+		for len(out) < k && len(out) < len(ids) {
+			if id := ids[rng.IntN(len(ids))]; !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	rare := rareText(ids)
+	return []request{
+		{"default order", func(int) tokenward.SearchRequest { return page() }},
+		{"sort lastUsed desc", func(int) tokenward.SearchRequest {
+			r := page()
+			r.Sort = &tokenward.SearchSort{Field: "lastUsed", Ascending: false}
+			return r
+		}},
+		{"used in last 7 days", func(int) tokenward.SearchRequest { return page(usedLastWeek()) }},
+		{"unused for 30+ days", func(int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "lastActivity", End: &monthAgo})
+		}},
+		{"accountType SERVICE_ACCOUNT", func(int) tokenward.SearchRequest { return page(serviceAccounts()) }},
+		{"one account (EXACT)", func(i int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "account", Value: pick(i, 1)[0], MatchingMethod: tokenward.MatchExact})
+		}},
+		{"three accounts (EXACT)", func(i int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "account", Values: pick(i, 3), MatchingMethod: tokenward.MatchExact})
+		}},
+		{`freetext "deploy"`, func(int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "freetext", Value: "deploy"})
+		}},
+		{fmt.Sprintf("freetext %q (rare)", rare), func(int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "freetext", Value: rare})
+		}},
+		{"service + last 7d, lastUsed desc", func(int) tokenward.SearchRequest {
+			r := page(serviceAccounts(), usedLastWeek())
+			r.Sort = &tokenward.SearchSort{Field: "lastUsed", Ascending: false}
+			return r
+		}},
+		{"default order, page 400", func(int) tokenward.SearchRequest {
+			r := page()
+			r.Offset = 399 * pageSize
+			return r
+		}},
+	}
+}
+
+// rareText is a freetext value that matches one account's tokens: "seed-4242@" when that
+// user exists, else the like of a user account in the middle of the list.
+func rareText(ids []string) string {
+	if slices.Contains(ids, "seed-4242@example.com") {
+		return "seed-4242@"
+	}
+	for _, id := range ids[len(ids)/2:] {
+		if at := strings.IndexByte(id, '@'); at > 0 {
+			return id[:at+1]
+		}
+	}
+	return "seed-4242@"
+}
+
+// percentile is the nearest-rank percentile of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// lastAutovacuum describes when PostgreSQL last vacuumed or analyzed tokens on its own.
+func lastAutovacuum(ctx context.Context, db *sql.DB) string {
+	var vac, an sql.NullTime
+	err := db.QueryRowContext(ctx, `SELECT last_autovacuum, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'tokens'`).Scan(&vac, &an)
+	if err != nil {
+		return "unknown"
+	}
+	f := func(t sql.NullTime) string {
+		if !t.Valid {
+			return "never"
+		}
+		return t.Time.Format(time.TimeOnly)
+	}
+	return "autovacuum " + f(vac) + ", autoanalyze " + f(an)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// printReport prints the table of every engine's requests, the requests that missed the
+// goal and their plans.
+func printReport(out io.Writer, opts options, reports []*engineReport, notes []string, elapsed time.Duration) {
+	fmt.Fprintf(out, "\n%d tokens over %d accounts; each request %d timed runs after %d warm-ups; %d rows a page; server time of Service.SearchTokens\n",
+		opts.tokens, opts.accounts, opts.runs, warmups, pageSize)
+	for _, r := range reports {
+		fmt.Fprintf(out, "%-8s seeding %.1f s, ANALYZE %.1f s, measuring %.1f s (%s)\n", r.engine, r.seed.Seconds(), r.analyze.Seconds(), r.measure.Seconds(), r.describe)
+	}
+	fmt.Fprintf(out, "\n%-9s %-36s %8s %8s %5s  %s\n", "engine", "request", "p50 ms", "p95 ms", "rows", "total")
+	for _, r := range reports {
+		for _, res := range r.results {
+			total := fmt.Sprint(res.total)
+			if res.capped {
+				total += " (capped)"
+			}
+			fmt.Fprintf(out, "%-9s %-36s %8s %8s %5d  %s\n", r.engine, res.name, fmtMs(res.p50), fmtMs(res.p95), res.items, total)
+		}
+	}
+	fmt.Fprintln(out)
+	for _, n := range notes {
+		fmt.Fprintln(out, n)
+	}
+	for _, r := range reports {
+		var missed []string
+		for _, res := range r.results {
+			if res.p95 >= opts.goal {
+				missed = append(missed, fmt.Sprintf("%s (%s ms)", res.name, fmtMs(res.p95)))
+			}
+		}
+		if len(missed) == 0 {
+			fmt.Fprintf(out, "%-8s p95 under %s for every request\n", r.engine, opts.goal)
+		} else {
+			fmt.Fprintf(out, "%-8s p95 >= %s: %s\n", r.engine, opts.goal, strings.Join(missed, "; "))
+		}
+		for _, res := range r.results {
+			if res.mismatch != "" {
+				fmt.Fprintf(out, "%-8s warning, %s: %s\n", r.engine, res.name, res.mismatch)
+			}
+		}
+		for _, n := range r.notes {
+			fmt.Fprintf(out, "%-8s note: %s\n", r.engine, n)
+		}
+	}
+	for _, r := range reports {
+		for _, res := range r.results {
+			if res.plan == "" {
+				continue
+			}
+			fmt.Fprintf(out, "\n%s, %s: p95 %s ms. Plan of the SQL SearchTokens runs (reproduced here):\n%s", r.engine, res.name, fmtMs(res.p95), res.plan)
+		}
+	}
+	fmt.Fprintf(out, "\ntotal time %.0f s\n", elapsed.Seconds())
+}
+
+func fmtMs(d time.Duration) string {
+	if v := ms(d); v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", ms(d))
+}
