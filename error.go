@@ -3,6 +3,7 @@ package tokenward
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to exactly one HTTP status in internal/api; the store, the service
@@ -14,6 +15,7 @@ const (
 	ENotFound     = "not_found"    // the named thing does not exist for this caller (404)
 	EConflict     = "conflict"     // the thing already exists (409)
 	ETooLarge     = "too_large"    // the request body is over the limit (413)
+	ETooMany      = "too_many"     // too many failures from this source or for this account (429)
 	EInternal     = "internal"     // anything else; the message never carries internals (500)
 )
 
@@ -24,6 +26,8 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, for ETooMany, is how long until the caller may try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("tokenward: %s: %s", e.Code, e.Message) }

@@ -15,6 +15,7 @@ import (
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
 	"github.com/tokenward/tokenward/internal/auth"
+	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/web"
 )
 
@@ -29,6 +30,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	sessionMax := fs.Duration("session-max", tokenward.DefaultSessionMax, "console sessions end this long after sign-in, whatever the activity")
 	syncInterval := fs.Duration("sync-interval", 250*time.Millisecond, "how often to poll the database for changes made elsewhere (PostgreSQL also notifies at once)")
 	usageFlush := fs.Duration("usage-flush", 5*time.Second, "how often to write tokens' last-used times")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the private key (PEM) of --tls-cert")
+	signInAccount := fs.String("limit-signin-account", "5/15m", "failed console sign-ins allowed per account, N/DURATION or off")
+	signInAddress := fs.String("limit-signin-address", "30/15m", "failed console sign-ins allowed per source address, N/DURATION or off")
+	invalidTokens := fs.String("limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
+	trustXFF := fs.Bool("trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +44,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		if d <= 0 {
 			return usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", name)
 		}
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	rules := map[string]*limit.Rule{}
+	for name, text := range map[string]string{"--limit-signin-account": *signInAccount,
+		"--limit-signin-address": *signInAddress, "--limit-invalid-tokens": *invalidTokens} {
+		r, err := limit.ParseRule(text)
+		if err != nil {
+			return usageErrorf("%s: %v", name, err)
+		}
+		rules[name] = &r
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -88,7 +107,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: api.New(service, api.Config{Org: *org, Logger: logger, Console: web.New(service, *org, logger),
+		Handler: api.New(service, api.Config{Org: *org, Logger: logger,
+			Console: web.New(service, web.Config{Org: *org, Logger: logger, TrustForwardedFor: *trustXFF,
+				SignInsPerAccount: limit.New(*rules["--limit-signin-account"], time.Now),
+				SignInsPerAddress: limit.New(*rules["--limit-signin-address"], time.Now)}),
+			InvalidTokens: limit.New(*rules["--limit-invalid-tokens"], time.Now), TrustForwardedFor: *trustXFF,
 			Metrics: registry, Ready: func(ctx context.Context) error {
 				if err := verifier.Ready(); err != nil {
 					return err
@@ -102,9 +125,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "org", *org)
+	logger.Info("listening", "addr", ln.Addr().String(), "org", *org, "tls", *tlsCert != "")
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			served <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
 
 	select {
 	case err := <-served:

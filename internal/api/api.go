@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/limit"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
@@ -34,6 +36,11 @@ type Config struct {
 	// Metrics is the registry served at /metrics; the API registers its own metrics in it.
 	// nil makes a private one.
 	Metrics *prometheus.Registry
+	// InvalidTokens limits requests with invalid tokens per source address (nil: none).
+	// Valid tokens are never counted or refused.
+	InvalidTokens *limit.Limiter
+	// TrustForwardedFor counts failures against X-Forwarded-For (see ClientAddress).
+	TrustForwardedFor bool
 }
 
 // Server is the HTTP API.
@@ -46,6 +53,8 @@ type Server struct {
 	ready    func(context.Context) error
 	registry *prometheus.Registry
 	metrics  *metrics
+	invalid  *limit.Limiter
+	trustXFF bool
 }
 
 // New returns the API over service.
@@ -54,7 +63,8 @@ func New(service *tokenward.Service, cfg Config) *Server {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
-		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics)}
+		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics), invalid: cfg.InvalidTokens,
+		trustXFF: cfg.TrustForwardedFor}
 	s.routes()
 	return s
 }
@@ -129,6 +139,7 @@ func writeOK(w http.ResponseWriter, payload any) {
 // errors are reported as a generic message; their details belong in the server log.
 func writeError(w http.ResponseWriter, err error) {
 	code := httpStatus(tokenward.ErrorCode(err))
+	SetRetryAfter(w, err)
 	if err == tokenward.ErrNoCredentials {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward"`)
 	} else if code == http.StatusUnauthorized {
@@ -141,6 +152,33 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	var te *tokenward.Error
+	if errors.As(err, &te) && te.Code == tokenward.ETooMany {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
+	}
+}
+
+// ClientAddress returns the address failures are counted against: the connection's peer,
+// or, when trustForwarded is set (tokenward behind a proxy that sets it), the last
+// address in X-Forwarded-For, the one the proxy itself saw.
+func ClientAddress(r *http.Request, trustForwarded bool) string {
+	if trustForwarded {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(parts[len(parts)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Status returns the HTTP status of an error, for the API and the console alike.
@@ -161,6 +199,8 @@ func httpStatus(code string) int {
 		return http.StatusConflict
 	case tokenward.ETooLarge:
 		return http.StatusRequestEntityTooLarge
+	case tokenward.ETooMany:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -72,6 +72,12 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 
 func newEnv(t *testing.T, engine store.Engine) *env {
 	t.Helper()
+	return newEnvWith(t, engine, nil)
+}
+
+// newEnvWith is newEnv with a change to the API's configuration.
+func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) *env {
+	t.Helper()
 	router, err := openAPIRouter()
 	if err != nil {
 		t.Fatalf("OpenAPI document: %v", err)
@@ -87,7 +93,11 @@ func newEnv(t *testing.T, engine store.Engine) *env {
 		t.Fatal(err)
 	}
 	service.SetVerifier(verifier)
-	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
+	cfg := api.Config{Org: "acme", Logger: logger}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := httptest.NewServer(api.New(service, cfg))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
 	t.Cleanup(e.checkLogsHoldNoSecret)

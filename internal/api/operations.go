@@ -62,7 +62,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
 		h.Set("X-Tokenward-Permissions", joinPermissions(p.Permissions))
 		w.WriteHeader(http.StatusOK)
-	case tokenward.EUnauthorized:
+	case tokenward.EUnauthorized, tokenward.ETooMany:
 		s.metrics.denyUnauthenticated.Inc()
 		s.fail(w, r, err)
 	default:

@@ -3,8 +3,11 @@ package api_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
@@ -94,5 +97,36 @@ func TestOperationsEndpoints(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestInvalidTokenLimit: failures from one address are limited with 429 and Retry-After,
+// while a valid token from that same address is never refused.
+func TestInvalidTokenLimit(t *testing.T) {
+	e := newEnvWith(t, store.SQLite, func(cfg *api.Config) {
+		cfg.InvalidTokens = limit.New(limit.Rule{Burst: 5, Per: time.Minute}, time.Now)
+	})
+	valid := e.user("jane@example.com")
+	for i := range 5 {
+		if res := e.do("GET", "/api/v2/apitoken", "", bearer(tokenward.NewSecret().Reveal())); res.Status != 401 {
+			t.Fatalf("invalid token %d of 5: %d, want 401", i+1, res.Status)
+		}
+	}
+	res := e.do("GET", "/api/v2/apitoken", "", bearer("not-even-a-token"))
+	if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("6th invalid token: %d, Retry-After %q; want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
+	}
+	res.container(t)
+	for _, path := range []string{"/api/v2/apitoken", "/auth/verify"} {
+		if res := e.do("GET", path, "", bearer(valid)); res.Status != 200 {
+			t.Errorf("valid token on %s from the limited address: %d, want 200", path, res.Status)
+		}
+	}
+	if res := e.do("GET", "/auth/verify", "", bearer("garbage")); res.Status != 429 {
+		t.Errorf("forward auth with an invalid token from the limited address: %d, want 429", res.Status)
+	}
+	// Requests without credentials are not guesses and are not limited.
+	if res := e.do("GET", "/api/v2/apitoken", ""); res.Status != 401 {
+		t.Errorf("no credentials: %d, want 401", res.Status)
 	}
 }

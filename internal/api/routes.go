@@ -141,6 +141,14 @@ func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
 	s.metrics.verifySeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.verifyInvalid.Inc()
+		// Only failures count, and only after verifying: a valid token is never refused
+		// or slowed, whatever happened from its address.
+		if s.invalid != nil && tokenward.ErrorCode(err) == tokenward.EUnauthorized {
+			if over, wait := s.invalid.Fail(ClientAddress(r, s.trustXFF)); over {
+				return p, &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait,
+					Message: "too many requests with invalid tokens from this address; try again later"}
+			}
+		}
 	} else {
 		s.metrics.verifyOK.Inc()
 	}

@@ -3,10 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
 )
 
 // Session cookie names. Under TLS the __Host- prefix makes the browser insist on Secure,
@@ -80,8 +83,19 @@ type signInData struct{ Email string }
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	account, address := strings.ToLower(strings.TrimSpace(email)), api.ClientAddress(r, c.cfg.TrustForwardedFor)
+	// Over either budget, refuse before checking the password, so that guessing gains
+	// nothing; the budgets count failures only.
+	blockedAccount, waitAccount := c.cfg.SignInsPerAccount.Blocked(account)
+	blockedAddress, waitAddress := c.cfg.SignInsPerAddress.Blocked(address)
+	if blockedAccount || blockedAddress {
+		c.tooManySignIns(w, r, email, max(waitAccount, waitAddress))
+		return
+	}
 	secret, expires, err := c.service.SignIn(r.Context(), email, password)
 	if errors.Is(err, tokenward.ErrBadSignIn) {
+		c.cfg.SignInsPerAccount.Fail(account)
+		c.cfg.SignInsPerAddress.Fail(address)
 		c.logger.Info("console sign-in failed", "remote", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrBadSignIn.Message),
 			Data: signInData{Email: email}})
@@ -93,6 +107,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	setSessionCookie(w, r, secret, expires)
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}
+
+func (c *Console) tooManySignIns(w http.ResponseWriter, r *http.Request, email string, wait time.Duration) {
+	err := &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait,
+		Message: fmt.Sprintf("too many failed sign-ins; try again in %s", wait.Round(time.Second))}
+	api.SetRetryAfter(w, err)
+	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "Sign in", Error: sentence(err.Message), Data: signInData{Email: email}})
 }
 
 // signOut ends the session on the server, so that a copied cookie stops working too.

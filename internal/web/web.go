@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/limit"
 )
 
 //go:embed templates
@@ -23,11 +24,22 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
+// Config is what the console needs besides the service.
+type Config struct {
+	Org    string
+	Logger *slog.Logger
+	// SignInsPerAccount and SignInsPerAddress limit failed sign-ins (nil: no limit).
+	SignInsPerAccount, SignInsPerAddress *limit.Limiter
+	// TrustForwardedFor counts failures against X-Forwarded-For (api.ClientAddress).
+	TrustForwardedFor bool
+}
+
 // Console is the web console's handler.
 type Console struct {
 	service *tokenward.Service
 	org     string
 	logger  *slog.Logger
+	cfg     Config
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	// csrf rejects cross-origin state-changing requests (by Sec-Fetch-Site, or Origin
@@ -35,9 +47,15 @@ type Console struct {
 	csrf *http.CrossOriginProtection
 }
 
-// New returns the console over service for the organization org.
-func New(service *tokenward.Service, org string, logger *slog.Logger) *Console {
-	c := &Console{service: service, org: org, logger: logger, pages: parsePages(), mux: http.NewServeMux(),
+// New returns the console over service.
+func New(service *tokenward.Service, cfg Config) *Console {
+	if cfg.SignInsPerAccount == nil {
+		cfg.SignInsPerAccount = limit.New(limit.Rule{}, time.Now)
+	}
+	if cfg.SignInsPerAddress == nil {
+		cfg.SignInsPerAddress = limit.New(limit.Rule{}, time.Now)
+	}
+	c := &Console{service: service, org: cfg.Org, logger: cfg.Logger, cfg: cfg, pages: parsePages(), mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection()}
 	c.routes()
 	return c

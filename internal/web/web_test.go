@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 	"github.com/tokenward/tokenward/internal/web"
@@ -47,12 +48,18 @@ const home = "/console/profile/api-access"
 
 func newEnv(t *testing.T, engine store.Engine, tls bool) *env {
 	t.Helper()
+	return newEnvWith(t, engine, tls, web.Config{})
+}
+
+func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *env {
+	t.Helper()
 	db := storetest.Open(t, engine)
 	c := &clock{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
 	service := tokenward.NewService(db, c.Now)
 	service.SetSessionLifetimes(30*time.Minute, 8*time.Hour)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, "acme", logger)})
+	cfg.Org, cfg.Logger = "acme", logger
+	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, cfg)})
 	srv := httptest.NewUnstartedServer(h)
 	if tls {
 		srv.StartTLS()
@@ -319,5 +326,41 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	}
 	if page := e.send(b, "GET", home, nil); page.status != 200 {
 		t.Errorf("console under TLS: %d, want 200", page.status)
+	}
+}
+
+// TestSignInLimits: failed sign-ins are limited per account and per address with 429 and
+// Retry-After; the budgets count failures only, and other accounts keep theirs.
+func TestSignInLimits(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+	e := newEnvWith(t, store.SQLite, false, web.Config{
+		SignInsPerAccount: limit.New(limit.Rule{Burst: 3, Per: 15 * time.Minute}, c.Now),
+		SignInsPerAddress: limit.New(limit.Rule{Burst: 5, Per: 15 * time.Minute}, c.Now),
+	})
+	if _, err := e.service.CreateUser(context.Background(), "bob@example.com", 0, password); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	for i := range 3 {
+		if r := e.signIn(b, "jane@example.com", "wrong password!"); r.status != 401 {
+			t.Fatalf("failure %d: %d, want 401", i+1, r.status)
+		}
+	}
+	r := e.signIn(b, "JANE@example.com", password)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.header.Get("Set-Cookie") != "" {
+		t.Errorf("right password after 3 failures: %d, Retry-After %q; want 429 without a session", r.status, r.header.Get("Retry-After"))
+	}
+	if r := e.signIn(b, "bob@example.com", password); r.status != http.StatusSeeOther {
+		t.Errorf("another account from the same address: %d, want 303 (its budget is its own)", r.status)
+	}
+	for range 2 {
+		e.signIn(e.browser(), "nobody@example.com", "guess guess guess")
+	}
+	if r := e.signIn(e.browser(), "bob@example.com", password); r.status != 429 {
+		t.Errorf("after 5 failures from the address: %d, want 429", r.status)
+	}
+	c.Advance(15 * time.Minute)
+	if r := e.signIn(e.browser(), "jane@example.com", password); r.status != http.StatusSeeOther {
+		t.Errorf("after the budget refilled: %d, want 303", r.status)
 	}
 }
