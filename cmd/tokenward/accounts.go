@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
 )
 
 // userCreate: tokenward user create EMAIL [--permission P]... [--password-stdin]
@@ -132,4 +133,42 @@ func joinPermissions(a tokenward.Account) string {
 		names = append(names, string(p))
 	}
 	return strings.Join(names, " ")
+}
+
+// backup: tokenward backup FILE. An online, consistent copy of a SQLite database.
+func (c *cli) backup(ctx context.Context, args []string) error {
+	fs, dsn := c.newFlagSet("backup", "backup FILE [--db DSN]")
+	pos, err := parse(fs, args, "FILE")
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "backed up %s to %s\n", *dsn, pos[0])
+	return nil
+}
+
+// restore: tokenward restore FILE. Replaces a SQLite database with a backup; every server
+// on it must be stopped first.
+func (c *cli) restore(ctx context.Context, args []string) error {
+	fs, dsn := c.newFlagSet("restore", "restore FILE [--db PATH]  (stop every tokenward server on the database first)")
+	pos, err := parse(fs, args, "FILE")
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(*dsn, "postgres") {
+		return store.ErrBackupPostgres
+	}
+	target := strings.TrimPrefix(strings.TrimPrefix(*dsn, "sqlite:"), "//")
+	if err := store.Restore(ctx, pos[0], target); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "restored %s from %s\n", target, pos[0])
+	return nil
 }

@@ -47,6 +47,8 @@ Usage:
   tokenward user set-password EMAIL --password-stdin
   tokenward serviceaccount create sa::NAME [--permission P]... [--description TEXT]
   tokenward token create ACCOUNT [--name NAME]
+  tokenward backup FILE          (SQLite: an online, consistent copy)
+  tokenward restore FILE         (SQLite: stop the servers first)
   tokenward version
 
 Every command takes --db (env TOKENWARD_DB; default tokenward.db in the working
@@ -73,6 +75,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.subcommand(ctx, "serviceaccount", rest, map[string]func(context.Context, []string) error{"create": c.serviceAccountCreate})
 	case "token":
 		err = c.subcommand(ctx, "token", rest, map[string]func(context.Context, []string) error{"create": c.tokenCreate})
+	case "backup":
+		err = c.backup(ctx, rest)
+	case "restore":
+		err = c.restore(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tokenward", buildVersion())
 	case "help", "--help", "-help", "-h":
