@@ -41,7 +41,7 @@ func HashPassword(password string) (string, error) {
 // empty hash (an account that has no password) never matches.
 func CheckPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false
 	}
 	var version, memory, time int

@@ -71,6 +71,12 @@ type Store interface {
 	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
 
 	SavedSearchStore
+
+	// RecordAudit writes an audit event that belongs to no other change (a failed sign-in);
+	// the store writes every other event in the transaction of its change.
+	RecordAudit(ctx context.Context, e AuditEvent) error
+	// AuditEvents returns a page of audit events matching f, newest first.
+	AuditEvents(ctx context.Context, f AuditFilter) (Page[AuditEvent], error)
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,10 +41,10 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (string, t
 	}
 	if err != nil || hash == "" {
 		CheckPassword(dummyHash(), password)
-		return "", time.Time{}, ErrBadSignIn
+		return "", time.Time{}, s.badSignIn(ctx, email)
 	}
 	if !CheckPassword(hash, password) {
-		return "", time.Time{}, ErrBadSignIn
+		return "", time.Time{}, s.badSignIn(ctx, email)
 	}
 	now := s.clock()
 	secret := rand.Text()
@@ -52,6 +53,14 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (string, t
 		return "", time.Time{}, err
 	}
 	return secret, sess.Expires, nil
+}
+
+// badSignIn records a failed sign-in and returns ErrBadSignIn (or the failure to record it).
+func (s *Service) badSignIn(ctx context.Context, email string) error {
+	if err := s.signInFailed(ctx, truncate(strings.ToLower(strings.TrimSpace(email)), 254)); err != nil {
+		return err
+	}
+	return ErrBadSignIn
 }
 
 // normalizeEmailLoosely lower-cases and trims an email typed at sign-in; an invalid one

@@ -33,6 +33,9 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/search/token/facets", s.tokenFacets)
 	s.authed("POST /api/v2/search/token/{facet}", s.tokenFacet)
 
+	// The audit trail (ours).
+	s.authed("GET /api/v2/audit", s.auditTrail)
+
 	// Saved searches (§8), each user's own.
 	s.authed("GET /api/v2/savedsearch", s.listSavedSearches)
 	s.authed("POST /api/v2/savedsearch", s.createSavedSearch)
@@ -90,7 +93,8 @@ func (s *Server) authed(pattern string, h authedHandler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err == nil {
-			err = h(w, r, p)
+			ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Account: p.Account, Source: ClientAddress(r, s.trustXFF)})
+			err = h(w, r.WithContext(ctx), p)
 		}
 		if err != nil {
 			s.fail(w, r, err)

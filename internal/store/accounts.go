@@ -71,7 +71,22 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
-	return insertPermissions(ctx, tx, a.ID, a.Permissions)
+	if err := insertPermissions(ctx, tx, a.ID, a.Permissions); err != nil {
+		return err
+	}
+	return audit(ctx, tx, tokenward.AuditAccountCreate, a.Identifier, "permissions: "+permissionList(a.Permissions))
+}
+
+// permissionList is a permission set as text for the audit trail.
+func permissionList(set tokenward.PermissionSet) string {
+	var names []string
+	for _, p := range set.List() {
+		names = append(names, string(p))
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func insertPermissions(ctx context.Context, tx *sql.Tx, accountID int64, perms tokenward.PermissionSet) error {
@@ -155,6 +170,21 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 			return err
 		}
 		for _, c := range changes {
+			var before tokenward.Account
+			var perms string
+			err := tx.QueryRowContext(ctx, `SELECT a.identifier, a.active, a.description,
+				COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
+				FROM accounts a WHERE a.id = $1 AND a.deleted_at IS NULL`+db.forUpdate(), c.ID).Scan(&before.Identifier, &before.Active, &before.Description, &perms)
+			if errors.Is(err, sql.ErrNoRows) {
+				return tokenward.Errorf(tokenward.ENotFound, "the account no longer exists")
+			}
+			if err != nil {
+				return fmt.Errorf("read account: %w", err)
+			}
+			before.Permissions = parsePermissions(perms)
+			if err := auditAccountChange(ctx, tx, before, c); err != nil {
+				return err
+			}
 			var sets []string
 			var q query
 			if c.Active != nil {
@@ -189,6 +219,43 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 	})
 }
 
+// auditAccountChange writes the audit events of one account change: activation, the
+// description, and each permission granted or revoked.
+func auditAccountChange(ctx context.Context, tx *sql.Tx, before tokenward.Account, c tokenward.AccountChange) error {
+	if c.Active != nil && *c.Active != before.Active {
+		action := tokenward.AuditAccountDeactivate
+		if *c.Active {
+			action = tokenward.AuditAccountActivate
+		}
+		if err := audit(ctx, tx, action, before.Identifier, ""); err != nil {
+			return err
+		}
+	}
+	if c.Description != nil && *c.Description != before.Description {
+		if err := audit(ctx, tx, tokenward.AuditAccountUpdate, before.Identifier, "description changed"); err != nil {
+			return err
+		}
+	}
+	if c.Permissions != nil {
+		for _, p := range tokenward.AllPermissions {
+			had, has := before.Permissions.Has(p), c.Permissions.Has(p)
+			action := ""
+			switch {
+			case has && !had:
+				action = tokenward.AuditPermissionGrant
+			case had && !has:
+				action = tokenward.AuditPermissionRevoke
+			}
+			if action != "" {
+				if err := audit(ctx, tx, action, before.Identifier, string(p)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // DeleteAccounts marks accounts deleted, revokes all their live tokens and ends their
 // sessions, in one transaction, keeping at least one administrator.
 func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error {
@@ -197,12 +264,22 @@ func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) err
 			return err
 		}
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, `UPDATE accounts SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL`, millis(at), id)
-			if err := affectedOne(res, err, "delete account"); err != nil {
-				return err
+			var identifier string
+			err := tx.QueryRowContext(ctx, `UPDATE accounts SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL RETURNING identifier`,
+				millis(at), id).Scan(&identifier)
+			if errors.Is(err, sql.ErrNoRows) {
+				return tokenward.Errorf(tokenward.ENotFound, "the account no longer exists")
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL`, millis(at), id); err != nil {
+			if err != nil {
+				return fmt.Errorf("delete account: %w", err)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL`, millis(at), id)
+			if err != nil {
 				return fmt.Errorf("revoke tokens of deleted account: %w", err)
+			}
+			revoked, _ := res.RowsAffected()
+			if err := audit(ctx, tx, tokenward.AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked)); err != nil {
+				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, id); err != nil {
 				return fmt.Errorf("end sessions of deleted account: %w", err)
@@ -234,8 +311,16 @@ func keepAnAdministrator(ctx context.Context, tx *sql.Tx) error {
 // SetPassword replaces a live user account's password hash and ends its sessions.
 func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user' AND deleted_at IS NULL`, hash, accountID)
-		if err := affectedOne(res, err, "set password"); err != nil {
+		var identifier string
+		err := tx.QueryRowContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user' AND deleted_at IS NULL RETURNING identifier`,
+			hash, accountID).Scan(&identifier)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tokenward.Errorf(tokenward.ENotFound, "the account no longer exists")
+		}
+		if err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if err := audit(ctx, tx, tokenward.AuditPasswordSet, identifier, "console sessions ended"); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {

@@ -24,12 +24,14 @@ func scanSavedSearch(row interface{ Scan(...any) error }) (tokenward.SavedSearch
 
 // CreateSavedSearch stores a saved search.
 func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO saved_searches (id, entity_type, query, owner_id, creator, updater, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.EntityType, s.Query, s.OwnerID, s.Creator, s.Updater, millis(s.Created), millis(s.Updated))
-	if err != nil {
-		return fmt.Errorf("insert saved search: %w", err)
-	}
-	return nil
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO saved_searches (id, entity_type, query, owner_id, creator, updater, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.EntityType, s.Query, s.OwnerID, s.Creator, s.Updater, millis(s.Created), millis(s.Updated))
+		if err != nil {
+			return fmt.Errorf("insert saved search: %w", err)
+		}
+		return audit(ctx, tx, tokenward.AuditSavedSearchCreate, "saved search "+s.ID, s.EntityType)
+	})
 }
 
 // SavedSearchOf returns ownerID's saved search with that id, or ENotFound.
@@ -54,15 +56,25 @@ func truncateID(id string) string {
 
 // UpdateSavedSearch replaces a saved search's entity type, query, updater and update time.
 func (db *DB) UpdateSavedSearch(ctx context.Context, s tokenward.SavedSearch) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE saved_searches SET entity_type = $1, query = $2, updater = $3, updated_at = $4
-		WHERE id = $5 AND owner_id = $6`, s.EntityType, s.Query, s.Updater, millis(s.Updated), s.ID, s.OwnerID)
-	return affectedOne(res, err, "update saved-search")
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE saved_searches SET entity_type = $1, query = $2, updater = $3, updated_at = $4
+			WHERE id = $5 AND owner_id = $6`, s.EntityType, s.Query, s.Updater, millis(s.Updated), s.ID, s.OwnerID)
+		if err := affectedOne(res, err, "update saved-search"); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tokenward.AuditSavedSearchUpdate, "saved search "+s.ID, s.EntityType)
+	})
 }
 
 // DeleteSavedSearch deletes ownerID's saved search with that id.
 func (db *DB) DeleteSavedSearch(ctx context.Context, ownerID int64, id string) error {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM saved_searches WHERE id = $1 AND owner_id = $2`, id, ownerID)
-	return affectedOne(res, err, "delete saved-search")
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM saved_searches WHERE id = $1 AND owner_id = $2`, id, ownerID)
+		if err := affectedOne(res, err, "delete saved-search"); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tokenward.AuditSavedSearchDelete, "saved search "+id, "")
+	})
 }
 
 // SavedSearchesOf returns a page of ownerID's saved searches, of entityType unless "",

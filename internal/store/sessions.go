@@ -18,10 +18,14 @@ func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tok
 			digest[:], s.AccountID, millis(s.Created), millis(s.LastSeen), millis(s.Expires)); err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET last_login_at = $1 WHERE id = $2`, millis(s.Created), s.AccountID); err != nil {
+		var identifier string
+		if err := tx.QueryRowContext(ctx, `UPDATE accounts SET last_login_at = $1 WHERE id = $2 RETURNING identifier`,
+			millis(s.Created), s.AccountID).Scan(&identifier); err != nil {
 			return fmt.Errorf("record sign-in: %w", err)
 		}
-		return nil
+		// The actor of a sign-in is the account signing in.
+		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: identifier, Source: tokenward.ActorFrom(ctx).Source})
+		return audit(ctx, tx, tokenward.AuditSignIn, identifier, "")
 	})
 }
 

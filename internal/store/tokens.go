@@ -60,6 +60,9 @@ func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenw
 			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
+		if err := audit(ctx, tx, tokenward.AuditTokenGenerate, tokenTarget(t.ID, identifier), "name: "+t.Name); err != nil {
+			return err
+		}
 		return db.recordChange(ctx, tx, t.AccountID, t.Created)
 	})
 }
@@ -115,8 +118,19 @@ func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.T
 
 // RenameToken sets a live token's name and returns it; ENotFound when it is not live.
 func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token, error) {
-	res, err := db.write.ExecContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL`, name, id)
-	if err := affectedOne(res, err, "rename token"); err != nil {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var account string
+		err := tx.QueryRowContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_identifier`,
+			name, id).Scan(&account)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tokenward.Errorf(tokenward.ENotFound, "no such token")
+		}
+		if err != nil {
+			return fmt.Errorf("rename token: %w", err)
+		}
+		return audit(ctx, tx, tokenward.AuditTokenRename, tokenTarget(id, account), "name: "+name)
+	})
+	if err != nil {
 		return tokenward.Token{}, err
 	}
 	return db.LiveTokenByID(ctx, id)
@@ -127,13 +141,17 @@ func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var accountID int64
-		err := tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_id`,
-			millis(at), id).Scan(&accountID)
+		var account string
+		err := tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_id, account_identifier`,
+			millis(at), id).Scan(&accountID, &account)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tokenward.Errorf(tokenward.ENotFound, "no such token")
 		}
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
+		}
+		if err := audit(ctx, tx, tokenward.AuditTokenRevoke, tokenTarget(id, account), ""); err != nil {
+			return err
 		}
 		return db.recordChange(ctx, tx, accountID, at)
 	})

@@ -64,7 +64,9 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 			c.fail(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: p.Account, Source: api.ClientAddress(r, c.cfg.TrustForwardedFor)})
+		h(w, r.WithContext(ctx))
 	}
 }
 
@@ -92,7 +94,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.tooManySignIns(w, r, email, max(waitAccount, waitAddress))
 		return
 	}
-	secret, expires, err := c.service.SignIn(r.Context(), email, password)
+	ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Source: address})
+	secret, expires, err := c.service.SignIn(ctx, email, password)
 	if errors.Is(err, tokenward.ErrBadSignIn) {
 		c.cfg.SignInsPerAccount.Fail(account)
 		c.cfg.SignInsPerAddress.Fail(address)
