@@ -99,8 +99,11 @@ func (b *browser) open(path string) {
 	b.do(chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
 }
 
+// click clicks the first element sel matches, once the page is idle: loaded, and with
+// no htmx request in flight (htmx drops a second request from an element still busy).
 func (b *browser) click(sel string) {
 	b.t.Helper()
+	b.poll(`document.readyState === "complete" && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")`)
 	b.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
@@ -360,6 +363,15 @@ func TestConsoleInABrowser(t *testing.T) {
 		b.waitText("revoked")
 		b.waitText("1 - 1 of 1")
 		b.shot("10-api-tokens-revoked")
+	})
+
+	t.Run("audit trail", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/audit?action=token.")
+		if got := b.text("main"); !strings.Contains(got, "token.revoke") || !strings.Contains(got, "token.generate") {
+			t.Errorf("audit page lacks the token events")
+		}
+		b.shot("13-audit-trail")
 	})
 
 	t.Run("a user without Accounts sees no Accounts pages", func(t *testing.T) {

@@ -100,6 +100,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/rename", c.signedIn(c.renameSavedSearch))
 	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/delete", c.signedIn(c.deleteSavedSearch))
 
+	c.mux.HandleFunc("GET /console/accounts/audit", c.signedIn(c.auditTrail))
+
 	c.mux.HandleFunc("/console/", c.signedIn(c.notFound))
 }
 
