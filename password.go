@@ -50,7 +50,7 @@ func CheckPassword(hash, password string) bool {
 		return false
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &time, &threads); err != nil ||
-		memory <= 0 || memory > 1<<22 || time <= 0 || time > 100 || threads == 0 {
+		memory <= 0 || memory > 1<<18 || time <= 0 || time > 10 || threads == 0 {
 		return false
 	}
 	b64 := base64.RawStdEncoding

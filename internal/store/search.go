@@ -13,6 +13,9 @@ import (
 type field struct {
 	expr  string
 	anyOf string
+	// exact, when set, gives an EXACT match of one value as a condition the indexes
+	// serve better than comparing expr (false: fall back to expr).
+	exact func(value string) (string, bool)
 	// freetext lists the expressions that "freetext" searches, when this is that key.
 	freetext []string
 }
@@ -56,6 +59,13 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 			cond = "(" + strings.Join(ors, " OR ") + ")"
 		case f.anyOf != "":
 			cond = fmt.Sprintf(f.anyOf, q.textMatch(f.expr, c))
+		case f.exact != nil && c.MatchingMethod == tokenward.MatchExact && allExact(f, c.Values):
+			var ors []string
+			for _, v := range c.Values {
+				sql, _ := f.exact(v)
+				ors = append(ors, sql)
+			}
+			cond = "(" + strings.Join(ors, " OR ") + ")"
 		case spec.Keys[c.Key] == tokenward.TimeField:
 			cond = q.timeMatch(f.expr, c)
 		case spec.Keys[c.Key] == tokenward.BoolField:
@@ -73,6 +83,15 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 		q.and(cond)
 	}
 	return nil
+}
+
+func allExact(f field, values []string) bool {
+	for _, v := range values {
+		if _, ok := f.exact(v); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // textMatch is an OR over the condition's values. CONTAINS, STARTSWITH and TAGPATH ignore

@@ -17,11 +17,25 @@ var tokenFields = map[string]field{
 	"id":            {expr: "t.id"},
 	"name":          {expr: "t.name"},
 	"account":       {expr: "t.account_identifier"},
-	"accountType":   {expr: accountTypeExpr},
+	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact},
 	"dateGenerated": {expr: "t.created_at"},
 	"lastUsed":      {expr: "t.last_used_at"},
 	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)"},
 	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}},
+}
+
+// accountTypeExact turns an account type into conditions on the token's own account kind
+// (no join needed to reject user tokens) and the account's active state.
+func accountTypeExact(value string) (string, bool) {
+	switch value {
+	case string(tokenward.TypeUser):
+		return "(t.account_kind = 'user')", true
+	case string(tokenward.TypeServiceAccount):
+		return "(t.account_kind = 'service' AND a.active)", true
+	case string(tokenward.TypeInactiveServiceAccount):
+		return "(t.account_kind = 'service' AND NOT a.active)", true
+	}
+	return "", false
 }
 
 var tokenSorts = map[string]string{
@@ -30,8 +44,9 @@ var tokenSorts = map[string]string{
 }
 
 // countBeyondPage bounds the work of counting matches: totalItems is exact up to this many
-// matches past the end of the page, and a lower bound beyond (moreItems stays exact).
-const countBeyondPage = 10_000
+// matches past the end of the page, and a lower bound beyond (moreItems stays exact). The
+// count reads at most this many matches more than the page did, whatever the filter.
+const countBeyondPage = 1_000
 
 // SearchTokens returns a page of live tokens matching a request normalized against
 // tokenward.TokenSearch. Each filter and sort is served by an index on live tokens, so a

@@ -198,22 +198,28 @@ func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request
 	redirect(w, r, accountPath(a), notice)
 }
 
+// deleteAccount deletes the account the page is about: a service account's page deletes
+// only service accounts, a user's page only users.
 func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request) {
-	deleted, err := c.service.DeleteAccounts(r.Context(), principal(r), []string{r.PathValue("id")}, false)
+	kind := tokenward.UserAccount
+	if strings.HasPrefix(r.URL.Path, "/console/accounts/service-accounts/") {
+		kind = tokenward.ServiceAccount
+	}
+	p := principal(r)
+	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
+	var deleted []tokenward.Account
+	if err == nil {
+		deleted, err = c.service.DeleteAccounts(r.Context(), p, []string{a.Identifier}, false)
+	}
 	if err != nil {
-		kind := tokenward.UserAccount
-		if strings.Contains(r.URL.Path, "/service-accounts/") {
-			kind = tokenward.ServiceAccount
-		}
 		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, kind) })
 		return
 	}
-	a := deleted[0]
 	list := "/console/accounts/users"
-	if a.Kind == tokenward.ServiceAccount {
+	if kind == tokenward.ServiceAccount {
 		list = "/console/accounts/service-accounts"
 	}
-	redirect(w, r, list, a.Identifier+" deleted; its tokens were revoked.")
+	redirect(w, r, list, deleted[0].Identifier+" deleted; its tokens were revoked.")
 }
 
 func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request) {

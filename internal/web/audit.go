@@ -43,7 +43,7 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request) {
 			return view{}, err
 		}
 		d.Events = page.Items
-		d.Total = totalText(page.Total, page.Total >= page.Offset+page.Limit+10_000)
+		d.Total = totalText(page.Total, page.Total >= page.Offset+page.Limit+1_000)
 		link := func(p int) string {
 			v := url.Values{}
 			for _, k := range []string{"actor", "target", "action", "from", "to"} {

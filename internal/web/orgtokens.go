@@ -250,7 +250,7 @@ func (c *Console) orgTokensView(r *http.Request) (view, error) {
 	}
 	d := &orgTokensData{View: tv, Tokens: page.Items, Total: page.Total, Types: []string{"USER_ACCOUNT", "SERVICE_ACCOUNT", "INACTIVE_SERVICE_ACCOUNT"},
 		PageSizes: pageSizes, Query: tv.query(func(v *tokenView) { v.Page = 1 }), OpenSaved: r.URL.Query().Get("saved")}
-	d.Capped = page.Total >= page.Offset+page.Limit+10_000
+	d.Capped = page.Total >= page.Offset+page.Limit+1_000
 	if len(page.Items) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Items)
 	}
@@ -281,13 +281,20 @@ func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request) {
 	c.page(w, r, "api-tokens", func() (view, error) { return c.orgTokensView(r) })
 }
 
-// back is where a form on the API Tokens page returns to: the view it was posted from.
+// back is where a form on the API Tokens page returns to: the view it was posted from. The
+// value comes from the form, so it is rebuilt rather than trusted: the table's own path
+// and nothing else (no other path, host or scheme: no open redirect), with its query
+// re-encoded (no control characters reach the Location header).
 func back(r *http.Request) string {
-	ret := r.PostFormValue("return")
-	if !strings.HasPrefix(ret, "/console/accounts/api-tokens") {
-		ret = "/console/accounts/api-tokens"
+	const table = "/console/accounts/api-tokens"
+	u, err := url.Parse(r.PostFormValue("return"))
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.Path != table {
+		return table
 	}
-	return ret
+	if q := u.Query().Encode(); q != "" {
+		return table + "?" + q
+	}
+	return table
 }
 
 func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request) {

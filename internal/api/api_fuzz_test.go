@@ -1,0 +1,553 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/auth"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+// fuzzLog keeps the warnings and errors a server logged since the last reset, to print
+// with a failing request.
+type fuzzLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *fuzzLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Len() < 64<<10 {
+		l.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *fuzzLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+}
+
+func (l *fuzzLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// fuzzAPI is one API server over SQLite for a whole fuzz target: every iteration talks to
+// it over HTTP. Its state accumulates; admin and the fixtures are recreated when an
+// iteration deletes or disables them.
+type fuzzAPI struct {
+	url     string
+	client  *http.Client
+	service *tokenward.Service
+	logs    *fuzzLog
+	n       int // a counter for fresh identifiers
+
+	admin       string // an administrator with user_management and token_management
+	adminSecret string
+
+	// Fixtures that inputs name with placeholders, so that the fuzzer reaches the paths
+	// that need an existing thing: @sa, @token (a token of @sa), @user and @saved (a saved
+	// search of admin).
+	sa, tokenID, user, saved string
+}
+
+func newFuzzAPI(f *testing.F) *fuzzAPI {
+	f.Helper()
+	db := storetest.Open(f, store.SQLite)
+	service := tokenward.NewService(db, time.Now)
+	logs := &fuzzLog{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	verifier := auth.New(db, time.Now, logger, time.Hour)
+	if err := verifier.Load(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	service.SetVerifier(verifier)
+	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
+	f.Cleanup(srv.Close)
+	client := srv.Client()
+	client.Timeout = 10 * time.Second
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	e := &fuzzAPI{url: srv.URL, client: client, service: service, logs: logs}
+	e.ensureAdmin(f)
+	e.ensureFixtures(f)
+	return e
+}
+
+// fresh returns a new identifier suffix.
+func (e *fuzzAPI) fresh() int { e.n++; return e.n }
+
+// ensureAdmin makes adminSecret the token of a live administrator, creating a new one when
+// an earlier request deleted the account, took its permissions or revoked the token.
+func (e *fuzzAPI) ensureAdmin(t testing.TB) tokenward.Principal {
+	t.Helper()
+	ctx := context.Background()
+	if e.adminSecret != "" {
+		p, err := e.service.Authenticate(ctx, e.adminSecret)
+		if err == nil && p.Permissions.Has(tokenward.UserManagement) && p.Permissions.Has(tokenward.TokenManagement) {
+			return p
+		}
+	}
+	e.admin = fmt.Sprintf("fuzz-admin-%d@example.com", e.fresh())
+	if _, err := e.service.CreateUser(ctx, e.admin,
+		tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), ""); err != nil {
+		t.Fatalf("create administrator %s: %v", e.admin, err)
+	}
+	secret, _, err := e.service.GenerateToken(ctx, e.admin, "fuzz")
+	if err != nil {
+		t.Fatalf("token for %s: %v", e.admin, err)
+	}
+	e.adminSecret = secret.Reveal()
+	p, err := e.service.Authenticate(ctx, e.adminSecret)
+	if err != nil {
+		t.Fatalf("a new administrator's token does not verify: %v", err)
+	}
+	return p
+}
+
+// ensureFixtures recreates the placeholders' fixtures that earlier requests removed.
+func (e *fuzzAPI) ensureFixtures(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	p := e.ensureAdmin(t)
+	if _, err := e.service.AccountFor(ctx, p, e.sa, tokenward.ServiceAccount); e.sa == "" || err != nil {
+		e.newServiceAccount(t)
+	}
+	if _, err := e.service.OrgToken(ctx, p, e.tokenID); e.tokenID == "" || err != nil {
+		_, tok, err := e.service.GenerateToken(ctx, e.sa, "fixture")
+		if err != nil { // the account is full of tokens the fuzzer generated
+			e.newServiceAccount(t)
+			_, tok, err = e.service.GenerateToken(ctx, e.sa, "fixture")
+		}
+		if err != nil {
+			t.Fatalf("token for %s: %v", e.sa, err)
+		}
+		e.tokenID = tok.ID
+	}
+	if _, err := e.service.AccountFor(ctx, p, e.user, tokenward.UserAccount); e.user == "" || err != nil {
+		e.user = fmt.Sprintf("fuzz-user-%d@example.com", e.fresh())
+		if _, err := e.service.CreateUser(ctx, e.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
+			t.Fatalf("create user %s: %v", e.user, err)
+		}
+	}
+	if _, err := e.service.SavedSearchOf(ctx, p, e.saved); e.saved == "" || err != nil {
+		s, err := e.service.CreateSavedSearch(ctx, p, "TOKEN", `{"fixture":"account=sa"}`)
+		if err != nil {
+			t.Fatalf("create saved search: %v", err)
+		}
+		e.saved = s.ID
+	}
+}
+
+func (e *fuzzAPI) newServiceAccount(t testing.TB) {
+	t.Helper()
+	e.sa = fmt.Sprintf("sa::fuzz-fixture-%d", e.fresh())
+	if _, err := e.service.CreateServiceAccount(context.Background(), e.sa,
+		tokenward.NewPermissionSet(tokenward.Ingestion), "fixture"); err != nil {
+		t.Fatalf("create service account %s: %v", e.sa, err)
+	}
+	e.tokenID = ""
+}
+
+// substitute replaces the placeholders in s with the fixtures' identifiers (@saved before
+// @sa: a Replacer tries its pairs in order).
+func (e *fuzzAPI) substitute(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	return strings.NewReplacer("@token", e.tokenID, "@saved", e.saved, "@sa", e.sa, "@user", e.user).Replace(s)
+}
+
+func fuzzIsHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// fuzzEscape keeps the characters a URL may carry as they are (and %XX escapes that are
+// well formed) and escapes every other byte. In the path '?' is escaped too; inQuery keeps
+// it.
+func fuzzEscape(s string, inQuery bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && fuzzIsHex(s[i+1]) && fuzzIsHex(s[i+2]):
+			b.WriteByte(c)
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+			b.WriteByte(c)
+		case inQuery && c == '?':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// fuzzCleanPath is the escaped path net/http's ServeMux serves a request at: a request for
+// another path is redirected there.
+func fuzzCleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// fuzzContainer checks that body is a response container whose status repeats the HTTP
+// status, and returns its payload.
+func fuzzContainer(t *testing.T, what string, code int, body []byte) json.RawMessage {
+	t.Helper()
+	var c struct {
+		Status *struct {
+			Result  string `json:"result"`
+			Message string `json:"message"`
+			Code    int    `json:"code"`
+		} `json:"status"`
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil || c.Status == nil {
+		t.Fatalf("%s: %d with body %q, not a response container (%v)", what, code, body, err)
+	}
+	if c.Status.Code != code {
+		t.Fatalf("%s: status.code %d in a %d response: %s", what, c.Status.Code, code, body)
+	}
+	if want := map[bool]string{true: "OK", false: "ERROR"}[code < 300]; c.Status.Result != want {
+		t.Fatalf("%s: status.result %q in a %d response: %s", what, c.Status.Result, code, body)
+	}
+	if code >= 300 && c.Response != nil {
+		t.Fatalf("%s: an error container carries a response: %s", what, body)
+	}
+	return c.Response
+}
+
+type fuzzResponse struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func (e *fuzzAPI) send(t *testing.T, req *http.Request) fuzzResponse {
+	t.Helper()
+	res, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
+	}
+	return fuzzResponse{code: res.StatusCode, header: res.Header, body: body}
+}
+
+var fuzzMethods = []string{
+	http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions,
+}
+
+// Header choices of FuzzAPIRequests.
+const (
+	fuzzBearer = iota
+	fuzzXAuthToken
+	fuzzNoCredentials
+	fuzzUnknownToken
+	fuzzOtherScheme
+	fuzzHeaderChoices
+)
+
+func FuzzAPIRequests(f *testing.F) {
+	type seed struct {
+		method byte
+		path   string
+		body   string
+		header byte
+	}
+	const get, post, put, del, patch, head, options = 0, 1, 2, 3, 4, 5, 6
+	seeds := []seed{
+		{get, "apitoken", "", fuzzBearer},
+		{get, "apitoken", "", fuzzXAuthToken},
+		{get, "apitoken", "", fuzzNoCredentials},
+		{get, "apitoken", "", fuzzUnknownToken},
+		{get, "apitoken", "", fuzzOtherScheme},
+		{head, "apitoken", "", fuzzBearer},
+		{options, "apitoken", "", fuzzBearer},
+		{patch, "apitoken", "{}", fuzzBearer},
+		{post, "apitoken", "", fuzzBearer},
+		{post, "apitoken", `{"tokenName":"ci"}`, fuzzBearer},
+		{post, "apitoken", `{"tokenName":"` + strings.Repeat("x", 200) + `"}`, fuzzBearer},
+		{post, "apitoken", `{"tokenName":"\u0000"}`, fuzzBearer},
+		{post, "apitoken", `{"tokenName":1}`, fuzzBearer},
+		{post, "apitoken", `{"tokenName":"a"}{"tokenName":"b"}`, fuzzBearer},
+		{post, "apitoken", `{"tokenName":`, fuzzBearer},
+		{post, "apitoken", "\xff\xfe", fuzzBearer},
+		{put, "apitoken/tw_aaaaaaaaaaaaaaaa", `{"tokenName":"renamed"}`, fuzzBearer},
+		{put, "apitoken/tw_aaaaaaaaaaaaaaaa", `{}`, fuzzBearer},
+		{del, "apitoken/tw_aaaaaaaaaaaaaaaa", "", fuzzBearer},
+		{del, "apitoken/00000000-0000-4000-8000-000000000000", "", fuzzBearer},
+		{get, "apitoken/customertokens", "", fuzzBearer},
+		{get, "apitoken/customertokens?limit=2&offset=1&sort=name", "", fuzzBearer},
+		{get, "apitoken/customertokens/@token", "", fuzzBearer},
+		{put, "apitoken/customertokens/revoke", `{"tokenID":"@token"}`, fuzzBearer},
+		{put, "apitoken/customertokens/revoke", `["@token"]`, fuzzBearer},
+		{post, "search/token", `{"query":[{"key":"account","value":"@sa","matchingMethod":"EXACT"}],"limit":10}`, fuzzBearer},
+		{post, "search/token", `{"query":[{"key":"lastUsed","start":0,"end":9223372036854775807}]}`, fuzzBearer},
+		{post, "search/token", `{"limit":1001}`, fuzzBearer},
+		{post, "search/token", `{"sort":{"field":"nope"}}`, fuzzBearer},
+		{post, "search/token/facets", `{"facetQuery":"fuzz","facets":["account","name"]}`, fuzzBearer},
+		{post, "search/token/account", `{"facetQuery":"","limit":5}`, fuzzBearer},
+		{post, "search/token/nofacet", `{}`, fuzzBearer},
+		{get, "savedsearch", "", fuzzBearer},
+		{post, "savedsearch", `{"entityType":"TOKEN","query":{"mine":"account=x"}}`, fuzzBearer},
+		{post, "savedsearch", `{"entityType":"nope","query":{}}`, fuzzBearer},
+		{get, "savedsearch/type/TOKEN?offset=0&limit=1", "", fuzzBearer},
+		{get, "savedsearch/@saved", "", fuzzBearer},
+		{put, "savedsearch/@saved", `{"entityType":"USER","query":{"renamed":"x"}}`, fuzzBearer},
+		{del, "savedsearch/@saved", "", fuzzBearer},
+		{get, "apitoken/serviceaccount/@sa", "", fuzzBearer},
+		{post, "apitoken/serviceaccount/@sa", `{"tokenName":"deploy"}`, fuzzBearer},
+		{put, "apitoken/serviceaccount/@sa/@token", `{"tokenName":"renamed"}`, fuzzBearer},
+		{del, "apitoken/serviceaccount/@sa/@token", "", fuzzBearer},
+		{get, "account/serviceaccount", "", fuzzBearer},
+		{post, "account/serviceaccount", `{"identifier":"sa::ci","description":"CI","groups":["ingestion"],"active":true}`, fuzzBearer},
+		{post, "account/serviceaccount", `{"identifier":"sa::bad name","groups":["token_management"]}`, fuzzBearer},
+		{get, "account/serviceaccount/@sa", "", fuzzBearer},
+		{put, "account/serviceaccount/@sa", `{"identifier":"@sa","description":"x","groups":[],"active":false}`, fuzzBearer},
+		{post, "account/serviceaccount/@sa/activate", "", fuzzBearer},
+		{post, "account/serviceaccount/@sa/deactivate", "", fuzzBearer},
+		{post, "search/serviceaccount", `{"query":[{"key":"active","value":"true"}]}`, fuzzBearer},
+		{get, "account?offset=0&limit=1000", "", fuzzBearer},
+		{get, "account/@user", "", fuzzBearer},
+		{del, "account/@user", "", fuzzBearer},
+		{post, "account/deleteAccounts", `["@user","sa::nobody"]`, fuzzBearer},
+		{post, "account/@user/grant/events_management", "", fuzzBearer},
+		{post, "account/@sa/revoke/ingestion", "", fuzzBearer},
+		{post, "account/grant/alerts_management", `["@user","@sa"]`, fuzzBearer},
+		{post, "account/revoke/token_management", `["@sa"]`, fuzzBearer},
+		{get, "account/user", "", fuzzBearer},
+		{post, "account/user", `{"emailAddress":"new@example.com","groups":["ingestion"]}`, fuzzBearer},
+		{post, "account/user", `{"emailAddress":"Not An Email","groups":["nope"]}`, fuzzBearer},
+		{get, "account/user/admin", "", fuzzBearer},
+		{post, "account/user/invite", `[{"emailAddress":"invited@example.com","groups":[]}]`, fuzzBearer},
+		{get, "account/user/@user", "", fuzzBearer},
+		{put, "account/user/@user", `{"identifier":"@user","groups":["ingestion","events_management"]}`, fuzzBearer},
+		{post, "search/user", `{"query":[{"key":"identifier","value":"fuzz","matchingMethod":"STARTSWITH"}],"offset":0}`, fuzzBearer},
+		{get, "audit", "", fuzzBearer},
+		{get, "audit?actor=@user&target=@sa&action=token.&start=0&end=9223372036854775807&offset=0&limit=5", "", fuzzBearer},
+		{get, "audit?start=-9223372036854775808&end=x&limit=-1", "", fuzzBearer},
+		{get, "openapi.json", "", fuzzNoCredentials},
+		{post, "openapi.json", "", fuzzNoCredentials},
+		{get, "", "", fuzzBearer},
+		{get, "nope", "", fuzzBearer},
+		{get, "account/../apitoken", "", fuzzBearer},
+		{get, "account/%2e%2e/apitoken", "", fuzzBearer},
+		{get, "account/sa::x%2Fy", "", fuzzBearer},
+		{get, "account/%00", "", fuzzBearer},
+		{get, "account/é", "", fuzzBearer},
+		{get, "apitoken//", "", fuzzBearer},
+		{post, "search/token", `{"limit":1e400,"offset":-1}`, fuzzBearer},
+		{post, "search/token", "null", fuzzBearer},
+		{post, "search/token", `[]`, fuzzBearer},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.path, []byte(s.body), s.header)
+	}
+	e := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, methodIndex byte, rawPath string, body []byte, headerChoice byte) {
+		if len(rawPath) > 2048 || len(body) > 64<<10 {
+			t.Skip("too large for a fuzz iteration")
+		}
+		method := fuzzMethods[int(methodIndex)%len(fuzzMethods)]
+		choice := int(headerChoice) % fuzzHeaderChoices
+		if strings.ContainsRune(rawPath, '@') || bytes.ContainsRune(body, '@') {
+			e.ensureFixtures(t)
+		}
+		e.ensureAdmin(t)
+		p, query, hasQuery := strings.Cut(e.substitute(rawPath), "?")
+		target := "/api/v2/" + fuzzEscape(p, false)
+		if hasQuery {
+			target += "?" + fuzzEscape(query, true)
+		}
+		reqBody := []byte(e.substitute(string(body)))
+		req, err := http.NewRequest(method, e.url+target, bytes.NewReader(reqBody))
+		if err != nil {
+			t.Fatalf("request for %q: %v", target, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		switch choice {
+		case fuzzBearer:
+			req.Header.Set("Authorization", "Bearer "+e.adminSecret)
+		case fuzzXAuthToken:
+			req.Header.Set("X-AUTH-TOKEN", e.adminSecret)
+		case fuzzUnknownToken:
+			req.Header.Set("Authorization", "Bearer 00000000-0000-4000-8000-000000000000")
+		case fuzzOtherScheme:
+			req.Header.Set("Authorization", "Basic "+e.adminSecret)
+		}
+		e.logs.reset()
+		res := e.send(t, req)
+		what := fmt.Sprintf("%s %s (header choice %d) with body %q", method, target, choice, reqBody)
+		t.Logf("%s: %d", what, res.code)
+		if res.code >= 500 {
+			t.Fatalf("%s: %d %s\nserver log:\n%s", what, res.code, res.body, e.logs.String())
+		}
+		if escaped := req.URL.EscapedPath(); fuzzCleanPath(escaped) != escaped {
+			// net/http's ServeMux redirects an unclean path to the clean one (307 since Go
+			// 1.22 for the clean path, 301 before).
+			if res.code != http.StatusTemporaryRedirect && res.code != http.StatusMovedPermanently {
+				t.Fatalf("%s: %d for an unclean path, want a redirect to %s", what, res.code, fuzzCleanPath(escaped))
+			}
+			return
+		}
+		authenticated := choice == fuzzBearer || choice == fuzzXAuthToken
+		if authenticated && res.code == http.StatusUnauthorized {
+			t.Fatalf("%s: 401 with a live administrator's token: %s", what, res.body)
+		}
+		isOpenAPI := req.URL.Path == "/api/v2/openapi.json" && (method == http.MethodGet || method == http.MethodHead)
+		if !authenticated && res.code < 300 && !isOpenAPI {
+			t.Fatalf("%s: %d without a valid token: %s", what, res.code, res.body)
+		}
+		if res.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: Cache-Control %q, want no-store", what, res.header.Get("Cache-Control"))
+		}
+		if method == http.MethodHead {
+			if len(res.body) != 0 {
+				t.Fatalf("%s: a HEAD response with a body: %q", what, res.body)
+			}
+			return
+		}
+		if isOpenAPI {
+			if res.code != http.StatusOK || !json.Valid(res.body) {
+				t.Fatalf("%s: %d, want 200 with the OpenAPI document", what, res.code)
+			}
+			return
+		}
+		if ct := res.header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("%s: %d with Content-Type %q, want application/json", what, res.code, ct)
+		}
+		fuzzContainer(t, what, res.code, res.body)
+		if res.code == http.StatusUnauthorized && res.header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("%s: 401 without WWW-Authenticate", what)
+		}
+		if res.code == http.StatusMethodNotAllowed && res.header.Get("Allow") == "" {
+			t.Fatalf("%s: 405 without Allow", what)
+		}
+	})
+}
+
+// fuzzHeaderValue reports whether a client can send v as a header value.
+func fuzzHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzCredentialHeaders(f *testing.F) {
+	// @admin stands for the administrator's secret, @ADMIN for it in upper case: the
+	// fuzzer cannot guess a secret, but it can mangle the ways of presenting one.
+	for _, s := range [][2]string{
+		{"Bearer @admin", ""},
+		{"bearer @admin", ""},
+		{"BEARER   @ADMIN  ", ""},
+		{"Bearer\t@admin", ""},
+		{"Bearer @admin", "garbage"},
+		{"", "@admin"},
+		{"", "Bearer @admin"},
+		{"", "bearer @ADMIN"},
+		{"", " @admin "},
+		{"Basic @admin", "@admin"},
+		{"Bearer", "@admin"},
+		{"Bearer ", ""},
+		{"@admin", ""},
+		{"Bearer @admin @admin", ""},
+		{"Bearer @admin,Bearer @admin", ""},
+		{"Bearer {@admin}", ""},
+		{"Bearer 00000000-0000-4000-8000-000000000000", ""},
+		{"Bearer tw_aaaaaaaaaaaaaaaa", ""},
+		{"Bearer " + strings.Repeat("a", 4000), ""},
+		{"", "Bearer"},
+		{"", "Bearer "},
+		{"", "Bearer  Bearer @admin"},
+		{"", ""},
+		{"Bearer é", "\x80"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	e := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, authorization, xAuthToken string) {
+		if len(authorization) > 8<<10 || len(xAuthToken) > 8<<10 || !fuzzHeaderValue(authorization) || !fuzzHeaderValue(xAuthToken) {
+			t.Skip("not a header value a client can send")
+		}
+		e.ensureAdmin(t)
+		secret := e.adminSecret
+		sub := strings.NewReplacer("@admin", secret, "@ADMIN", strings.ToUpper(secret))
+		authorization, xAuthToken = sub.Replace(authorization), sub.Replace(xAuthToken)
+		// The canonical ways of presenting the secret must work.
+		mustPass := authorization == "Bearer "+secret ||
+			authorization == "" && (xAuthToken == secret || xAuthToken == "Bearer "+secret)
+		mayPass := strings.Contains(strings.ToLower(authorization+"\n"+xAuthToken), secret)
+		var codes []int
+		for _, target := range []string{"/api/v2/apitoken", "/auth/verify"} {
+			req, err := http.NewRequest(http.MethodGet, e.url+target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if authorization != "" {
+				req.Header.Set("Authorization", authorization)
+			}
+			if xAuthToken != "" {
+				req.Header.Set("X-AUTH-TOKEN", xAuthToken)
+			}
+			e.logs.reset()
+			res := e.send(t, req)
+			what := fmt.Sprintf("GET %s with Authorization %q and X-AUTH-TOKEN %q", target,
+				strings.ReplaceAll(authorization, secret, "<secret>"), strings.ReplaceAll(xAuthToken, secret, "<secret>"))
+			switch {
+			case res.code != http.StatusOK && res.code != http.StatusUnauthorized:
+				t.Fatalf("%s: %d %s, want 200 or 401\nserver log:\n%s", what, res.code, res.body, e.logs.String())
+			case res.code == http.StatusOK && !mayPass:
+				t.Fatalf("%s: 200 without the secret", what)
+			case res.code == http.StatusUnauthorized && mustPass:
+				t.Fatalf("%s: 401 for a canonical credential", what)
+			case res.code == http.StatusUnauthorized && res.header.Get("WWW-Authenticate") == "":
+				t.Fatalf("%s: 401 without WWW-Authenticate", what)
+			}
+			if target == "/auth/verify" && res.code == http.StatusOK {
+				if got := res.header.Get("X-Tokenward-Account"); got != e.admin {
+					t.Fatalf("%s: X-Tokenward-Account %q, want %q", what, got, e.admin)
+				}
+			} else {
+				fuzzContainer(t, what, res.code, res.body)
+			}
+			codes = append(codes, res.code)
+		}
+		if codes[0] != codes[1] {
+			t.Fatalf("Authorization %q and X-AUTH-TOKEN %q: the API answered %d, forward auth %d",
+				strings.ReplaceAll(authorization, secret, "<secret>"), strings.ReplaceAll(xAuthToken, secret, "<secret>"), codes[0], codes[1])
+		}
+	})
+}
