@@ -132,7 +132,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, per
 	if err != nil || perms == nil {
 		return a, err
 	}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Permissions: perms}}, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Permissions: perms}}, s.clock()), a.ID); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -167,7 +167,11 @@ func (s *Service) ChangePermission(ctx context.Context, p Principal, perm Permis
 		accounts = append(accounts, a)
 		changes = append(changes, AccountChange{ID: a.ID, Permissions: &perms})
 	}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, changes, s.clock())); err != nil {
+	ids := make([]int64, len(changes))
+	for i, c := range changes {
+		ids[i] = c.ID
+	}
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, changes, s.clock()), ids...); err != nil {
 		return nil, err
 	}
 	for i := range accounts {
@@ -204,7 +208,7 @@ func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers [
 	if len(ids) == 0 {
 		return []Account{}, nil
 	}
-	if err := s.written(ctx, s.store.DeleteAccounts(ctx, ids, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.DeleteAccounts(ctx, ids, s.clock()), ids...); err != nil {
 		return nil, err
 	}
 	return accounts, nil

@@ -35,7 +35,7 @@ func (s *Service) RevokeOrgToken(ctx context.Context, p Principal, ref string) (
 		return Token{}, err
 	}
 	now := s.clock()
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, now)); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, now), t.AccountID); err != nil {
 		return Token{}, err
 	}
 	t.Revoked = now

@@ -107,6 +107,10 @@ type Verifier interface {
 	// CatchUp applies every change committed so far, so that a write's effect on
 	// verification holds on this instance from the moment the write returns.
 	CatchUp(ctx context.Context) error
+	// Suspend makes the accounts' tokens fail on this instance until the next successful
+	// catch-up applies their state: for a write that took access away but could not be
+	// read back (the database went away right after the commit).
+	Suspend(accountIDs ...int64)
 }
 
 // Service holds tokenward's business rules: who may do what, the token cap, what revocation
@@ -143,11 +147,15 @@ func (s *Service) SetVerifier(v Verifier) { s.verifier = v }
 
 // written wraps every write that affects verification and returns its error. After a
 // committed write, with a verifier, it applies the write to this instance's index before
-// the caller answers, so that a revoked token fails here on the very next request. A
-// failure to catch up is not the write's failure; the verifier's poll retries it.
-func (s *Service) written(ctx context.Context, err error) error {
+// the caller answers, so that a revoked token fails here on the very next request. When
+// that catch-up fails, the accounts whose access the write reduced (restricted) are
+// suspended on this instance instead: failing closed until the database answers again.
+// The write itself succeeded either way.
+func (s *Service) written(ctx context.Context, err error, restricted ...int64) error {
 	if err == nil && s.verifier != nil {
-		s.verifier.CatchUp(ctx)
+		if s.verifier.CatchUp(ctx) != nil && len(restricted) > 0 {
+			s.verifier.Suspend(restricted...)
+		}
 	}
 	return err
 }

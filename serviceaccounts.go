@@ -75,7 +75,12 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, p Principal, identif
 		return Account{}, err
 	}
 	change := AccountChange{ID: a.ID, Active: w.Active, Description: w.Description, Permissions: w.Permissions}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.clock())); err != nil {
+	// Activating alone grants access back: nothing to suspend if it cannot be read back.
+	var restricted []int64
+	if w.Permissions != nil || (w.Active != nil && !*w.Active) {
+		restricted = []int64{a.ID}
+	}
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.clock()), restricted...); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -160,7 +165,7 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	if err != nil {
 		return nil, err
 	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock()), t.AccountID); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, a.ID)

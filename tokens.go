@@ -93,7 +93,7 @@ func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock()), t.AccountID); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, p.AccountID)

@@ -223,3 +223,54 @@ func TestVerifyDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationHoldsWhenTheDatabaseGoesAway: a revoke that commits but cannot be read back
+// (the database went away right after) still fails closed on the revoking instance: the
+// account's tokens are refused until the state can be read again; other accounts are not
+// affected.
+func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.DSN(t, store.SQLite)
+	writer, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := store.Open(ctx, dsn) // the verifier's view of the database, closed below
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := auth.New(reader, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
+	service := tokenward.NewService(writer, time.Now)
+	service.SetVerifier(v)
+	admin, err := service.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminSecret, _, _ := service.GenerateToken(ctx, admin.Identifier, "")
+	p, _ := service.Authenticate(ctx, adminSecret.Reveal())
+	if _, err := service.CreateServiceAccountAs(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
+		t.Fatal(err)
+	}
+	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a")
+	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b")
+	for _, s := range []tokenward.Secret{adminSecret, revoked, sibling} {
+		if _, ok := v.Verify(s.Digest()); !ok {
+			t.Fatal("a token does not verify before the outage")
+		}
+	}
+
+	reader.Close() // the verifier can no longer read changes
+	if _, err := service.RevokeServiceAccountToken(ctx, p, "sa::bot", revoked.Reveal()); err != nil {
+		t.Fatalf("revoke (committed through the writer): %v", err)
+	}
+	if _, ok := v.Verify(revoked.Digest()); ok {
+		t.Errorf("the revoked token still verifies on the revoking instance after a failed catch-up")
+	}
+	if _, ok := v.Verify(sibling.Digest()); ok {
+		t.Errorf("the revoked token's account is not suspended: its other token verifies")
+	}
+	if _, ok := v.Verify(adminSecret.Digest()); !ok {
+		t.Errorf("another account's token was suspended too")
+	}
+}

@@ -111,6 +111,20 @@ func (v *Verifier) nowMillis() int64 {
 	return v.now().UnixMilli()
 }
 
+// Suspend makes the accounts' tokens fail until apply next sets their state from the
+// database (the change that caused the suspension is in the changes table, so the next
+// successful catch-up reads it).
+func (v *Verifier) Suspend(accountIDs ...int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, id := range accountIDs {
+		if a := v.accounts[id]; a != nil {
+			a.usable = false
+		}
+	}
+	v.logger.Warn("a write could not be read back; its accounts' tokens fail on this instance until the database answers", "accounts", len(accountIDs))
+}
+
 // Size returns the number of live tokens in the index.
 func (v *Verifier) Size() int {
 	v.mu.RLock()
