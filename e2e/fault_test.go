@@ -1047,6 +1047,7 @@ func (r *faultRun) analyse() {
 		violations, falseRejects                  faultFindings
 		acceptedWithinBound, acceptedDuringOutage int
 		rejectedBeforePropagation                 int
+		refusedFailingClosed                      int
 		lastOutageAccept                          time.Duration = -1
 		worstAcceptAfterAck                       time.Duration
 		loadVerifications                         int
@@ -1103,6 +1104,11 @@ func (r *faultRun) analyse() {
 			}
 		case v.status == 401 && (tok.revSent == 0 || v.recv < tok.revSent) && v.sent > tok.genAck:
 			switch p := r.propagation(tok.genAck, v.sent); {
+			case r.duringOutage(v.sent, v.recv, PropagationBound):
+				// A write that took access away from the account, committed as the database
+				// went down, could not be read back: the instance refuses the account's
+				// tokens until the database answers again (it fails closed).
+				refusedFailingClosed++
 			case inst == tok.genInst:
 				falseRejects.add("a live token rejected by the instance that generated it", v)
 			case p != faultPastTheBound:
@@ -1303,6 +1309,7 @@ func (r *faultRun) analyse() {
 			return fmt.Sprintf(" (the last one sent %s after the database was back)", faultMs(lastOutageAccept))
 		}())
 	p("  live tokens rejected on the other instance before propagation: %d; after propagation or by the generating instance: %d", rejectedBeforePropagation, falseRejects.n)
+	p("  live tokens refused during the outage by an instance failing closed after a write it could not read back: %d", refusedFailingClosed)
 	p("  propagation violations: %d", violations.n)
 	p("  worst revoke-to-rejected on the other instance outside the outage: %s", lagLine)
 	p("  %s", r.finalLine)
