@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -34,9 +36,9 @@ type result struct {
 	request
 	times    []time.Duration
 	p50, p95 time.Duration
-	items    int // rows on the page (last run)
-	total    int // the page's Total (last run)
-	capped   bool
+	items    int    // rows on the page (last run)
+	total    int    // the page's Total (last run)
+	matches  int    // every match, counted without a cap (-1 when the count failed)
 	mismatch string // set when the reproduced SQL disagrees with SearchTokens
 	plan     string // for a request that missed the goal
 }
@@ -50,7 +52,9 @@ type engineReport struct {
 	measure   time.Duration
 	results   []*result
 	notes     []string
-	autoVacTs string
+	loadStart string // the machine's load averages when the measurements began
+	loadEnd   string
+	busy      bool // the 1-minute load exceeded the CPU count at either end
 }
 
 // benchEngine seeds a fresh database on engine, times every request and explains the ones
@@ -127,6 +131,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	if engine == store.Postgres {
 		vacuumedBefore = lastAutovacuum(ctx, direct)
 	}
+	rep.loadStart = loadAverage()
 	began = time.Now()
 	for _, req := range requests(now, ids) {
 		r := &result{request: req}
@@ -147,25 +152,53 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		}
 		r.p50, r.p95 = percentile(r.times, 0.50), percentile(r.times, 0.95)
 		r.items, r.total = len(page.Items), page.Total
-		r.capped = page.Total == page.Offset+pageSize+10_000
 		fmt.Fprintf(out, " p50 %7.1f ms  p95 %7.1f ms\n", ms(r.p50), ms(r.p95))
 
 		// Check that the SQL this command reproduces is the store's, by its answer; the plans
 		// below are of the reproduced SQL.
 		last := req.build(warmups + opts.runs - 1)
 		r.mismatch = checkReproduction(ctx, direct, last, page)
+		if r.matches, err = matches(ctx, direct, last); err != nil {
+			r.matches = -1
+		}
 		if r.p95 >= opts.goal {
 			r.plan = explain(ctx, direct, engine, last, page)
 		}
 		rep.results = append(rep.results, r)
 	}
 	rep.measure = time.Since(began)
+	rep.loadEnd = loadAverage()
+	if busy(rep.loadStart) || busy(rep.loadEnd) {
+		rep.notes = append(rep.notes, fmt.Sprintf("the machine was busy (load average %s at the start, %s at the end, on %d CPUs): other work inflates these timings, mostly the p95", rep.loadStart, rep.loadEnd, runtime.NumCPU()))
+	}
 	if engine == store.Postgres {
 		if after := lastAutovacuum(ctx, direct); after != vacuumedBefore {
 			rep.notes = append(rep.notes, fmt.Sprintf("autovacuum/autoanalyze of tokens ran during the measurements (now %s); timings near it may be noisy", after))
 		}
 	}
 	return rep, "", nil
+}
+
+// loadAverage returns the 1-, 5- and 15-minute load averages, or "?" where /proc has none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// busy reports whether a load average's 1-minute figure exceeds the number of CPUs.
+func busy(load string) bool {
+	var one float64
+	if _, err := fmt.Sscan(load, &one); err != nil {
+		return false
+	}
+	return one > float64(runtime.NumCPU())
 }
 
 // identifiers returns every live account identifier, in creation order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/store"
@@ -34,14 +35,36 @@ var sortExprs = map[string]string{
 
 var freetextExprs = []string{"t.name", "t.account_identifier", "t.id", "t.hint"}
 
-// countBeyondPage is the store's cap on counting past the page.
-const countBeyondPage = 10_000
+// countBeyondPage is the store's cap on counting past the page (internal/store
+// tokensearch.go); checkReproduction notices when the two differ, by the page's Total.
+const countBeyondPage = 1_000
 
-// reproduce returns the page query and the count query SearchTokens runs for req, and
-// their arguments.
-func reproduce(req tokenward.SearchRequest) (pageSQL, countSQL string, args []any, err error) {
+// exactExprs are the keys whose EXACT match the store rewrites into conditions its indexes
+// serve better than comparing the field's expression (the field's exact function).
+var exactExprs = map[string]map[string]string{
+	"accountType": {
+		string(tokenward.TypeUser):                   "(t.account_kind = 'user')",
+		string(tokenward.TypeServiceAccount):         "(t.account_kind = 'service' AND a.active)",
+		string(tokenward.TypeInactiveServiceAccount): "(t.account_kind = 'service' AND NOT a.active)",
+	},
+}
+
+// allExact reports whether the store rewrites every value of an EXACT condition on key.
+func allExact(key string, values []string) bool {
+	m := exactExprs[key]
+	for _, v := range values {
+		if _, ok := m[v]; !ok {
+			return false
+		}
+	}
+	return m != nil
+}
+
+// reproduce returns the page query and the count query SearchTokens runs for req, their
+// arguments, and the FROM ... WHERE clause they share.
+func reproduce(req tokenward.SearchRequest) (pageSQL, countSQL string, args []any, from string, err error) {
 	if err := req.Normalize(tokenward.TokenSearch); err != nil {
-		return "", "", nil, err
+		return "", "", nil, "", err
 	}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -77,6 +100,12 @@ func reproduce(req tokenward.SearchRequest) (pageSQL, countSQL string, args []an
 				ors = append(ors, text(expr, c))
 			}
 			cond = "(" + strings.Join(ors, " OR ") + ")"
+		case c.MatchingMethod == tokenward.MatchExact && allExact(c.Key, c.Values):
+			var ors []string
+			for _, v := range c.Values {
+				ors = append(ors, exactExprs[c.Key][v])
+			}
+			cond = "(" + strings.Join(ors, " OR ") + ")"
 		case tokenward.TokenSearch.Keys[c.Key] == tokenward.TimeField:
 			expr := fieldExprs[c.Key]
 			var parts []string
@@ -98,14 +127,26 @@ func reproduce(req tokenward.SearchRequest) (pageSQL, countSQL string, args []an
 		}
 		where = append(where, cond)
 	}
-	from := ` FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE ` + strings.Join(where, " AND ")
+	from = ` FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE ` + strings.Join(where, " AND ")
 	order := "ORDER BY " + sortExprs[req.Sort.Field] + " DESC NULLS LAST, t.seq DESC"
 	if req.Sort.Ascending {
 		order = "ORDER BY " + sortExprs[req.Sort.Field] + " ASC NULLS FIRST, t.seq ASC"
 	}
 	pageSQL = `SELECT ` + tokenColumns + from + ` ` + order + fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset)
 	countSQL = `SELECT count(*) FROM (SELECT 1` + from + fmt.Sprintf(" LIMIT %d) m", req.Offset+req.Limit+countBeyondPage)
-	return pageSQL, countSQL, args, nil
+	return pageSQL, countSQL, args, from, nil
+}
+
+// matches counts every token req matches, uncapped, to tell an exact Total from a lower
+// bound.
+func matches(ctx context.Context, db *sql.DB, req tokenward.SearchRequest) (int, error) {
+	_, _, args, from, err := reproduce(req)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1`+from+`) m`, args...).Scan(&n)
+	return n, err
 }
 
 // countRuns reports whether SearchTokens ran its count query for a page.
@@ -113,10 +154,11 @@ func countRuns(page tokenward.Page[tokenward.Token]) bool {
 	return !(len(page.Items) < page.Limit && (len(page.Items) > 0 || page.Offset == 0))
 }
 
-// checkReproduction runs the reproduced page query and reports how its ids differ from the
-// page SearchTokens returned, or "" when they agree.
+// checkReproduction runs the reproduced queries and reports how their answers differ from
+// the page SearchTokens returned (its ids, and its Total when it ran the count query), or
+// "" when they agree.
 func checkReproduction(ctx context.Context, db *sql.DB, req tokenward.SearchRequest, page tokenward.Page[tokenward.Token]) string {
-	pageSQL, _, args, err := reproduce(req)
+	pageSQL, countSQL, args, _, err := reproduce(req)
 	if err != nil {
 		return err.Error()
 	}
@@ -148,13 +190,22 @@ func checkReproduction(ctx context.Context, db *sql.DB, req tokenward.SearchRequ
 	if !slices.Equal(got, want) {
 		return fmt.Sprintf("reproduced SQL returned %d rows that differ from SearchTokens's %d: the plan shown may not be the store's", len(got), len(want))
 	}
+	if countRuns(page) {
+		var total int
+		if err := db.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
+			return "reproduced count failed: " + err.Error()
+		}
+		if total != page.Total {
+			return fmt.Sprintf("reproduced count gives %d, SearchTokens's Total is %d (has the store's count cap changed?): the plan shown may not be the store's", total, page.Total)
+		}
+	}
 	return ""
 }
 
 // explain returns the plans of the queries SearchTokens ran for req: EXPLAIN (ANALYZE,
 // BUFFERS) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite.
 func explain(ctx context.Context, db *sql.DB, engine store.Engine, req tokenward.SearchRequest, page tokenward.Page[tokenward.Token]) string {
-	pageSQL, countSQL, args, err := reproduce(req)
+	pageSQL, countSQL, args, _, err := reproduce(req)
 	if err != nil {
 		return "cannot reproduce the SQL: " + err.Error()
 	}
@@ -181,8 +232,42 @@ func explain(ctx context.Context, db *sql.DB, engine store.Engine, req tokenward
 			continue
 		}
 		b.WriteString(plan)
+		if d, err := timeQuery(ctx, db, q.sql, args); err == nil {
+			fmt.Fprintf(&b, "      -> this query alone: %s ms (median of 3 runs on a plain connection)\n", fmtMs(d))
+		}
 	}
 	return b.String()
+}
+
+// timeQuery runs a query three times, reading every row, and returns the median time, so
+// that a slow request's cost can be split between its page query and its count query.
+func timeQuery(ctx context.Context, db *sql.DB, query string, args []any) (time.Duration, error) {
+	var times []time.Duration
+	for range 3 {
+		start := time.Now()
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		cols, _ := rows.Columns()
+		dest := make([]any, len(cols))
+		for i := range dest {
+			dest[i] = new(any)
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return 0, err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(start))
+	}
+	return percentile(times, 0.5), nil
 }
 
 func pgPlan(ctx context.Context, db *sql.DB, query string, args []any) (string, error) {

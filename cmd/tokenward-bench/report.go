@@ -13,14 +13,18 @@ func printReport(out io.Writer, opts options, reports []*engineReport, notes []s
 	fmt.Fprintf(out, "\n%d tokens over %d accounts; each request %d timed runs after %d warm-ups; %d rows a page; server time of Service.SearchTokens\n",
 		opts.tokens, opts.accounts, opts.runs, warmups, pageSize)
 	for _, r := range reports {
-		fmt.Fprintf(out, "%-8s seeding %.1f s, ANALYZE %.1f s, measuring %.1f s (%s)\n", r.engine, r.seed.Seconds(), r.analyze.Seconds(), r.measure.Seconds(), r.describe)
+		fmt.Fprintf(out, "%-8s seeding %.1f s, ANALYZE %.1f s, measuring %.1f s, load average %s -> %s (%s)\n",
+			r.engine, r.seed.Seconds(), r.analyze.Seconds(), r.measure.Seconds(), r.loadStart, r.loadEnd, r.describe)
 	}
 	fmt.Fprintf(out, "\n%-9s %-36s %8s %8s %5s  %s\n", "engine", "request", "p50 ms", "p95 ms", "rows", "total")
 	for _, r := range reports {
 		for _, res := range r.results {
 			total := fmt.Sprint(res.total)
-			if res.capped {
-				total += " (capped)"
+			switch {
+			case res.matches < 0:
+				total += " (?)"
+			case res.total < res.matches:
+				total += fmt.Sprintf(" (capped; %d matches)", res.matches)
 			}
 			fmt.Fprintf(out, "%-9s %-36s %8s %8s %5d  %s\n", r.engine, res.name, fmtMs(res.p50), fmtMs(res.p95), res.items, total)
 		}

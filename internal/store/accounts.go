@@ -124,6 +124,9 @@ var accountFields = map[string]field{
 	"freetext":            {freetext: []string{"a.identifier", "a.description"}},
 }
 
+// accountNullableSorts are the account sort fields that may be missing.
+var accountNullableSorts = map[string]bool{"lastUsed": true, "lastSuccessfulLogin": true}
+
 var accountSorts = map[string]string{
 	"identifier": "a.identifier", "description": "a.description", "active": "a.active",
 	"lastUsed":            "(SELECT MAX(t.last_used_at) FROM tokens t WHERE t.account_id = a.id)",
@@ -146,7 +149,7 @@ func (db *DB) SearchAccounts(ctx context.Context, kind tokenward.AccountKind, re
 		return page, fmt.Errorf("count accounts: %w", err)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE `+q.whereClause()+` `+
-		orderBy(*req.Sort, accountSorts, "a.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
+		orderBy(*req.Sort, accountSorts, accountNullableSorts, "a.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
 	if err != nil {
 		return page, fmt.Errorf("search accounts: %w", err)
 	}

@@ -16,6 +16,9 @@ type field struct {
 	// exact, when set, gives an EXACT match of one value as a condition the indexes
 	// serve better than comparing expr (false: fall back to expr).
 	exact func(value string) (string, bool)
+	// atLeast names an indexed expression never greater than expr: an upper bound on expr
+	// is also one on it, which lets a range scan of its index skip what cannot match.
+	atLeast string
 	// freetext lists the expressions that "freetext" searches, when this is that key.
 	freetext []string
 }
@@ -68,6 +71,9 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 			cond = "(" + strings.Join(ors, " OR ") + ")"
 		case spec.Keys[c.Key] == tokenward.TimeField:
 			cond = q.timeMatch(f.expr, c)
+			if f.atLeast != "" && c.End != nil && !c.Negated {
+				cond = "(" + cond + " AND " + f.atLeast + " <= " + q.arg(*c.End) + ")"
+			}
 		case spec.Keys[c.Key] == tokenward.BoolField:
 			var ors []string
 			for _, v := range c.Values {
@@ -95,14 +101,15 @@ func allExact(f field, values []string) bool {
 }
 
 // textMatch is an OR over the condition's values. CONTAINS, STARTSWITH and TAGPATH ignore
-// case; EXACT compares exactly (identifiers are stored lower-case already).
+// case; EXACT compares exactly (identifiers are stored lower-case already). Every text
+// column searched is NOT NULL.
 func (q *query) textMatch(expr string, c tokenward.SearchCondition) string {
 	var ors []string
 	for _, v := range c.Values {
 		pattern := escapeLike(strings.ToLower(v))
 		switch c.MatchingMethod {
 		case tokenward.MatchExact:
-			ors = append(ors, "COALESCE("+expr+", '') = "+q.arg(v))
+			ors = append(ors, expr+" = "+q.arg(v)) // plain, so that an index on expr serves it
 			continue
 		case tokenward.MatchStartsWith:
 			pattern += "%"
@@ -111,7 +118,7 @@ func (q *query) textMatch(expr string, c tokenward.SearchCondition) string {
 		default:
 			pattern = "%" + pattern + "%"
 		}
-		ors = append(ors, "LOWER(COALESCE("+expr+", '')) LIKE "+q.arg(pattern)+` ESCAPE '\'`)
+		ors = append(ors, "LOWER("+expr+") LIKE "+q.arg(pattern)+` ESCAPE '\'`)
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
 }
@@ -137,13 +144,20 @@ func escapeLike(s string) string {
 }
 
 // orderBy returns an ORDER BY clause for sort, with tie-breaker as the last key so that
-// pages never overlap. A missing value (never used) counts as the oldest: first in
-// ascending order, last in descending. That is SQLite's own order of NULLs, and the order
-// of the PostgreSQL indexes (declared NULLS FIRST), so both engines read pages straight
-// from an index.
-func orderBy(sort tokenward.SearchSort, sortExprs map[string]string, tieBreaker string) string {
-	if sort.Ascending {
-		return "ORDER BY " + sortExprs[sort.Field] + " ASC NULLS FIRST, " + tieBreaker + " ASC"
+// pages never overlap. For a column that can be NULL (never used), the missing value counts
+// as the oldest: first in ascending order, last in descending; that is SQLite's own order
+// of NULLs and the order of the PostgreSQL index on it (declared NULLS FIRST). Columns that
+// cannot be NULL get no NULLS clause, so that PostgreSQL reads them backwards from their
+// plain ascending index.
+func orderBy(sort tokenward.SearchSort, sortExprs map[string]string, nullable map[string]bool, tieBreaker string) string {
+	nulls := func(clause string) string {
+		if nullable[sort.Field] {
+			return " " + clause
+		}
+		return ""
 	}
-	return "ORDER BY " + sortExprs[sort.Field] + " DESC NULLS LAST, " + tieBreaker + " DESC"
+	if sort.Ascending {
+		return "ORDER BY " + sortExprs[sort.Field] + " ASC" + nulls("NULLS FIRST") + ", " + tieBreaker + " ASC"
+	}
+	return "ORDER BY " + sortExprs[sort.Field] + " DESC" + nulls("NULLS LAST") + ", " + tieBreaker + " DESC"
 }

@@ -20,7 +20,7 @@ var tokenFields = map[string]field{
 	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact},
 	"dateGenerated": {expr: "t.created_at"},
 	"lastUsed":      {expr: "t.last_used_at"},
-	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)"},
+	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)", atLeast: "t.created_at"},
 	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}},
 }
 
@@ -37,6 +37,9 @@ func accountTypeExact(value string) (string, bool) {
 	}
 	return "", false
 }
+
+// tokenNullableSorts are the token sort fields that may be missing (never used).
+var tokenNullableSorts = map[string]bool{"lastUsed": true}
 
 var tokenSorts = map[string]string{
 	"id": "t.id", "name": "t.name", "account": "t.account_identifier", "accountType": accountTypeExpr,
@@ -60,7 +63,7 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 	}
 	from := ` FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE ` + q.whereClause()
 	page := tokenward.Page[tokenward.Token]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+from+` `+orderBy(*req.Sort, tokenSorts, "t.seq")+
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+from+` `+orderBy(*req.Sort, tokenSorts, tokenNullableSorts, "t.seq")+
 		fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
 	if err != nil {
 		return page, fmt.Errorf("search tokens: %w", err)
