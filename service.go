@@ -160,6 +160,10 @@ func (s *Service) written(ctx context.Context, err error, restricted ...int64) e
 	return err
 }
 
+// Now returns the service's clock's time, for callers that turn relative filters ("used
+// in the last 7 days") into instants the same way the service would.
+func (s *Service) Now() time.Time { return s.clock() }
+
 // clock returns the current time at the millisecond precision the API and the database use,
 // so that a value read back equals the value written.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

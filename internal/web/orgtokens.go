@@ -243,7 +243,7 @@ func (c *Console) orgTokensView(r *http.Request) (view, error) {
 		return view{}, err
 	}
 	tv := parseTokenView(r.URL.Query())
-	now := time.Now()
+	now := c.service.Now()
 	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
 	if err != nil {
 		return view{}, err

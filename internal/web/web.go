@@ -155,7 +155,6 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
-	"join": strings.Join,
 }
 
 // parsePages parses each page with the layout it fills.
