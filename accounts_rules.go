@@ -225,5 +225,5 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return err
 	}
-	return s.store.SetPassword(ctx, a.ID, hash)
+	return s.store.SetPassword(ctx, a.ID, hash, s.clock())
 }

@@ -34,7 +34,7 @@ type SavedSearchStore interface {
 	// SavedSearchOf returns the saved search with that id owned by ownerID, or ENotFound.
 	SavedSearchOf(ctx context.Context, ownerID int64, id string) (SavedSearch, error)
 	UpdateSavedSearch(ctx context.Context, s SavedSearch) error
-	DeleteSavedSearch(ctx context.Context, ownerID int64, id string) error
+	DeleteSavedSearch(ctx context.Context, ownerID int64, id string, at time.Time) error
 	// SavedSearchesOf returns a page of ownerID's saved searches, of entityType unless "",
 	// oldest first.
 	SavedSearchesOf(ctx context.Context, ownerID int64, entityType string, offset, limit int) (Page[SavedSearch], error)
@@ -97,7 +97,7 @@ func (s *Service) DeleteSavedSearch(ctx context.Context, p Principal, id string)
 	if err != nil {
 		return SavedSearch{}, err
 	}
-	return ss, s.savedSearches().DeleteSavedSearch(ctx, p.AccountID, id)
+	return ss, s.savedSearches().DeleteSavedSearch(ctx, p.AccountID, id, s.clock())
 }
 
 // SavedSearches returns a page of the caller's saved searches, of entityType unless "".

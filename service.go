@@ -28,7 +28,7 @@ type Store interface {
 	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
 	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
 	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-	RenameToken(ctx context.Context, id, name string) (Token, error)
+	RenameToken(ctx context.Context, id, name string, at time.Time) (Token, error)
 	// RevokeToken marks a live token revoked at the given time; ENotFound when it is not live.
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 
@@ -48,7 +48,7 @@ type Store interface {
 	// all or none, keeping an administrator as UpdateAccounts does.
 	DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error
 	// SetPassword replaces a user account's password hash and ends its sessions.
-	SetPassword(ctx context.Context, accountID int64, hash string) error
+	SetPassword(ctx context.Context, accountID int64, hash string, at time.Time) error
 	// PasswordHash returns a live user account and its password hash; ENotFound otherwise.
 	PasswordHash(ctx context.Context, email string) (Account, string, error)
 

@@ -148,7 +148,7 @@ func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, id
 	if name, err = NormalizeTokenName(name); err != nil {
 		return Token{}, err
 	}
-	return s.store.RenameToken(ctx, t.ID, name)
+	return s.store.RenameToken(ctx, t.ID, name, s.clock())
 }
 
 // RevokeServiceAccountToken revokes a live token of a service account and returns the

@@ -79,7 +79,7 @@ func (s *Service) RenameOwnToken(ctx context.Context, p Principal, ref, name str
 	if name, err = NormalizeTokenName(name); err != nil {
 		return Token{}, err
 	}
-	return s.store.RenameToken(ctx, t.ID, name)
+	return s.store.RenameToken(ctx, t.ID, name, s.clock())
 }
 
 // RevokeOwnToken revokes one of the caller's live tokens, named by public id or secret, and

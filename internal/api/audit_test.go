@@ -38,7 +38,7 @@ func TestAuditTrail(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine)
 		admin := bearer(e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement))
-		start := time.Now().Add(-time.Second).UnixMilli()
+		start := e.clock.Now().Add(-time.Second).UnixMilli()
 		var sa saJSON
 		e.do("POST", "/api/v2/account/serviceaccount", `{"identifier":"sa::audited","groups":["ingestion"]}`, admin).object(t, &sa)
 		gen := e.do("POST", "/api/v2/apitoken/serviceaccount/sa::audited", `{"tokenName":"main"}`, admin).tokens(t)

@@ -24,35 +24,18 @@ import (
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is a tokenward API served over real HTTP on one engine.
 type env struct {
 	t       *testing.T
 	url     string
 	service *tokenward.Service
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	router  routers.Router
-	// clock is the service's clock: real time unless a test sets it.
-	clock    *testClock
+	// clock is the service's and the index's clock: a fixed start, moved only by the test.
+	clock    *testkit.Clock
 	verifier *auth.Verifier
 	// secrets collects every secret the test saw, for the log check at the end.
 	mu      sync.Mutex
@@ -83,9 +66,9 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 		t.Fatalf("OpenAPI document: %v", err)
 	}
 	db := storetest.Open(t, engine)
-	clock := &testClock{}
+	clock := testkit.NewClock()
 	service := tokenward.NewService(db, clock.Now)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Verify as serve does: from the in-memory index, caught up by each write.
 	verifier := auth.New(db, clock.Now, logger, time.Hour)
@@ -285,25 +268,4 @@ func (e *env) serviceAccount(id string, perms ...tokenward.Permission) string {
 		e.t.Fatalf("CreateServiceAccount(%s): %v", id, err)
 	}
 	return e.token(id)
-}
-
-// testClock is real time until Set, then the time set.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
-	}
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }

@@ -51,7 +51,7 @@ type orgFixture struct {
 
 func newOrgFixture(t *testing.T, e *env) orgFixture {
 	t.Helper()
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	now := e.clock.Now()
 	day := 24 * time.Hour
 	f := orgFixture{now: now, secrets: map[string]string{}}
 	e.clock.Set(now.Add(-400 * day))

@@ -74,7 +74,7 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 	if err := insertPermissions(ctx, tx, a.ID, a.Permissions); err != nil {
 		return err
 	}
-	return audit(ctx, tx, tokenward.AuditAccountCreate, a.Identifier, "permissions: "+permissionList(a.Permissions))
+	return audit(ctx, tx, a.Created, tokenward.AuditAccountCreate, a.Identifier, "permissions: "+permissionList(a.Permissions))
 }
 
 // permissionList is a permission set as text for the audit trail.
@@ -185,7 +185,7 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 				return fmt.Errorf("read account: %w", err)
 			}
 			before.Permissions = parsePermissions(perms)
-			if err := auditAccountChange(ctx, tx, before, c); err != nil {
+			if err := auditAccountChange(ctx, tx, at, before, c); err != nil {
 				return err
 			}
 			var sets []string
@@ -224,18 +224,18 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 
 // auditAccountChange writes the audit events of one account change: activation, the
 // description, and each permission granted or revoked.
-func auditAccountChange(ctx context.Context, tx *sql.Tx, before tokenward.Account, c tokenward.AccountChange) error {
+func auditAccountChange(ctx context.Context, tx *sql.Tx, at time.Time, before tokenward.Account, c tokenward.AccountChange) error {
 	if c.Active != nil && *c.Active != before.Active {
 		action := tokenward.AuditAccountDeactivate
 		if *c.Active {
 			action = tokenward.AuditAccountActivate
 		}
-		if err := audit(ctx, tx, action, before.Identifier, ""); err != nil {
+		if err := audit(ctx, tx, at, action, before.Identifier, ""); err != nil {
 			return err
 		}
 	}
 	if c.Description != nil && *c.Description != before.Description {
-		if err := audit(ctx, tx, tokenward.AuditAccountUpdate, before.Identifier, "description changed"); err != nil {
+		if err := audit(ctx, tx, at, tokenward.AuditAccountUpdate, before.Identifier, "description changed"); err != nil {
 			return err
 		}
 	}
@@ -250,7 +250,7 @@ func auditAccountChange(ctx context.Context, tx *sql.Tx, before tokenward.Accoun
 				action = tokenward.AuditPermissionRevoke
 			}
 			if action != "" {
-				if err := audit(ctx, tx, action, before.Identifier, string(p)); err != nil {
+				if err := audit(ctx, tx, at, action, before.Identifier, string(p)); err != nil {
 					return err
 				}
 			}
@@ -281,7 +281,7 @@ func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) err
 				return fmt.Errorf("revoke tokens of deleted account: %w", err)
 			}
 			revoked, _ := res.RowsAffected()
-			if err := audit(ctx, tx, tokenward.AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked)); err != nil {
+			if err := audit(ctx, tx, at, tokenward.AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, id); err != nil {
@@ -312,7 +312,7 @@ func keepAnAdministrator(ctx context.Context, tx *sql.Tx) error {
 }
 
 // SetPassword replaces a live user account's password hash and ends its sessions.
-func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string) error {
+func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var identifier string
 		err := tx.QueryRowContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user' AND deleted_at IS NULL RETURNING identifier`,
@@ -323,7 +323,7 @@ func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string) err
 		if err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		if err := audit(ctx, tx, tokenward.AuditPasswordSet, identifier, "console sessions ended"); err != nil {
+		if err := audit(ctx, tx, at, tokenward.AuditPasswordSet, identifier, "console sessions ended"); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {

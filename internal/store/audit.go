@@ -10,11 +10,12 @@ import (
 	"github.com/tokenward/tokenward"
 )
 
-// audit writes an audit event inside tx, with the actor the context carries.
-func audit(ctx context.Context, tx *sql.Tx, action, target, detail string) error {
+// audit writes an audit event inside tx, with the actor the context carries, at the time
+// the service's clock gave the change (never the database's or this process's own clock).
+func audit(ctx context.Context, tx *sql.Tx, at time.Time, action, target, detail string) error {
 	a := tokenward.ActorFrom(ctx)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		time.Now().UnixMilli(), a.Account, a.Source, action, target, detail); err != nil {
+		millis(at), a.Account, a.Source, action, target, detail); err != nil {
 		return fmt.Errorf("write audit event: %w", err)
 	}
 	return nil

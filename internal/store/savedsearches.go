@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -30,7 +31,7 @@ func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch) er
 		if err != nil {
 			return fmt.Errorf("insert saved search: %w", err)
 		}
-		return audit(ctx, tx, tokenward.AuditSavedSearchCreate, "saved search "+s.ID, s.EntityType)
+		return audit(ctx, tx, s.Created, tokenward.AuditSavedSearchCreate, "saved search "+s.ID, s.EntityType)
 	})
 }
 
@@ -62,18 +63,18 @@ func (db *DB) UpdateSavedSearch(ctx context.Context, s tokenward.SavedSearch) er
 		if err := affectedOne(res, err, "update saved-search"); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tokenward.AuditSavedSearchUpdate, "saved search "+s.ID, s.EntityType)
+		return audit(ctx, tx, s.Updated, tokenward.AuditSavedSearchUpdate, "saved search "+s.ID, s.EntityType)
 	})
 }
 
 // DeleteSavedSearch deletes ownerID's saved search with that id.
-func (db *DB) DeleteSavedSearch(ctx context.Context, ownerID int64, id string) error {
+func (db *DB) DeleteSavedSearch(ctx context.Context, ownerID int64, id string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM saved_searches WHERE id = $1 AND owner_id = $2`, id, ownerID)
 		if err := affectedOne(res, err, "delete saved-search"); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tokenward.AuditSavedSearchDelete, "saved search "+id, "")
+		return audit(ctx, tx, at, tokenward.AuditSavedSearchDelete, "saved search "+id, "")
 	})
 }
 

@@ -25,7 +25,7 @@ func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tok
 		}
 		// The actor of a sign-in is the account signing in.
 		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: identifier, Source: tokenward.ActorFrom(ctx).Source})
-		return audit(ctx, tx, tokenward.AuditSignIn, identifier, "")
+		return audit(ctx, tx, s.Created, tokenward.AuditSignIn, identifier, "")
 	})
 }
 

@@ -120,7 +120,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -133,6 +133,27 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	return &DB{engine: SQLite, write: write, read: read}, nil
+}
+
+// pingSQLite opens the first connection, which switches the file to WAL. That switch
+// needs a moment of exclusive access and SQLite answers SQLITE_BUSY at once, without its
+// busy handler, when another process or connection opens the same new file at that very
+// moment (several instances starting together): so it retries, for as long as the
+// busy_timeout would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var sqErr *sqlite.Error
+		if err == nil || !errors.As(err, &sqErr) || sqErr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // forUpdate is the row-locking suffix of a SELECT inside a write transaction. SQLite has

@@ -155,7 +155,7 @@ func TestTokenLifecycle(t *testing.T) {
 			t.Errorf("PrincipalByDigest = %+v, want jane with a token seq", p)
 		}
 
-		renamed, err := db.RenameToken(ctx, second.ID, "deploy")
+		renamed, err := db.RenameToken(ctx, second.ID, "deploy", t0)
 		if err != nil || renamed.Name != "deploy" {
 			t.Errorf("RenameToken = %+v, %v; want name deploy", renamed, err)
 		}
@@ -168,7 +168,7 @@ func TestTokenLifecycle(t *testing.T) {
 			err  error
 		}{
 			{"revoke again", db.RevokeToken(ctx, first.ID, t0.Add(2*time.Hour))},
-			{"rename revoked", func() error { _, err := db.RenameToken(ctx, first.ID, "x"); return err }()},
+			{"rename revoked", func() error { _, err := db.RenameToken(ctx, first.ID, "x", t0); return err }()},
 			{"by id", func() error { _, err := db.LiveTokenByID(ctx, first.ID); return err }()},
 			{"by digest", func() error { _, err := db.LiveTokenByDigest(ctx, firstSecret.Digest()); return err }()},
 			{"principal", func() error { _, err := db.PrincipalByDigest(ctx, firstSecret.Digest()); return err }()},

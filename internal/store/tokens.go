@@ -60,7 +60,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenw
 			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		if err := audit(ctx, tx, tokenward.AuditTokenGenerate, tokenTarget(t.ID, identifier), "name: "+t.Name); err != nil {
+		if err := audit(ctx, tx, t.Created, tokenward.AuditTokenGenerate, tokenTarget(t.ID, identifier), "name: "+t.Name); err != nil {
 			return err
 		}
 		return db.recordChange(ctx, tx, t.AccountID, t.Created)
@@ -117,7 +117,7 @@ func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.T
 }
 
 // RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token, error) {
+func (db *DB) RenameToken(ctx context.Context, id, name string, at time.Time) (tokenward.Token, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var account string
 		err := tx.QueryRowContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_identifier`,
@@ -128,7 +128,7 @@ func (db *DB) RenameToken(ctx context.Context, id, name string) (tokenward.Token
 		if err != nil {
 			return fmt.Errorf("rename token: %w", err)
 		}
-		return audit(ctx, tx, tokenward.AuditTokenRename, tokenTarget(id, account), "name: "+name)
+		return audit(ctx, tx, at, tokenward.AuditTokenRename, tokenTarget(id, account), "name: "+name)
 	})
 	if err != nil {
 		return tokenward.Token{}, err
@@ -150,7 +150,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
-		if err := audit(ctx, tx, tokenward.AuditTokenRevoke, tokenTarget(id, account), ""); err != nil {
+		if err := audit(ctx, tx, at, tokenward.AuditTokenRevoke, tokenTarget(id, account), ""); err != nil {
 			return err
 		}
 		return db.recordChange(ctx, tx, accountID, at)

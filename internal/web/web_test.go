@@ -5,11 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +16,15 @@ import (
 	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 	"github.com/tokenward/tokenward/internal/web"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type env struct {
 	t       *testing.T
 	srv     *httptest.Server
 	service *tokenward.Service
-	clock   *clock
+	clock   *testkit.Clock
 }
 
 const password = "correct horse battery staple"
@@ -54,7 +40,7 @@ func newEnv(t *testing.T, engine store.Engine, tls bool) *env {
 func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *env {
 	t.Helper()
 	db := storetest.Open(t, engine)
-	c := &clock{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock()
 	service := tokenward.NewService(db, c.Now)
 	service.SetSessionLifetimes(30*time.Minute, 8*time.Hour)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -75,11 +61,11 @@ func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *en
 }
 
 // browser returns a client with its own cookie jar that does not follow redirects, so
-// that each response can be checked.
+// that each response can be checked. The jar expires cookies by the service's clock, as a
+// browser would by the same wall clock as the server.
 func (e *env) browser() *http.Client {
-	jar, _ := cookiejar.New(nil)
 	c := e.srv.Client()
-	c.Jar = jar
+	c.Jar = testkit.NewJar(e.clock.Now)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
 }
@@ -332,7 +318,7 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 // TestSignInLimits: failed sign-ins are limited per account and per address with 429 and
 // Retry-After; the budgets count failures only, and other accounts keep theirs.
 func TestSignInLimits(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock()
 	e := newEnvWith(t, store.SQLite, false, web.Config{
 		SignInsPerAccount: limit.New(limit.Rule{Burst: 3, Per: 15 * time.Minute}, c.Now),
 		SignInsPerAddress: limit.New(limit.Rule{Burst: 5, Per: 15 * time.Minute}, c.Now),
