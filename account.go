@@ -36,10 +36,16 @@ type Account struct {
 	Kind        AccountKind
 	Active      bool // always true for users; service accounts can be deactivated
 	Description string
-	Permissions PermissionSet
-	Created     time.Time
-	LastLogin   time.Time // last successful console sign-in; zero when never
-	LastUsed    time.Time // latest use of any of the account's tokens; zero when never
+	Permissions PermissionSet // granted directly ("groups" in the API)
+	// Effective is what the account may do: its direct permissions, those of its roles
+	// and those of its groups' roles (reference §11), never token_management for a service
+	// account. Every check and verdict uses it.
+	Effective PermissionSet
+	Roles     []string // ids of the roles assigned to the account itself, sorted
+	Groups    []string // ids of its user groups, sorted; for a user account Everyone's too
+	Created   time.Time
+	LastLogin time.Time // last successful console sign-in; zero when never
+	LastUsed  time.Time // latest use of any of the account's tokens; zero when never
 }
 
 // Type returns the account's type in the API's words.

@@ -53,14 +53,64 @@ func checkServicePermissions(perms PermissionSet) error {
 // CreateUserAs creates a user account for an administrator. It has no password until the
 // operator sets one (tokenward user set-password). Errors: EForbidden, EInvalid, EConflict.
 func (s *Service) CreateUserAs(ctx context.Context, p Principal, email string, perms PermissionSet) (Account, error) {
-	if err := RequireAccounts(p); err != nil {
-		return Account{}, err
-	}
-	a, err := s.CreateUser(ctx, email, perms, "")
+	users, err := s.CreateUsers(ctx, p, []NewUser{{Email: email, Permissions: perms}})
 	if err != nil {
 		return Account{}, err
 	}
-	return s.reread(ctx, a)
+	return users[0], nil
+}
+
+// NewUser is one user account to create: its email, direct permissions, roles and groups
+// (ids; naming the Everyone group changes nothing, every user is in it).
+type NewUser struct {
+	Email         string
+	Permissions   PermissionSet
+	Roles, Groups []string
+}
+
+// CreateUsers creates user accounts for an administrator, all or none: an invalid entry,
+// an unknown role or group, an email that exists or that appears twice creates nothing.
+// They have no password until the operator sets one. Errors: EForbidden, EInvalid,
+// ENotFound (a role or group), EConflict.
+func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser) ([]Account, error) {
+	if err := RequireAccounts(p); err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, Errorf(EInvalid, "name at least one user")
+	}
+	now := s.clock()
+	accounts := make([]*Account, len(users))
+	seen := map[string]bool{}
+	for i, u := range users {
+		email, err := NormalizeEmail(u.Email)
+		if err != nil {
+			return nil, err
+		}
+		if seen[email] {
+			return nil, Errorf(EConflict, "account %s is named twice", email)
+		}
+		seen[email] = true
+		a := &Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: u.Permissions, Created: now}
+		if a.Roles, err = s.roleIDs(ctx, u.Roles); err != nil {
+			return nil, err
+		}
+		if a.Groups, err = s.groupIDs(ctx, u.Groups); err != nil {
+			return nil, err
+		}
+		accounts[i] = a
+	}
+	if err := s.written(ctx, s.store.CreateAccounts(ctx, accounts)); err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(accounts))
+	for i, a := range accounts {
+		var err error
+		if out[i], err = s.reread(ctx, *a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // AccountFor returns an account by identifier. Administrators may read any account; anyone
@@ -115,27 +165,149 @@ func (s *Service) Administrators(ctx context.Context, p Principal) ([]string, er
 	}
 	ids := []string{}
 	for _, a := range users {
-		if a.Permissions.Has(UserManagement) {
+		if a.Effective.Has(UserManagement) {
 			ids = append(ids, a.Identifier)
 		}
 	}
 	return ids, nil
 }
 
-// UpdateUser replaces a user account's permissions; nil perms changes nothing. Errors:
-// EForbidden, ENotFound, EInvalid when it would leave no administrator.
-func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, perms *PermissionSet) (Account, error) {
+// UserWrite is an update of a user account; nil fields stay as they are.
+type UserWrite struct {
+	Permissions *PermissionSet // direct grants; replaces the set
+	Roles       *[]string      // role ids; replaces the set
+	Groups      *[]string      // group ids; replaces the set (Everyone is implied)
+	Password    *string        // a new password; ends the account's console sessions
+}
+
+// UpdateUser changes a user account's direct permissions, roles, groups and password, in
+// that order of checks; all of them or none. Errors: EForbidden, ENotFound, EInvalid (also
+// when it would leave no administrator).
+func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, w UserWrite) (Account, error) {
 	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
 	a, err := s.accountOf(ctx, email, UserAccount)
-	if err != nil || perms == nil {
-		return a, err
+	if err != nil {
+		return Account{}, err
 	}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Permissions: perms}}, s.clock()), a.ID); err != nil {
+	change := AccountChange{ID: a.ID, Permissions: w.Permissions}
+	if w.Roles != nil {
+		roles, err := s.roleIDs(ctx, *w.Roles)
+		if err != nil {
+			return Account{}, err
+		}
+		change.Roles = &roles
+	}
+	if w.Groups != nil {
+		groups, err := s.groupIDs(ctx, *w.Groups)
+		if err != nil {
+			return Account{}, err
+		}
+		change.Groups = &groups
+	}
+	var hash string
+	if w.Password != nil {
+		if hash, err = HashPassword(*w.Password); err != nil {
+			return Account{}, err
+		}
+	}
+	if change.Permissions != nil || change.Roles != nil || change.Groups != nil {
+		if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.clock()), a.ID); err != nil {
+			return Account{}, err
+		}
+	}
+	if hash != "" {
+		if err := s.store.SetPassword(ctx, a.ID, hash, s.clock()); err != nil {
+			return Account{}, err
+		}
+	}
+	return s.reread(ctx, a)
+}
+
+// ChangeAccountRoles assigns roles to an account (or takes them away). Errors: EForbidden,
+// ENotFound, EInvalid when no administrator would remain.
+func (s *Service) ChangeAccountRoles(ctx context.Context, p Principal, identifier string, add bool, roleIDs []string) (Account, error) {
+	if err := RequireAccounts(p); err != nil {
+		return Account{}, err
+	}
+	a, err := s.accountOf(ctx, identifier, "")
+	if err != nil {
+		return Account{}, err
+	}
+	ids, err := s.roleIDs(ctx, roleIDs)
+	if err != nil {
+		return Account{}, err
+	}
+	roles := changeSet(a.Roles, ids, add)
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Roles: &roles}}, s.clock()), a.ID); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
+}
+
+// ChangeAccountGroups adds an account to user groups (or removes it). The Everyone group
+// is implied for user accounts and ignored here. Errors: EForbidden, ENotFound, EInvalid.
+func (s *Service) ChangeAccountGroups(ctx context.Context, p Principal, identifier string, add bool, groupIDs []string) (Account, error) {
+	if err := RequireAccounts(p); err != nil {
+		return Account{}, err
+	}
+	a, err := s.accountOf(ctx, identifier, "")
+	if err != nil {
+		return Account{}, err
+	}
+	ids, err := s.groupIDs(ctx, groupIDs)
+	if err != nil {
+		return Account{}, err
+	}
+	current, err := s.groupIDs(ctx, a.Groups)
+	if err != nil {
+		return Account{}, err
+	}
+	groups := changeSet(current, ids, add)
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Groups: &groups}}, s.clock()), a.ID); err != nil {
+		return Account{}, err
+	}
+	return s.reread(ctx, a)
+}
+
+// changeSet returns set with ids added (or removed), without repeats.
+func changeSet(set, ids []string, add bool) []string {
+	out := []string{}
+	for _, id := range set {
+		if add || !slices.Contains(ids, id) {
+			out = append(out, id)
+		}
+	}
+	if add {
+		for _, id := range ids {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// ValidateAccounts sorts identifiers into those of live accounts and the rest (reference
+// §6 validateAccounts). Errors: EForbidden.
+func (s *Service) ValidateAccounts(ctx context.Context, p Principal, identifiers []string, kind AccountKind) (valid []Account, invalid []string, err error) {
+	if err := RequireAccounts(p); err != nil {
+		return nil, nil, err
+	}
+	valid, invalid = []Account{}, []string{}
+	for _, id := range identifiers {
+		a, err := s.accountOf(ctx, id, kind)
+		switch ErrorCode(err) {
+		case "":
+			valid = append(valid, a)
+		case ENotFound:
+			invalid = append(invalid, id)
+		default:
+			return nil, nil, err
+		}
+	}
+	return valid, invalid, nil
 }
 
 // ChangePermission grants (or revokes) one permission on several accounts at once, all or

@@ -35,6 +35,12 @@ const (
 	AuditSavedSearchCreate = "savedsearch.create"
 	AuditSavedSearchUpdate = "savedsearch.update"
 	AuditSavedSearchDelete = "savedsearch.delete"
+	AuditRoleCreate        = "role.create"
+	AuditRoleUpdate        = "role.update"
+	AuditRoleDelete        = "role.delete"
+	AuditGroupCreate       = "group.create"
+	AuditGroupUpdate       = "group.update"
+	AuditGroupDelete       = "group.delete"
 )
 
 // Actor is who a request acts as, carried in its context down to the store, which writes

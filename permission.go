@@ -81,6 +81,18 @@ func (s PermissionSet) Has(p Permission) bool {
 	return b != 0 && s&b == b
 }
 
+// EffectivePermissions is the one rule of what an account may do (reference §11): the
+// permissions granted to it directly and those of its roles and its groups' roles, but
+// never token_management for a service account, which generates no tokens for itself
+// whatever role it is given.
+func EffectivePermissions(kind AccountKind, direct, fromRoles PermissionSet) PermissionSet {
+	set := direct | fromRoles
+	if kind == ServiceAccount {
+		set &^= NewPermissionSet(TokenManagement)
+	}
+	return set
+}
+
 // List returns the set's permissions in reference order; never nil, so it encodes as [].
 func (s PermissionSet) List() []Permission {
 	out := make([]Permission, 0, bits.OnesCount32(uint32(s)))

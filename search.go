@@ -137,10 +137,11 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 	return nil
 }
 
-// AccountSearch is what user and service account searches accept.
+// AccountSearch is what user and service account searches accept. "id" is the identifier
+// as the real clients name it (Terraform finds a user by id EXACT).
 var AccountSearch = SearchSpec{
 	Keys: map[string]FieldKind{
-		"identifier": TextField, "description": TextField, "groups": TextField, "permission": TextField,
+		"id": TextField, "identifier": TextField, "roles": TextField, "userGroups": TextField, "description": TextField, "groups": TextField, "permission": TextField,
 		"active": BoolField, "lastUsed": TimeField, "lastSuccessfulLogin": TimeField, "freetext": TextField,
 	},
 	SortFields:  []string{"identifier", "description", "active", "lastUsed", "lastSuccessfulLogin", "dateCreated"},

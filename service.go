@@ -8,9 +8,12 @@ import (
 // Store is what the Service needs from a database. internal/store implements it for SQLite
 // and PostgreSQL; every method that changes tokens does so in one transaction.
 type Store interface {
-	// CreateAccount inserts a, setting its ID; EConflict when the identifier is taken.
-	// passwordHash may be empty (the account cannot sign in).
+	// CreateAccount inserts a with its permissions, roles and groups, setting its ID;
+	// EConflict when the identifier is taken. passwordHash may be empty (the account
+	// cannot sign in).
 	CreateAccount(ctx context.Context, a *Account, passwordHash string) error
+	// CreateAccounts inserts accounts without passwords, all or none, as CreateAccount.
+	CreateAccounts(ctx context.Context, accounts []*Account) error
 	// CreateFirstAdmin inserts a only when the database holds no account at all, and
 	// reports whether it did; safe when several instances start at once.
 	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string) (bool, error)
@@ -71,6 +74,7 @@ type Store interface {
 	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
 
 	SavedSearchStore
+	AccessStore
 
 	// RecordAudit writes an audit event that belongs to no other change (a failed sign-in);
 	// the store writes every other event in the transaction of its change.
@@ -85,6 +89,8 @@ type AccountChange struct {
 	Active      *bool
 	Description *string
 	Permissions *PermissionSet // replaces the whole set
+	Roles       *[]string      // role ids; replaces the account's own roles
+	Groups      *[]string      // group ids (not Everyone's); replaces its memberships
 }
 
 // Principal is an authenticated caller: the account a token (or, later, a console session)

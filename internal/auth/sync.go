@@ -51,6 +51,26 @@ func (v *Verifier) Load(ctx context.Context) error {
 	return nil
 }
 
+// reloadAccounts re-reads the state of every live account (permissions and whether its
+// tokens verify), leaving the tokens of the index as they are.
+func (v *Verifier) reloadAccounts(ctx context.Context) error {
+	var states []store.VerificationState
+	if err := v.src.EachVerificationState(ctx, func(s store.VerificationState) { states = append(states, s) }); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range states {
+		a := v.accounts[s.AccountID]
+		if a == nil {
+			a = &account{}
+			v.accounts[s.AccountID] = a
+		}
+		setAccount(a, s)
+	}
+	return nil
+}
+
 // clockTick is the resolution of recorded last-use times while Run runs.
 const clockTick = 100 * time.Millisecond
 
@@ -72,7 +92,14 @@ func (v *Verifier) catchUpLocked(ctx context.Context) error {
 		}
 		applied := map[int64]bool{}
 		for _, c := range changes {
-			if !applied[c.AccountID] {
+			if c.AccountID == store.EveryAccount && !applied[c.AccountID] {
+				// A role or group changed: any account's permissions may have; one query
+				// re-reads them all, and the tokens stay as they are.
+				if err := v.reloadAccounts(ctx); err != nil {
+					return err
+				}
+				applied[c.AccountID] = true
+			} else if !applied[c.AccountID] {
 				state, live, err := v.src.AccountVerificationState(ctx, c.AccountID)
 				if err != nil {
 					return err

@@ -5,37 +5,84 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
 )
 
+// The SQL below is the one definition of an account's effective permissions (reference
+// §11); tokenward.EffectivePermissions applies the rule that needs no database.
+
+// roleIDsOfAccount selects the ids of every role the account aliased a holds: its own, its
+// groups', and for a user account the Everyone group's (whose membership is implicit).
+const roleIDsOfAccount = `SELECT ar.role_id FROM account_roles ar WHERE ar.account_id = a.id
+	UNION SELECT gr.role_id FROM group_members gm JOIN group_roles gr ON gr.group_id = gm.group_id WHERE gm.account_id = a.id
+	UNION SELECT gr.role_id FROM user_groups g JOIN group_roles gr ON gr.group_id = g.id WHERE g.everyone AND a.kind = 'user'`
+
+// permissionColumns are two comma-separated lists of the account aliased a: its direct
+// permissions and the permissions of all its roles (repeats possible); effective unites them.
+const permissionColumns = `COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), ''),
+	COALESCE((SELECT string_agg(rp.permission, ',') FROM role_permissions rp WHERE rp.role_id IN (` + roleIDsOfAccount + `)), '')`
+
+// effective returns the permission sets of permissionColumns: direct and effective.
+func effective(kind tokenward.AccountKind, direct, fromRoles string) (tokenward.PermissionSet, tokenward.PermissionSet) {
+	d := parsePermissions(direct)
+	return d, tokenward.EffectivePermissions(kind, d, parsePermissions(fromRoles))
+}
+
 // accountColumns are the columns scanAccount reads from "accounts a".
 const accountColumns = `a.id, a.identifier, a.kind, a.active, a.description, a.created_at, a.last_login_at,
-	COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), ''),
+	` + permissionColumns + `,
+	COALESCE((SELECT string_agg(ar.role_id, ',') FROM account_roles ar WHERE ar.account_id = a.id), ''),
+	COALESCE((SELECT string_agg(g.id, ',') FROM user_groups g WHERE (g.everyone AND a.kind = 'user')
+		OR g.id IN (SELECT gm.group_id FROM group_members gm WHERE gm.account_id = a.id)), ''),
 	(SELECT MAX(t.last_used_at) FROM tokens t WHERE t.account_id = a.id)`
 
 func scanAccount(row interface{ Scan(...any) error }) (tokenward.Account, error) {
 	var a tokenward.Account
-	var kind, perms string
+	var kind, direct, fromRoles, roles, groups string
 	var created int64
 	var lastLogin, lastUsed sql.NullInt64
-	if err := row.Scan(&a.ID, &a.Identifier, &kind, &a.Active, &a.Description, &created, &lastLogin, &perms, &lastUsed); err != nil {
+	if err := row.Scan(&a.ID, &a.Identifier, &kind, &a.Active, &a.Description, &created, &lastLogin, &direct, &fromRoles, &roles, &groups, &lastUsed); err != nil {
 		return tokenward.Account{}, err
 	}
 	a.Kind = tokenward.AccountKind(kind)
 	a.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
 	a.LastLogin = fromMillis(lastLogin)
 	a.LastUsed = fromMillis(lastUsed)
-	a.Permissions = parsePermissions(perms)
+	a.Permissions, a.Effective = effective(a.Kind, direct, fromRoles)
+	a.Roles, a.Groups = idList(roles), idList(groups)
 	return a, nil
+}
+
+// idList reads a comma-separated list of ids as a sorted slice, never nil.
+func idList(list string) []string {
+	out := []string{}
+	if list != "" {
+		out = strings.Split(list, ",")
+		slices.Sort(out)
+	}
+	return out
 }
 
 // CreateAccount inserts a with its permissions and sets a.ID. EConflict when a live account
 // already has the identifier.
 func (db *DB) CreateAccount(ctx context.Context, a *tokenward.Account, passwordHash string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAccount(ctx, tx, a, passwordHash) })
+}
+
+// CreateAccounts inserts accounts without passwords in one transaction: all or none.
+func (db *DB) CreateAccounts(ctx context.Context, accounts []*tokenward.Account) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, a := range accounts {
+			if err := db.insertAccount(ctx, tx, a, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // CreateFirstAdmin inserts a when no account exists yet, under the global lock so that two
@@ -74,7 +121,35 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 	if err := insertPermissions(ctx, tx, a.ID, a.Permissions); err != nil {
 		return err
 	}
-	return audit(ctx, tx, a.Created, tokenward.AuditAccountCreate, a.Identifier, "permissions: "+permissionList(a.Permissions))
+	if err := insertLinks(ctx, tx, "account_roles", "account_id", "role_id", a.ID, a.Roles); err != nil {
+		return err
+	}
+	if err := insertLinks(ctx, tx, "group_members", "account_id", "group_id", a.ID, a.Groups); err != nil {
+		return err
+	}
+	detail := "permissions: " + permissionList(a.Permissions)
+	if len(a.Roles) > 0 {
+		detail += "; roles: " + strings.Join(a.Roles, ", ")
+	}
+	if len(a.Groups) > 0 {
+		detail += "; groups: " + strings.Join(a.Groups, ", ")
+	}
+	return audit(ctx, tx, a.Created, tokenward.AuditAccountCreate, a.Identifier, detail)
+}
+
+// insertLinks inserts rows (column = owner, other = each of ids) into a link table. A
+// foreign-key failure means one of ids names nothing: ENotFound.
+func insertLinks(ctx context.Context, tx *sql.Tx, table, column, other string, owner any, ids []string) error {
+	for _, id := range ids {
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+column+`, `+other+`) VALUES ($1, $2) ON CONFLICT DO NOTHING`, owner, id)
+		if isForeignKeyViolation(err) {
+			return tokenward.Errorf(tokenward.ENotFound, "%s %s does not exist", strings.TrimSuffix(other, "_id"), truncateID(id))
+		}
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // permissionList is a permission set as text for the audit trail.
@@ -212,7 +287,25 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 					return err
 				}
 			}
-			if c.Active != nil || c.Permissions != nil {
+			for _, link := range []struct {
+				ids          *[]string
+				table, other string
+			}{{c.Roles, "account_roles", "role_id"}, {c.Groups, "group_members", "group_id"}} {
+				if link.ids == nil {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+link.table+` WHERE account_id = $1`, c.ID); err != nil {
+					return fmt.Errorf("clear %s: %w", link.table, err)
+				}
+				if err := insertLinks(ctx, tx, link.table, "account_id", link.other, c.ID, *link.ids); err != nil {
+					return err
+				}
+				if err := audit(ctx, tx, at, tokenward.AuditAccountUpdate, before.Identifier,
+					strings.TrimSuffix(link.other, "_id")+"s: "+strings.Join(*link.ids, ", ")); err != nil {
+					return err
+				}
+			}
+			if c.Active != nil || c.Permissions != nil || c.Roles != nil || c.Groups != nil {
 				if err := db.recordChange(ctx, tx, c.ID, at); err != nil {
 					return err
 				}
@@ -296,12 +389,15 @@ func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) err
 }
 
 // keepAnAdministrator fails the transaction when no live user account would hold
-// user_management any more: nobody could then manage accounts from the API or console.
+// user_management any more, directly or through a role: nobody could then manage accounts
+// from the API or console.
 func keepAnAdministrator(ctx context.Context, tx *sql.Tx) error {
 	var ok bool
 	err := tx.QueryRowContext(ctx, `SELECT EXISTS (
 		SELECT 1 FROM account_permissions p JOIN accounts a ON a.id = p.account_id
-		WHERE p.permission = 'user_management' AND a.kind = 'user' AND a.deleted_at IS NULL)`).Scan(&ok)
+		WHERE p.permission = 'user_management' AND a.kind = 'user' AND a.deleted_at IS NULL)
+		OR EXISTS (SELECT 1 FROM accounts a WHERE a.kind = 'user' AND a.deleted_at IS NULL AND EXISTS (
+			SELECT 1 FROM role_permissions rp WHERE rp.permission = 'user_management' AND rp.role_id IN (`+roleIDsOfAccount+`)))`).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("check administrators: %w", err)
 	}

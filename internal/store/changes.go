@@ -35,7 +35,13 @@ func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, accountID int64, at 
 	return nil
 }
 
-// Change is one committed change to an account's verification state.
+// EveryAccount is the account id of a change that may touch the effective permissions of
+// any number of accounts (a role's permissions, a group's roles or members): an instance
+// that reads it re-reads every account's state.
+const EveryAccount = 0
+
+// Change is one committed change to an account's verification state, or to every
+// account's (AccountID EveryAccount).
 type Change struct {
 	Seq       int64
 	AccountID int64
@@ -89,8 +95,7 @@ type LiveToken struct {
 
 // EachVerificationState calls fn for every live account.
 func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationState)) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.identifier, a.kind, a.active,
-		COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
+	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.identifier, a.kind, a.active, `+permissionColumns+`
 		FROM accounts a WHERE a.deleted_at IS NULL`)
 	if err != nil {
 		return fmt.Errorf("load accounts: %w", err)
@@ -98,11 +103,12 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationSta
 	defer rows.Close()
 	for rows.Next() {
 		var s VerificationState
-		var kind, perms string
-		if err := rows.Scan(&s.AccountID, &s.Identifier, &kind, &s.Usable, &perms); err != nil {
+		var kind, direct, fromRoles string
+		if err := rows.Scan(&s.AccountID, &s.Identifier, &kind, &s.Usable, &direct, &fromRoles); err != nil {
 			return fmt.Errorf("scan account: %w", err)
 		}
-		s.Kind, s.Permissions = tokenward.AccountKind(kind), parsePermissions(perms)
+		s.Kind = tokenward.AccountKind(kind)
+		_, s.Permissions = effective(s.Kind, direct, fromRoles)
 		fn(s)
 	}
 	return rows.Err()
@@ -137,17 +143,17 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (Ve
 		return s, nil, fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback()
-	var kind, perms string
-	err = tx.QueryRowContext(ctx, `SELECT a.identifier, a.kind, a.active,
-		COALESCE((SELECT string_agg(p.permission, ',') FROM account_permissions p WHERE p.account_id = a.id), '')
-		FROM accounts a WHERE a.id = $1 AND a.deleted_at IS NULL`, accountID).Scan(&s.Identifier, &kind, &s.Usable, &perms)
+	var kind, direct, fromRoles string
+	err = tx.QueryRowContext(ctx, `SELECT a.identifier, a.kind, a.active, `+permissionColumns+`
+		FROM accounts a WHERE a.id = $1 AND a.deleted_at IS NULL`, accountID).Scan(&s.Identifier, &kind, &s.Usable, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil, nil
 	}
 	if err != nil {
 		return s, nil, fmt.Errorf("read account state: %w", err)
 	}
-	s.Kind, s.Permissions = tokenward.AccountKind(kind), parsePermissions(perms)
+	s.Kind = tokenward.AccountKind(kind)
+	_, s.Permissions = effective(s.Kind, direct, fromRoles)
 	rows, err := tx.QueryContext(ctx, `SELECT seq, digest FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
 	if err != nil {
 		return s, nil, fmt.Errorf("read account tokens: %w", err)

@@ -34,14 +34,13 @@ func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tok
 func (db *DB) SessionByDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Session, tokenward.Principal, error) {
 	var s tokenward.Session
 	var p tokenward.Principal
-	var kind, perms string
+	var kind, direct, fromRoles string
 	var created, seen, expires int64
 	err := db.read.QueryRowContext(ctx, `
-		SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at, a.identifier, a.kind,
-		       COALESCE((SELECT string_agg(ap.permission, ',') FROM account_permissions ap WHERE ap.account_id = a.id), '')
+		SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at, a.identifier, a.kind, `+permissionColumns+`
 		FROM sessions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.digest = $1 AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&s.AccountID, &created, &seen, &expires, &p.Account, &kind, &perms)
+		Scan(&s.AccountID, &created, &seen, &expires, &p.Account, &kind, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, p, tokenward.Errorf(tokenward.ENotFound, "no such session")
 	}
@@ -49,7 +48,8 @@ func (db *DB) SessionByDigest(ctx context.Context, digest tokenward.Digest) (tok
 		return s, p, fmt.Errorf("read session: %w", err)
 	}
 	s.Created, s.LastSeen, s.Expires = time.UnixMilli(created).UTC(), time.UnixMilli(seen).UTC(), time.UnixMilli(expires).UTC()
-	p.AccountID, p.Kind, p.Permissions = s.AccountID, tokenward.AccountKind(kind), parsePermissions(perms)
+	p.AccountID, p.Kind = s.AccountID, tokenward.AccountKind(kind)
+	_, p.Permissions = effective(p.Kind, direct, fromRoles)
 	return s, p, nil
 }
 

@@ -177,13 +177,12 @@ func affectedOne(res sql.Result, err error, what string) error {
 // live, its account not deleted and active. ENotFound otherwise.
 func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Principal, error) {
 	var p tokenward.Principal
-	var kind, perms string
+	var kind, direct, fromRoles string
 	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, t.seq,
-		       COALESCE((SELECT string_agg(ap.permission, ',') FROM account_permissions ap WHERE ap.account_id = a.id), '')
+		SELECT a.id, a.identifier, a.kind, t.seq, `+permissionColumns+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.digest = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &perms)
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
 	}
@@ -191,7 +190,7 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 		return tokenward.Principal{}, fmt.Errorf("verify token: %w", err)
 	}
 	p.Kind = tokenward.AccountKind(kind)
-	p.Permissions = parsePermissions(perms)
+	_, p.Permissions = effective(p.Kind, direct, fromRoles)
 	return p, nil
 }
 
