@@ -173,3 +173,57 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// TestLastUsableAdministrator: an administrator counts only when somebody can act as them
+// (a password or a live token). A second user_management account with neither does not
+// let the real one be deleted, demoted or lose their last token.
+func TestLastUsableAdministrator(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		in := newInstance(t, storetest.DSN(t, engine))
+		svc := in.service
+		real, err := svc.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "a long enough password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateUser(ctx, "ghost@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), ""); err != nil {
+			t.Fatal(err)
+		}
+		admin := tokenward.Principal{AccountID: real.ID, Account: real.Identifier, Kind: tokenward.UserAccount,
+			Permissions: tokenward.NewPermissionSet(tokenward.UserManagement)}
+		none := tokenward.PermissionSet(0)
+		for name, err := range map[string]error{
+			"delete the real administrator": func() error {
+				_, err := svc.DeleteAccounts(ctx, admin, []string{"admin@example.com"}, false)
+				return err
+			}(),
+			"demote the real administrator": func() error {
+				_, err := svc.UpdateUser(ctx, admin, "admin@example.com", tokenward.UserWrite{Permissions: &none})
+				return err
+			}(),
+		} {
+			if tokenward.ErrorCode(err) != tokenward.EInvalid {
+				t.Errorf("%s while the other administrator has no password and no token: %v, want %s", name, err, tokenward.EInvalid)
+			}
+		}
+		// Once the ghost has a token, somebody can act as them: the real one may go.
+		if _, _, err := svc.GenerateToken(ctx, "ghost@example.com", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.DeleteAccounts(ctx, admin, []string{"admin@example.com"}, false); err != nil {
+			t.Errorf("delete the administrator once another usable one exists: %v, want success", err)
+		}
+		ghost, err := svc.AccountFor(ctx, admin, "ghost@example.com", tokenward.UserAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens, err := svc.TokensOf(ctx, admin, []tokenward.Account{ghost})
+		if err != nil || len(tokens[ghost.ID]) != 1 {
+			t.Fatalf("ghost's tokens: %v, %v", tokens, err)
+		}
+		gp := tokenward.Principal{AccountID: ghost.ID, Account: ghost.Identifier, Kind: tokenward.UserAccount, Permissions: ghost.Effective}
+		if _, err := svc.RevokeOwnToken(ctx, gp, tokens[ghost.ID][0].ID); tokenward.ErrorCode(err) != tokenward.EInvalid {
+			t.Errorf("the last usable administrator revokes their only token: %v, want %s", err, tokenward.EInvalid)
+		}
+	})
+}

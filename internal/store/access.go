@@ -150,7 +150,8 @@ func (db *DB) SearchRoles(ctx context.Context, req tokenward.SearchRequest) (tok
 // UpdateRoles applies changes to roles in one transaction, all or none.
 func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+		guard, err := db.lockAccounts(ctx, tx)
+		if err != nil {
 			return err
 		}
 		reach := false // whether some account's effective permissions may change
@@ -225,18 +226,18 @@ func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, a
 				return err
 			}
 		}
-		return db.afterAccessChange(ctx, tx, reach, at)
+		return db.afterAccessChange(ctx, tx, guard, reach, at)
 	})
 }
 
 // afterAccessChange ends every write to roles and groups: when some account's effective
 // permissions may have changed, it checks that an administrator remains and records the
 // change for every instance.
-func (db *DB) afterAccessChange(ctx context.Context, tx *sql.Tx, reach bool, at time.Time) error {
+func (db *DB) afterAccessChange(ctx context.Context, tx *sql.Tx, guard adminGuard, reach bool, at time.Time) error {
 	if !reach {
 		return nil
 	}
-	if err := keepAnAdministrator(ctx, tx); err != nil {
+	if err := guard.check(ctx, tx); err != nil {
 		return err
 	}
 	return db.recordChange(ctx, tx, EveryAccount, at)
@@ -297,11 +298,12 @@ func link(ctx context.Context, tx *sql.Tx, add bool, table, column string, id an
 // DeleteRole deletes a role; its links to accounts and groups go with it.
 func (db *DB) DeleteRole(ctx context.Context, id string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+		guard, err := db.lockAccounts(ctx, tx)
+		if err != nil {
 			return err
 		}
 		var name string
-		err := tx.QueryRowContext(ctx, `DELETE FROM roles WHERE id = $1 RETURNING name`, id).Scan(&name)
+		err = tx.QueryRowContext(ctx, `DELETE FROM roles WHERE id = $1 RETURNING name`, id).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tokenward.Errorf(tokenward.ENotFound, "role %s does not exist", truncateID(id))
 		}
@@ -311,7 +313,7 @@ func (db *DB) DeleteRole(ctx context.Context, id string, at time.Time) error {
 		if err := audit(ctx, tx, at, tokenward.AuditRoleDelete, roleTarget(name, id), ""); err != nil {
 			return err
 		}
-		return db.afterAccessChange(ctx, tx, true, at)
+		return db.afterAccessChange(ctx, tx, guard, true, at)
 	})
 }
 
@@ -422,11 +424,12 @@ func (db *DB) SearchGroups(ctx context.Context, req tokenward.SearchRequest) (to
 // UpdateGroup applies a change to a group in one transaction.
 func (db *DB) UpdateGroup(ctx context.Context, c tokenward.GroupChange, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+		guard, err := db.lockAccounts(ctx, tx)
+		if err != nil {
 			return err
 		}
 		var name string
-		err := tx.QueryRowContext(ctx, `SELECT name FROM user_groups WHERE id = $1`+db.forUpdate(), c.ID).Scan(&name)
+		err = tx.QueryRowContext(ctx, `SELECT name FROM user_groups WHERE id = $1`+db.forUpdate(), c.ID).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist", truncateID(c.ID))
 		}
@@ -496,18 +499,19 @@ func (db *DB) UpdateGroup(ctx context.Context, c tokenward.GroupChange, at time.
 		if err := audit(ctx, tx, at, tokenward.AuditGroupUpdate, groupTarget(name, c.ID), strings.Join(details, "; ")); err != nil {
 			return err
 		}
-		return db.afterAccessChange(ctx, tx, reach, at)
+		return db.afterAccessChange(ctx, tx, guard, reach, at)
 	})
 }
 
 // DeleteGroup deletes a group other than Everyone, with its memberships and role links.
 func (db *DB) DeleteGroup(ctx context.Context, id string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
+		guard, err := db.lockAccounts(ctx, tx)
+		if err != nil {
 			return err
 		}
 		var name string
-		err := tx.QueryRowContext(ctx, `DELETE FROM user_groups WHERE id = $1 AND NOT everyone RETURNING name`, id).Scan(&name)
+		err = tx.QueryRowContext(ctx, `DELETE FROM user_groups WHERE id = $1 AND NOT everyone RETURNING name`, id).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist or cannot be deleted", truncateID(id))
 		}
@@ -517,6 +521,6 @@ func (db *DB) DeleteGroup(ctx context.Context, id string, at time.Time) error {
 		if err := audit(ctx, tx, at, tokenward.AuditGroupDelete, groupTarget(name, id), ""); err != nil {
 			return err
 		}
-		return db.afterAccessChange(ctx, tx, true, at)
+		return db.afterAccessChange(ctx, tx, guard, true, at)
 	})
 }

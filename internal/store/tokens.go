@@ -140,9 +140,14 @@ func (db *DB) RenameToken(ctx context.Context, id, name string, at time.Time) (t
 // included: revocation happens once).
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// The last usable administrator may hold nothing but this token.
+		guard, err := db.lockAccounts(ctx, tx)
+		if err != nil {
+			return err
+		}
 		var accountID int64
 		var account string
-		err := tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_id, account_identifier`,
+		err = tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_id, account_identifier`,
 			millis(at), id).Scan(&accountID, &account)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tokenward.Errorf(tokenward.ENotFound, "no such token")
@@ -151,6 +156,9 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 			return fmt.Errorf("revoke token: %w", err)
 		}
 		if err := audit(ctx, tx, at, tokenward.AuditTokenRevoke, tokenTarget(id, account), ""); err != nil {
+			return err
+		}
+		if err := guard.check(ctx, tx); err != nil {
 			return err
 		}
 		return db.recordChange(ctx, tx, accountID, at)
