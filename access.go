@@ -125,17 +125,20 @@ func checkName(kind, name string) (string, error) {
 	if name == "" {
 		return "", Errorf(EInvalid, "a %s needs a name", kind)
 	}
-	if len(name) > MaxNameLength || strings.ContainsAny(name, "\x00\r\n") {
-		return "", Errorf(EInvalid, "a %s name is one line of at most %d bytes", kind, MaxNameLength)
+	if err := CheckText("a "+kind+" name", name, MaxNameLength); err != nil {
+		return "", err
+	}
+	if spoofs(name) {
+		return "", Errorf(EInvalid, "a %s name may not contain control, bidirectional or zero-width characters", kind)
 	}
 	return name, nil
 }
 
 func checkDescription(d *string) error {
-	if d != nil && len(*d) > MaxDescriptionLength {
-		return Errorf(EInvalid, "a description is at most %d bytes", MaxDescriptionLength)
+	if d == nil {
+		return nil
 	}
-	return nil
+	return CheckText("a description", *d, MaxDescriptionLength)
 }
 
 // RoleWrite is a create or update of a role; nil fields are absent from the request.

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,6 +99,27 @@ func NormalizeAccountID(s string) (string, error) {
 		return NormalizeServiceAccountID(s)
 	}
 	return NormalizeEmail(s)
+}
+
+// CheckText returns an EInvalid error naming what when s is not valid UTF-8, holds a NUL
+// byte or is longer than max bytes: text that no engine stores or matches the same way.
+func CheckText(what, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return Errorf(EInvalid, "%s is at most %d bytes", what, max)
+	case !utf8.ValidString(s):
+		return Errorf(EInvalid, "%s must be valid UTF-8", what)
+	case strings.ContainsRune(s, 0):
+		return Errorf(EInvalid, "%s must not contain a NUL character", what)
+	}
+	return nil
+}
+
+// spoofs reports whether s holds a control character or an invisible format character
+// (bidirectional overrides, zero-width spaces and joiners): characters that make a name
+// read differently from what it is.
+func spoofs(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0
 }
 
 // truncate shortens s to at most n runes for use inside an error message.

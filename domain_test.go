@@ -217,3 +217,55 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchRequestBounds: every size of a search request has a limit, refused with 400
+// naming it, and text that no engine stores the same way is refused before any query.
+func TestSearchRequestBounds(t *testing.T) {
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprint(i)
+		}
+		return out
+	}
+	cond := func(c tokenward.SearchCondition) []tokenward.SearchCondition { return []tokenward.SearchCondition{c} }
+	conds := make([]tokenward.SearchCondition, tokenward.MaxSearchConditions+1)
+	for i := range conds {
+		conds[i] = tokenward.SearchCondition{Key: "name", Value: "x"}
+	}
+	for _, tc := range []struct {
+		name string
+		req  tokenward.SearchRequest
+		want string // a word the message must hold; "" for no error
+	}{
+		{"offset at the bound", tokenward.SearchRequest{Offset: tokenward.MaxSearchOffset}, ""},
+		{"offset past the bound", tokenward.SearchRequest{Offset: tokenward.MaxSearchOffset + 1}, "offset"},
+		{"offset near 2^63", tokenward.SearchRequest{Offset: 1<<63 - 1}, "offset"},
+		{"too many conditions", tokenward.SearchRequest{Query: conds}, "conditions"},
+		{"values at the bound", tokenward.SearchRequest{Query: cond(tokenward.SearchCondition{Key: "name", Values: many(tokenward.MaxSearchValues)})}, ""},
+		{"too many values", tokenward.SearchRequest{Query: cond(tokenward.SearchCondition{Key: "name", Values: many(tokenward.MaxSearchValues + 1)})}, "values"},
+		{"NUL in a value", tokenward.SearchRequest{Query: cond(tokenward.SearchCondition{Key: "name", Value: "a\x00b"})}, "NUL"},
+		{"invalid UTF-8", tokenward.SearchRequest{Query: cond(tokenward.SearchCondition{Key: "name", Value: "a\xffb"})}, "UTF-8"},
+		{"long value", tokenward.SearchRequest{Query: cond(tokenward.SearchCondition{Key: "name", Value: strings.Repeat("x", tokenward.MaxSearchValueLength+1)})}, "bytes"},
+	} {
+		err := tc.req.Normalize(tokenward.TokenSearch)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want no error", tc.name, err)
+		case tc.want != "" && (tokenward.ErrorCode(err) != tokenward.EInvalid || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %s naming %q", tc.name, err, tokenward.EInvalid, tc.want)
+		}
+	}
+}
+
+// TestNamesThatSpoof: token names refuse bidirectional overrides and zero-width characters.
+func TestNamesThatSpoof(t *testing.T) {
+	for _, name := range []string{"deploy\u202etxt.exe", "ci\u200bbot", "a\u200db", "x\u2066y"} {
+		if _, err := tokenward.NormalizeTokenName(name); tokenward.ErrorCode(err) != tokenward.EInvalid {
+			t.Errorf("NormalizeTokenName(%q): %v, want %s", name, err, tokenward.EInvalid)
+		}
+	}
+	if got, err := tokenward.NormalizeTokenName("  déploiement ✓ "); err != nil || got != "déploiement ✓" {
+		t.Errorf("NormalizeTokenName of plain Unicode text = %q, %v; want it kept, trimmed", got, err)
+	}
+}

@@ -28,9 +28,14 @@ var SavedSearchEntityTypes = []string{"TOKEN", "SERVICE_ACCOUNT", "USER", "ACCOU
 // MaxSavedSearchQuery is the largest saved query accepted, in bytes.
 const MaxSavedSearchQuery = 16 << 10
 
+// MaxSavedSearchesPerOwner is how many saved searches one account may keep.
+const MaxSavedSearchesPerOwner = 100
+
 // SavedSearchStore is what saved searches need from the database.
 type SavedSearchStore interface {
-	CreateSavedSearch(ctx context.Context, s SavedSearch) error
+	// CreateSavedSearch stores s unless its owner already holds max saved searches
+	// (EInvalid), counted in the same transaction.
+	CreateSavedSearch(ctx context.Context, s SavedSearch, max int) error
 	// SavedSearchOf returns the saved search with that id owned by ownerID, or ENotFound.
 	SavedSearchOf(ctx context.Context, ownerID int64, id string) (SavedSearch, error)
 	UpdateSavedSearch(ctx context.Context, s SavedSearch) error
@@ -45,8 +50,8 @@ func checkSavedSearch(entityType, query string) (string, error) {
 	if !slices.Contains(SavedSearchEntityTypes, entityType) {
 		return "", Errorf(EInvalid, "entityType must be one of %s", strings.Join(SavedSearchEntityTypes, ", "))
 	}
-	if len(query) > MaxSavedSearchQuery {
-		return "", Errorf(EInvalid, "a saved query is at most %d bytes", MaxSavedSearchQuery)
+	if err := CheckText("a saved query", query, MaxSavedSearchQuery); err != nil {
+		return "", err
 	}
 	return entityType, nil
 }
@@ -60,7 +65,7 @@ func (s *Service) CreateSavedSearch(ctx context.Context, p Principal, entityType
 	now := s.clock()
 	ss := SavedSearch{ID: strings.ToLower(rand.Text()[:16]), EntityType: entityType, Query: query, OwnerID: p.AccountID,
 		Owner: p.Account, Creator: p.Account, Updater: p.Account, Created: now, Updated: now}
-	if err := s.savedSearches().CreateSavedSearch(ctx, ss); err != nil {
+	if err := s.savedSearches().CreateSavedSearch(ctx, ss, MaxSavedSearchesPerOwner); err != nil {
 		return SavedSearch{}, err
 	}
 	return ss, nil

@@ -5,10 +5,16 @@ import (
 	"strings"
 )
 
-// Search limits of the reference §7.
+// Search limits of the reference §7, and ours on the size of a request: deep offsets,
+// huge OR lists and long values cost the database far more than any real client needs
+// (SQLite refuses expression trees past ~1,000 terms, PostgreSQL 65,535 parameters).
 const (
-	DefaultSearchLimit = 100
-	MaxSearchLimit     = 1000
+	DefaultSearchLimit   = 100
+	MaxSearchLimit       = 1000
+	MaxSearchOffset      = 1_000_000
+	MaxSearchConditions  = 50
+	MaxSearchValues      = 100  // values of one condition
+	MaxSearchValueLength = 1024 // bytes of one value
 )
 
 // SearchRequest is a Wavefront search request: every condition must hold, the results are
@@ -85,8 +91,11 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 	case r.Limit < 0 || r.Limit > MaxSearchLimit:
 		return Errorf(EInvalid, "limit must be between 1 and %d", MaxSearchLimit)
 	}
-	if r.Offset < 0 {
-		return Errorf(EInvalid, "offset must not be negative")
+	if r.Offset < 0 || r.Offset > MaxSearchOffset {
+		return Errorf(EInvalid, "offset must be between 0 and %d", MaxSearchOffset)
+	}
+	if len(r.Query) > MaxSearchConditions {
+		return Errorf(EInvalid, "a search holds at most %d conditions", MaxSearchConditions)
 	}
 	if r.Sort == nil || r.Sort.Field == "" {
 		s := spec.DefaultSort
@@ -116,6 +125,14 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 		}
 		if len(c.Values) == 0 {
 			c.Values = []string{c.Value}
+		}
+		if len(c.Values) > MaxSearchValues {
+			return Errorf(EInvalid, "key %q: a condition holds at most %d values", c.Key, MaxSearchValues)
+		}
+		for _, v := range c.Values {
+			if err := CheckText("a search value", v, MaxSearchValueLength); err != nil {
+				return err
+			}
 		}
 		switch kind {
 		case TimeField:

@@ -16,8 +16,8 @@ type ServiceAccountWrite struct {
 const MaxDescriptionLength = 1024
 
 func (w ServiceAccountWrite) check() error {
-	if w.Description != nil && len(*w.Description) > MaxDescriptionLength {
-		return Errorf(EInvalid, "a description is at most %d bytes", MaxDescriptionLength)
+	if err := checkDescription(w.Description); err != nil {
+		return err
 	}
 	if w.Permissions != nil {
 		return checkServicePermissions(*w.Permissions)
@@ -183,8 +183,8 @@ func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, p
 	if err := checkServicePermissions(perms); err != nil {
 		return Account{}, err
 	}
-	if len(description) > MaxDescriptionLength {
-		return Account{}, Errorf(EInvalid, "a description is at most %d bytes", MaxDescriptionLength)
+	if err := checkDescription(&description); err != nil {
+		return Account{}, err
 	}
 	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Description: description, Created: s.clock()}
 	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {

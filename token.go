@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -135,8 +134,8 @@ func NormalizeTokenName(name string) (string, error) {
 		return "", Errorf(EInvalid, "a token name must be valid UTF-8 text")
 	case utf8.RuneCountInString(name) > MaxTokenNameLength:
 		return "", Errorf(EInvalid, "a token name is at most %d characters", MaxTokenNameLength)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", Errorf(EInvalid, "a token name may not contain control characters")
+	case spoofs(name):
+		return "", Errorf(EInvalid, "a token name may not contain control, bidirectional or zero-width characters")
 	}
 	return name, nil
 }

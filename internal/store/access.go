@@ -91,6 +91,9 @@ func setRolePermissions(ctx context.Context, tx *sql.Tx, id string, perms tokenw
 
 // RoleByID returns a role with its assignees, or ENotFound.
 func (db *DB) RoleByID(ctx context.Context, id string) (tokenward.Role, error) {
+	if !storable(id) {
+		return tokenward.Role{}, tokenward.Errorf(tokenward.ENotFound, "no such role")
+	}
 	r, err := scanRole(db.read.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE r.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, tokenward.Errorf(tokenward.ENotFound, "role %s does not exist", truncateID(id))
@@ -366,6 +369,9 @@ func (db *DB) CreateGroup(ctx context.Context, g tokenward.UserGroup) error {
 
 // GroupByID returns a group with its roles and members, or ENotFound.
 func (db *DB) GroupByID(ctx context.Context, id string) (tokenward.UserGroup, error) {
+	if !storable(id) {
+		return tokenward.UserGroup{}, tokenward.Errorf(tokenward.ENotFound, "no such user group")
+	}
 	g, err := scanGroup(db.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM user_groups g WHERE g.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist", truncateID(id))

@@ -176,6 +176,9 @@ func insertPermissions(ctx context.Context, tx *sql.Tx, accountID int64, perms t
 
 // AccountByIdentifier returns the live account with that identifier, or ENotFound.
 func (db *DB) AccountByIdentifier(ctx context.Context, identifier string) (tokenward.Account, error) {
+	if !storable(identifier) {
+		return tokenward.Account{}, tokenward.Errorf(tokenward.ENotFound, "no such account")
+	}
 	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+`
 		FROM accounts a WHERE a.identifier = $1 AND a.deleted_at IS NULL`, identifier))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -23,9 +23,20 @@ func scanSavedSearch(row interface{ Scan(...any) error }) (tokenward.SavedSearch
 	return s, nil
 }
 
-// CreateSavedSearch stores a saved search.
-func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch) error {
+// CreateSavedSearch stores a saved search unless its owner already holds max of them; the
+// owner's row is locked first, so that parallel creates on PostgreSQL count one by one.
+func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch, max int) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM accounts WHERE id = $1`+db.forUpdate(), s.OwnerID); err != nil {
+			return fmt.Errorf("lock owner: %w", err)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM saved_searches WHERE owner_id = $1`, s.OwnerID).Scan(&n); err != nil {
+			return fmt.Errorf("count saved searches: %w", err)
+		}
+		if n >= max {
+			return tokenward.Errorf(tokenward.EInvalid, "an account keeps at most %d saved searches; delete one first", max)
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO saved_searches (id, entity_type, query, owner_id, creator, updater, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.EntityType, s.Query, s.OwnerID, s.Creator, s.Updater, millis(s.Created), millis(s.Updated))
 		if err != nil {
@@ -37,6 +48,9 @@ func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch) er
 
 // SavedSearchOf returns ownerID's saved search with that id, or ENotFound.
 func (db *DB) SavedSearchOf(ctx context.Context, ownerID int64, id string) (tokenward.SavedSearch, error) {
+	if !storable(id) {
+		return tokenward.SavedSearch{}, tokenward.Errorf(tokenward.ENotFound, "no such saved search")
+	}
 	s, err := scanSavedSearch(db.read.QueryRowContext(ctx, `SELECT `+savedSearchColumns+`
 		FROM saved_searches s JOIN accounts a ON a.id = s.owner_id WHERE s.id = $1 AND s.owner_id = $2`, id, ownerID))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -233,6 +234,11 @@ func isForeignKeyViolation(err error) bool {
 	}
 	return false
 }
+
+// storable reports whether s is text both engines store: valid UTF-8 without NUL
+// (PostgreSQL refuses both, with an error that would read as a 500). A lookup by a key
+// that is not storable finds nothing, on either engine alike.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // millis converts a time to the epoch milliseconds stored in the database.
 func millis(t time.Time) int64 { return t.UnixMilli() }

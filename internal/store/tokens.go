@@ -94,6 +94,9 @@ func (db *DB) LiveTokens(ctx context.Context, accountID int64) ([]tokenward.Toke
 
 // LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
 func (db *DB) LiveTokenByID(ctx context.Context, id string) (tokenward.Token, error) {
+	if !storable(id) {
+		return tokenward.Token{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
+	}
 	return db.liveToken(ctx, `t.id = $1`, id)
 }
 
