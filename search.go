@@ -104,6 +104,9 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 	} else if !slices.Contains(spec.SortFields, r.Sort.Field) {
 		return Errorf(EInvalid, "cannot sort by %q; sort fields are %s", r.Sort.Field, strings.Join(spec.SortFields, ", "))
 	}
+	// Terraform's data sources send their paging as conditions ({"key":"limit",...}); they
+	// filter nothing, so they are dropped rather than refused.
+	r.Query = slices.DeleteFunc(r.Query, func(c SearchCondition) bool { return c.Key == "limit" || c.Key == "offset" })
 	for i := range r.Query {
 		c := &r.Query[i]
 		kind, ok := spec.Keys[c.Key]

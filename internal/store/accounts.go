@@ -192,7 +192,10 @@ func (db *DB) AccountByIdentifier(ctx context.Context, identifier string) (token
 
 // accountFields maps the account search keys to SQL.
 var accountFields = map[string]field{
+	"id":                  {expr: "a.identifier"},
 	"identifier":          {expr: "a.identifier"},
+	"roles":               {expr: "ar.role_id", anyOf: "EXISTS (SELECT 1 FROM account_roles ar WHERE ar.account_id = a.id AND %s)"},
+	"userGroups":          {expr: "g.id", anyOf: "EXISTS (SELECT 1 FROM user_groups g WHERE ((g.everyone AND a.kind = 'user') OR g.id IN (SELECT gm.group_id FROM group_members gm WHERE gm.account_id = a.id)) AND %s)"},
 	"description":         {expr: "a.description"},
 	"active":              {expr: "a.active"},
 	"groups":              {expr: "ap.permission", anyOf: "EXISTS (SELECT 1 FROM account_permissions ap WHERE ap.account_id = a.id AND %s)"},
