@@ -262,7 +262,7 @@ func (s *Service) ChangeRoleAssignees(ctx context.Context, p Principal, id strin
 	}
 	c := RoleChange{ID: r.ID}
 	for _, name := range assignees {
-		if looksLikeAccount(name) {
+		if IsAccountIdentifier(name) {
 			a, err := s.accountOf(ctx, name, "")
 			if err != nil {
 				return Role{}, err
@@ -287,9 +287,9 @@ func (s *Service) ChangeRoleAssignees(ctx context.Context, p Principal, id strin
 	return s.changeRoles(ctx, p, c)
 }
 
-// looksLikeAccount tells an account identifier (an email or sa::name) from a group or role
-// id (a UUID), which never holds '@' or "::".
-func looksLikeAccount(s string) bool { return strings.Contains(s, "@") || strings.Contains(s, "::") }
+// IsAccountIdentifier tells an account identifier (an email or sa::name) from a group or
+// role id (a UUID), which never holds '@' or "::": role assignees may be either.
+func IsAccountIdentifier(s string) bool { return strings.Contains(s, "@") || strings.Contains(s, "::") }
 
 // ChangeRolesPermission grants (or revokes) one permission on several roles, all or none,
 // and returns them. Errors: EForbidden, ENotFound, EInvalid.

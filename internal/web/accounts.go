@@ -27,6 +27,13 @@ type accountData struct {
 	Remaining   int
 	NewSecret   string
 	NewName     string
+	// Base is the page's path, which the forms of its roles and groups post under.
+	Base string
+	// Roles and Groups are the account's; OtherRoles and OtherGroups the ones it could get.
+	Roles, OtherRoles   []tokenward.Role
+	Groups, OtherGroups []tokenward.UserGroup
+	// Effective is what the account may do, each permission with where it comes from.
+	Effective []permissionOrigin
 }
 
 func (c *Console) accountListView(r *http.Request, kind tokenward.AccountKind) (view, error) {
@@ -77,12 +84,22 @@ func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view
 	if err != nil {
 		return view{}, err
 	}
+	cat, err := c.catalog(r)
+	if err != nil {
+		return view{}, err
+	}
+	sources, err := c.service.PermissionSources(r.Context(), p, a)
+	if err != nil {
+		return view{}, err
+	}
 	choices, nav := tokenward.AllPermissions, "users"
 	if kind == tokenward.ServiceAccount {
 		choices, nav = serviceAccountPermissions(), "service-accounts"
 	}
 	return view{Title: a.Identifier, Nav: nav, Notice: r.URL.Query().Get("notice"), Data: &accountData{
-		Account: a, Tokens: tokens[a.ID], Permissions: choices, Remaining: tokenward.MaxTokensPerAccount - len(tokens[a.ID])}}, nil
+		Account: a, Tokens: tokens[a.ID], Permissions: choices, Remaining: tokenward.MaxTokensPerAccount - len(tokens[a.ID]),
+		Base: accountPath(a), Roles: cat.rolesIn(a.Roles, true), OtherRoles: cat.rolesIn(a.Roles, false),
+		Groups: cat.groupsIn(a.Groups, true), OtherGroups: cat.joinable(a.Groups), Effective: origins(sources)}}, nil
 }
 
 func (c *Console) page(w http.ResponseWriter, r *http.Request, page string, build func() (view, error)) {
@@ -201,10 +218,7 @@ func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request
 // deleteAccount deletes the account the page is about: a service account's page deletes
 // only service accounts, a user's page only users.
 func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request) {
-	kind := tokenward.UserAccount
-	if strings.HasPrefix(r.URL.Path, "/console/accounts/service-accounts/") {
-		kind = tokenward.ServiceAccount
-	}
+	kind := pageKind(r)
 	p := principal(r)
 	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
 	var deleted []tokenward.Account
@@ -294,7 +308,7 @@ func (c *Console) updateUser(w http.ResponseWriter, r *http.Request) {
 		c.failOnPage(w, r, err, back)
 		return
 	}
-	a, err := c.service.UpdateUser(r.Context(), principal(r), r.PathValue("id"), &perms)
+	a, err := c.service.UpdateUser(r.Context(), principal(r), r.PathValue("id"), tokenward.UserWrite{Permissions: &perms})
 	if err != nil {
 		c.failOnPage(w, r, err, back)
 		return

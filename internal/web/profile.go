@@ -129,6 +129,14 @@ func pageOf(r *http.Request) string {
 		return "user"
 	case hasPrefix(r.URL.Path, "/console/accounts/users"):
 		return "users"
+	case hasPrefix(r.URL.Path, "/console/accounts/roles/") && r.PathValue("id") != "":
+		return "role"
+	case hasPrefix(r.URL.Path, "/console/accounts/roles"):
+		return "roles"
+	case hasPrefix(r.URL.Path, "/console/accounts/groups/") && r.PathValue("id") != "":
+		return "group"
+	case hasPrefix(r.URL.Path, "/console/accounts/groups"):
+		return "groups"
 	default:
 		return "api-tokens"
 	}

@@ -70,6 +70,19 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// needAccounts wraps a page of the Accounts menu: it needs a live session and the Accounts
+// permission (user_management). The check comes before the form is read, so that a refusal
+// says nothing about the request; the service checks again, as for every caller.
+func (c *Console) needAccounts(h http.HandlerFunc) http.HandlerFunc {
+	return c.signedIn(func(w http.ResponseWriter, r *http.Request) {
+		if err := tokenward.RequireAccounts(principal(r)); err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
 func principal(r *http.Request) tokenward.Principal {
 	p, _ := r.Context().Value(principalKey{}).(tokenward.Principal)
 	return p

@@ -6,6 +6,7 @@ package web
 import (
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -75,32 +76,54 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /console/profile/tokens/{id}/rename", c.signedIn(c.renameOwnToken))
 	c.mux.HandleFunc("POST /console/profile/tokens/{id}/revoke", c.signedIn(c.revokeOwnToken))
 
+	// Accounts: every route below needs the Accounts permission (user_management).
 	// Accounts → Service Accounts.
-	c.mux.HandleFunc("GET /console/accounts/service-accounts", c.signedIn(c.serviceAccounts))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts", c.signedIn(c.createServiceAccount))
-	c.mux.HandleFunc("GET /console/accounts/service-accounts/{id}", c.signedIn(c.serviceAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}", c.signedIn(c.updateServiceAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/active", c.signedIn(c.setServiceAccountActive))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/delete", c.signedIn(c.deleteAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens", c.signedIn(c.generateServiceAccountToken))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", c.signedIn(c.renameServiceAccountToken))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", c.signedIn(c.revokeServiceAccountToken))
+	c.mux.HandleFunc("GET /console/accounts/service-accounts", c.needAccounts(c.serviceAccounts))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts", c.needAccounts(c.createServiceAccount))
+	c.mux.HandleFunc("GET /console/accounts/service-accounts/{id}", c.needAccounts(c.serviceAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}", c.needAccounts(c.updateServiceAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/active", c.needAccounts(c.setServiceAccountActive))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/delete", c.needAccounts(c.deleteAccount))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens", c.needAccounts(c.generateServiceAccountToken))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", c.needAccounts(c.renameServiceAccountToken))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", c.needAccounts(c.revokeServiceAccountToken))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/roles/{op}", c.needAccounts(c.changeAccountRoles))
+	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/groups/{op}", c.needAccounts(c.changeAccountGroups))
 
 	// Accounts → Users.
-	c.mux.HandleFunc("GET /console/accounts/users", c.signedIn(c.users))
-	c.mux.HandleFunc("POST /console/accounts/users", c.signedIn(c.createUser))
-	c.mux.HandleFunc("GET /console/accounts/users/{id}", c.signedIn(c.user))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}", c.signedIn(c.updateUser))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}/delete", c.signedIn(c.deleteAccount))
+	c.mux.HandleFunc("GET /console/accounts/users", c.needAccounts(c.users))
+	c.mux.HandleFunc("POST /console/accounts/users", c.needAccounts(c.createUser))
+	c.mux.HandleFunc("GET /console/accounts/users/{id}", c.needAccounts(c.user))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}", c.needAccounts(c.updateUser))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}/delete", c.needAccounts(c.deleteAccount))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}/roles/{op}", c.needAccounts(c.changeAccountRoles))
+	c.mux.HandleFunc("POST /console/accounts/users/{id}/groups/{op}", c.needAccounts(c.changeAccountGroups))
+
+	// Accounts → Roles. {op} is add or remove.
+	c.mux.HandleFunc("GET /console/accounts/roles", c.needAccounts(c.roles))
+	c.mux.HandleFunc("POST /console/accounts/roles", c.needAccounts(c.createRole))
+	c.mux.HandleFunc("GET /console/accounts/roles/{id}", c.needAccounts(c.role))
+	c.mux.HandleFunc("POST /console/accounts/roles/{id}", c.needAccounts(c.updateRole))
+	c.mux.HandleFunc("POST /console/accounts/roles/{id}/assignees/{op}", c.needAccounts(c.changeRoleAssignees))
+	c.mux.HandleFunc("POST /console/accounts/roles/{id}/delete", c.needAccounts(c.deleteRole))
+
+	// Accounts → Groups.
+	c.mux.HandleFunc("GET /console/accounts/groups", c.needAccounts(c.groups))
+	c.mux.HandleFunc("POST /console/accounts/groups", c.needAccounts(c.createGroup))
+	c.mux.HandleFunc("GET /console/accounts/groups/{id}", c.needAccounts(c.group))
+	c.mux.HandleFunc("POST /console/accounts/groups/{id}", c.needAccounts(c.updateGroup))
+	c.mux.HandleFunc("POST /console/accounts/groups/{id}/members/{op}", c.needAccounts(c.changeGroupMembers))
+	c.mux.HandleFunc("POST /console/accounts/groups/{id}/roles/{op}", c.needAccounts(c.changeGroupRoles))
+	c.mux.HandleFunc("POST /console/accounts/groups/{id}/delete", c.needAccounts(c.deleteGroup))
 
 	// Accounts → API Tokens: the organization's tokens.
-	c.mux.HandleFunc("GET /console/accounts/api-tokens", c.signedIn(c.orgTokens))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/revoke", c.signedIn(c.revokeOrgToken))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved", c.signedIn(c.saveSearch))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/rename", c.signedIn(c.renameSavedSearch))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/delete", c.signedIn(c.deleteSavedSearch))
+	c.mux.HandleFunc("GET /console/accounts/api-tokens", c.needAccounts(c.orgTokens))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/revoke", c.needAccounts(c.revokeOrgToken))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved", c.needAccounts(c.saveSearch))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/rename", c.needAccounts(c.renameSavedSearch))
+	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/delete", c.needAccounts(c.deleteSavedSearch))
 
-	c.mux.HandleFunc("GET /console/accounts/audit", c.signedIn(c.auditTrail))
+	c.mux.HandleFunc("GET /console/accounts/audit", c.needAccounts(c.auditTrail))
 
 	c.mux.HandleFunc("/console/", c.signedIn(c.notFound))
 }
@@ -146,8 +169,10 @@ var funcs = template.FuncMap{
 		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
 		return s.Has(p)
 	},
-	"permName": permissionName,
-	"add":      func(a, b int) int { return a + b },
+	"permName":    permissionName,
+	"add":         func(a, b int) int { return a + b },
+	"plural":      plural,
+	"accountLink": accountLink,
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -230,6 +255,14 @@ func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
 		path += sep + "notice=" + urlQueryEscape(notice)
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// plural counts things in words: "1 account", "2 accounts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // permissionName is the console's name of a permission.

@@ -70,9 +70,10 @@ type fuzzConsole struct {
 	sessionSecret string
 
 	// Fixtures that inputs name with placeholders, so that the fuzzer reaches the handlers'
-	// success paths: @sa, @token (a token of @sa), @user, @saved (a saved search of me) and
-	// @own (a token of me).
+	// success paths: @sa, @token (a token of @sa), @user, @saved (a saved search of me),
+	// @own (a token of me), @role, @group and @everyone (the built-in group's id).
 	sa, tokenID, user, saved, own string
+	role, group, everyone         string
 }
 
 func newFuzzConsole(f *testing.F) *fuzzConsole {
@@ -188,6 +189,28 @@ func (c *fuzzConsole) ensureFixtures(t testing.TB) {
 		}
 		c.saved = s.ID
 	}
+	if _, err := c.service.Role(ctx, p, c.role); c.role == "" || err != nil {
+		r, err := c.service.CreateRole(ctx, p, tokenward.RoleWrite{Name: ptr(fmt.Sprintf("fuzz-role-%d", c.fresh()))})
+		if err != nil {
+			t.Fatalf("create role: %v", err)
+		}
+		c.role = r.ID
+	}
+	if _, err := c.service.Group(ctx, p, c.group); c.group == "" || err != nil {
+		g, err := c.service.CreateGroup(ctx, p, tokenward.GroupWrite{Name: ptr(fmt.Sprintf("fuzz-group-%d", c.fresh()))})
+		if err != nil {
+			t.Fatalf("create group: %v", err)
+		}
+		c.group = g.ID
+	}
+	if c.everyone == "" {
+		groups, err := c.service.SearchGroups(ctx, p, tokenward.SearchRequest{Query: []tokenward.SearchCondition{
+			{Key: "name", Value: tokenward.EveryoneGroupName, MatchingMethod: tokenward.MatchExact}}})
+		if err != nil || len(groups.Items) != 1 {
+			t.Fatalf("find the Everyone group: %v, %v", groups.Items, err)
+		}
+		c.everyone = groups.Items[0].ID
+	}
 	if c.own == "" || !c.ownTokenLive(ctx, p) {
 		_, tok, err := c.service.GenerateToken(ctx, c.me, "own")
 		if err != nil { // full: the fuzzer generated the rest; revoke one to make room
@@ -234,10 +257,13 @@ func (c *fuzzConsole) substitute(s string) string {
 		return s
 	}
 	return strings.NewReplacer("@token", c.tokenID, "@saved", c.saved, "@sa", c.sa, "@user", c.user, "@own", c.own,
-		"@me", c.me).Replace(s)
+		"@me", c.me, "@role", c.role, "@group", c.group, "@everyone", c.everyone).Replace(s)
 }
 
-// fuzzConsoleRoutes are the console's POST routes (web.go's routes()), and one it lacks.
+// fuzzConsoleRoutes are the console's POST routes (web.go's routes()) and one it lacks;
+// routes added since come last, so that the stored corpus's route numbers keep naming the
+// routes they were found on. {token} stands for the last segment when it is an operation
+// (add, remove) too.
 var fuzzConsoleRoutes = []string{
 	"/console/profile/tokens",
 	"/console/profile/tokens/{id}/rename",
@@ -258,6 +284,19 @@ var fuzzConsoleRoutes = []string{
 	"/console/accounts/api-tokens/saved/{id}/delete",
 	"/console/signout",
 	"/console/{id}",
+	"/console/accounts/roles",
+	"/console/accounts/roles/{id}",
+	"/console/accounts/roles/{id}/assignees/{token}",
+	"/console/accounts/roles/{id}/delete",
+	"/console/accounts/groups",
+	"/console/accounts/groups/{id}",
+	"/console/accounts/groups/{id}/members/{token}",
+	"/console/accounts/groups/{id}/roles/{token}",
+	"/console/accounts/groups/{id}/delete",
+	"/console/accounts/users/{id}/roles/{token}",
+	"/console/accounts/users/{id}/groups/{token}",
+	"/console/accounts/service-accounts/{id}/roles/{token}",
+	"/console/accounts/service-accounts/{id}/groups/{token}",
 }
 
 // fuzzRoute returns the index of a route in fuzzConsoleRoutes, for the seeds.
@@ -368,6 +407,34 @@ func FuzzConsoleForms(f *testing.F) {
 		{"/console/{id}", "static", "", ""},
 		{"/console/accounts/users/{id}", "é\x00\xff", "", "permission=%C3%A9&permission=%FF"},
 		{"/console/accounts/service-accounts", "", "", "identifier=sa::x&description=" + strings.Repeat("d", 3000)},
+		{"/console/accounts/roles", "", "", "name=Deployers&description=ship&permission=ingestion&permission=events_management"},
+		{"/console/accounts/roles", "", "", "name=%3Cscript%3Ealert(1)%3C%2Fscript%3E&description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"},
+		{"/console/accounts/roles", "", "", "name=+&permission=nope"},
+		{"/console/accounts/roles", "", "", "name=" + strings.Repeat("r", 129)},
+		{"/console/accounts/roles/{id}", "@role", "", "name=renamed&permission=alerts_management"},
+		{"/console/accounts/roles/{id}", "nope", "", "name=x"},
+		{"/console/accounts/roles/{id}/assignees/{token}", "@role", "add", "assignee=@user&assignee=@sa&assignee=@group"},
+		{"/console/accounts/roles/{id}/assignees/{token}", "@role", "remove", "assignee=@user"},
+		{"/console/accounts/roles/{id}/assignees/{token}", "@role", "add", "assignee=nobody"},
+		{"/console/accounts/roles/{id}/assignees/{token}", "@role", "sideways", "assignee=@user"},
+		{"/console/accounts/roles/{id}/delete", "@role", "", ""},
+		{"/console/accounts/groups", "", "", "name=Ops&description=on+call&role=@role"},
+		{"/console/accounts/groups", "", "", "name=Ghosts&role=00000000-0000-4000-8000-000000000000"},
+		{"/console/accounts/groups/{id}", "@group", "", "name=renamed&description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"},
+		{"/console/accounts/groups/{id}", "@everyone", "", "name=All"},
+		{"/console/accounts/groups/{id}/members/{token}", "@group", "add", "member=@user&member=@sa"},
+		{"/console/accounts/groups/{id}/members/{token}", "@everyone", "add", "member=@user"},
+		{"/console/accounts/groups/{id}/members/{token}", "@group", "remove", "member=@me"},
+		{"/console/accounts/groups/{id}/roles/{token}", "@group", "add", "role=@role"},
+		{"/console/accounts/groups/{id}/roles/{token}", "@everyone", "remove", "role=@role"},
+		{"/console/accounts/groups/{id}/delete", "@group", "", ""},
+		{"/console/accounts/groups/{id}/delete", "@everyone", "", ""},
+		{"/console/accounts/users/{id}/roles/{token}", "@user", "add", "role=@role"},
+		{"/console/accounts/users/{id}/groups/{token}", "@user", "add", "group=@group&group=@everyone"},
+		{"/console/accounts/users/{id}/groups/{token}", "@sa", "add", "group=@group"},
+		{"/console/accounts/service-accounts/{id}/roles/{token}", "@sa", "add", "role=@role"},
+		{"/console/accounts/service-accounts/{id}/groups/{token}", "@sa", "remove", "group=@group"},
+		{"/console/accounts/service-accounts/{id}/groups/{token}", "@sa", "add", ""},
 	}
 	for _, s := range seeds {
 		f.Add(fuzzRoute(s.route), s.id, s.token, []byte(s.body))

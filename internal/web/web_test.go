@@ -62,12 +62,14 @@ func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *en
 
 // browser returns a client with its own cookie jar that does not follow redirects, so
 // that each response can be checked. The jar expires cookies by the service's clock, as a
-// browser would by the same wall clock as the server.
+// browser would by the same wall clock as the server. It is a copy of the server's client:
+// srv.Client() returns the same client every time, so setting its jar would give every
+// browser of a test the last one's cookies.
 func (e *env) browser() *http.Client {
-	c := e.srv.Client()
+	c := *e.srv.Client()
 	c.Jar = testkit.NewJar(e.clock.Now)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	return &c
 }
 
 type result struct {

@@ -1,0 +1,190 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/tokenward/tokenward"
+)
+
+// groupListData is the Groups page: a searchable list and the create form.
+type groupListData struct {
+	Groups    []tokenward.UserGroup
+	RoleNames map[string]string // every role's name by id, for the Roles column
+	Query     string
+	Total     int
+	Roles     []tokenward.Role // the choices of the create form
+	Form      groupForm        // what a refused create form held
+}
+
+// groupForm is what a person typed in the create form, shown again when it is refused.
+type groupForm struct {
+	Name, Description string
+	Roles             []string
+}
+
+// HasRole tells the create form which role checkboxes to keep checked.
+func (f groupForm) HasRole(id string) bool {
+	return slices.Contains(f.Roles, id)
+}
+
+// groupData is one group's page.
+type groupData struct {
+	Group tokenward.UserGroup
+	// Roles are the group's roles; OtherRoles those it could get.
+	Roles, OtherRoles []tokenward.Role
+	Accounts          []string // suggestions for the member picker
+}
+
+func groupPath(id string) string { return "/console/accounts/groups/" + url.PathEscape(id) }
+
+func (c *Console) groupListView(r *http.Request) (view, error) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
+	if q != "" {
+		req.Query = []tokenward.SearchCondition{{Key: "freetext", Value: q}}
+	}
+	page, err := c.service.SearchGroups(r.Context(), principal(r), req)
+	if err != nil {
+		return view{}, err
+	}
+	cat, err := c.catalog(r)
+	if err != nil {
+		return view{}, err
+	}
+	return view{Title: "Groups", Nav: "groups", Notice: r.URL.Query().Get("notice"), Data: &groupListData{
+		Groups: page.Items, RoleNames: cat.roleNames(), Query: q, Total: page.Total, Roles: cat.Roles}}, nil
+}
+
+func (c *Console) groupView(r *http.Request) (view, error) {
+	g, err := c.service.Group(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		return view{}, err
+	}
+	cat, err := c.catalog(r)
+	if err != nil {
+		return view{}, err
+	}
+	var accounts []string
+	if !g.Everyone {
+		if accounts, err = c.accountChoices(r); err != nil {
+			return view{}, err
+		}
+	}
+	return view{Title: g.Name, Nav: "groups", Notice: r.URL.Query().Get("notice"), Data: &groupData{
+		Group: g, Roles: cat.rolesIn(g.Roles, true), OtherRoles: cat.rolesIn(g.Roles, false), Accounts: accounts}}, nil
+}
+
+func (c *Console) groups(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "groups", func() (view, error) { return c.groupListView(r) })
+}
+
+func (c *Console) group(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "group", func() (view, error) { return c.groupView(r) })
+}
+
+func (c *Console) createGroup(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	name, description, roles := r.PostFormValue("name"), r.PostFormValue("description"), nonEmpty(r.PostForm["role"])
+	back := func() (view, error) {
+		v, err := c.groupListView(r)
+		if err == nil {
+			v.Data.(*groupListData).Form = groupForm{Name: name, Description: description, Roles: roles}
+		}
+		return v, err
+	}
+	g, err := c.service.CreateGroup(r.Context(), principal(r), tokenward.GroupWrite{Name: &name, Description: &description, Roles: &roles})
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, groupPath(g.ID), "Group created. Add its members below.")
+}
+
+// updateGroup changes a group's name and description. The Everyone group's form has no
+// name field: its name stays.
+func (c *Console) updateGroup(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	write := tokenward.GroupWrite{Name: formText(r, "name"), Description: formText(r, "description")}
+	g, err := c.service.UpdateGroup(r.Context(), principal(r), r.PathValue("id"), write)
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.groupView(r) })
+		return
+	}
+	redirect(w, r, groupPath(g.ID), "Group updated.")
+}
+
+// changeGroupMembers adds accounts (identifiers in "member") to the group or removes them.
+func (c *Console) changeGroupMembers(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.groupView(r) }
+	add, err := opAdds(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	members, err := formList(r, "member", "name an account to add")
+	var g tokenward.UserGroup
+	if err == nil {
+		g, err = c.service.ChangeGroupMembers(r.Context(), principal(r), r.PathValue("id"), add, members)
+	}
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	notice := fmt.Sprintf("%s added to group %s.", listOf(members), g.Name)
+	if !add {
+		notice = fmt.Sprintf("%s removed from group %s.", listOf(members), g.Name)
+	}
+	redirect(w, r, groupPath(g.ID), notice)
+}
+
+// changeGroupRoles gives the group roles (ids in "role") or takes them away.
+func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.groupView(r) }
+	add, err := opAdds(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	roles, err := formList(r, "role", "choose a role")
+	var g tokenward.UserGroup
+	if err == nil {
+		g, err = c.service.ChangeGroupRoles(r.Context(), principal(r), r.PathValue("id"), add, roles)
+	}
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	notice := fmt.Sprintf("%s now holds %s.", g.Name, c.namedRoles(r, roles))
+	if !add {
+		notice = fmt.Sprintf("%s no longer holds %s.", g.Name, c.namedRoles(r, roles))
+	}
+	redirect(w, r, groupPath(g.ID), notice)
+}
+
+func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := c.service.DeleteGroup(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.groupView(r) })
+		return
+	}
+	redirect(w, r, "/console/accounts/groups", fmt.Sprintf("Group %s deleted; its %s lost the permissions of its roles.",
+		g.Name, plural(len(g.Users), "member")))
+}

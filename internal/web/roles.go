@@ -1,0 +1,181 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tokenward/tokenward"
+)
+
+// roleListData is the Roles page: a searchable list and the create form.
+type roleListData struct {
+	Roles       []tokenward.Role
+	Query       string
+	Total       int
+	Permissions []tokenward.Permission // the choices of the create form
+	Form        roleForm               // what a refused create form held
+}
+
+// roleForm is what a person typed in a role form, shown again when it is refused.
+type roleForm struct {
+	Name, Description string
+	Permissions       tokenward.PermissionSet
+}
+
+// roleData is one role's page.
+type roleData struct {
+	Role        tokenward.Role
+	Permissions []tokenward.Permission
+	// Groups are the groups it is assigned to; OtherGroups those it could be.
+	Groups, OtherGroups []tokenward.UserGroup
+	Accounts            []string // suggestions for the account picker
+}
+
+func rolePath(id string) string { return "/console/accounts/roles/" + url.PathEscape(id) }
+
+func (c *Console) roleListView(r *http.Request) (view, error) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
+	if q != "" {
+		req.Query = []tokenward.SearchCondition{{Key: "freetext", Value: q}}
+	}
+	page, err := c.service.SearchRoles(r.Context(), principal(r), req)
+	if err != nil {
+		return view{}, err
+	}
+	return view{Title: "Roles", Nav: "roles", Notice: r.URL.Query().Get("notice"), Data: &roleListData{
+		Roles: page.Items, Query: q, Total: page.Total, Permissions: tokenward.AllPermissions}}, nil
+}
+
+func (c *Console) roleView(r *http.Request) (view, error) {
+	role, err := c.service.Role(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		return view{}, err
+	}
+	cat, err := c.catalog(r)
+	if err != nil {
+		return view{}, err
+	}
+	accounts, err := c.accountChoices(r)
+	if err != nil {
+		return view{}, err
+	}
+	return view{Title: role.Name, Nav: "roles", Notice: r.URL.Query().Get("notice"), Data: &roleData{
+		Role: role, Permissions: tokenward.AllPermissions, Groups: cat.groupsIn(role.Groups, true),
+		OtherGroups: cat.groupsIn(role.Groups, false), Accounts: accounts}}, nil
+}
+
+func (c *Console) roles(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "roles", func() (view, error) { return c.roleListView(r) })
+}
+
+func (c *Console) role(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, "role", func() (view, error) { return c.roleView(r) })
+}
+
+// roleWrite reads a role form: name, description and permission checkboxes.
+func roleWrite(r *http.Request) (tokenward.RoleWrite, error) {
+	perms, err := formPermissions(r)
+	if err != nil {
+		return tokenward.RoleWrite{}, err
+	}
+	name, description := r.PostFormValue("name"), r.PostFormValue("description")
+	return tokenward.RoleWrite{Name: &name, Description: &description, Permissions: &perms}, nil
+}
+
+func (c *Console) createRole(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	// A refused form comes back as it was typed.
+	back := func() (view, error) {
+		v, err := c.roleListView(r)
+		if err == nil {
+			perms, _ := formPermissions(r)
+			v.Data.(*roleListData).Form = roleForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Permissions: perms}
+		}
+		return v, err
+	}
+	write, err := roleWrite(r)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	role, err := c.service.CreateRole(r.Context(), principal(r), write)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, rolePath(role.ID), "Role created. Assign it to accounts or groups below.")
+}
+
+func (c *Console) updateRole(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.roleView(r) }
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	write, err := roleWrite(r)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	role, err := c.service.UpdateRole(r.Context(), principal(r), r.PathValue("id"), write)
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	redirect(w, r, rolePath(role.ID), "Role updated. Its accounts and groups hold its new permissions.")
+}
+
+// changeRoleAssignees assigns the role to accounts and groups, or takes it from them: each
+// "assignee" is an account identifier or a group id.
+func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request) {
+	back := func() (view, error) { return c.roleView(r) }
+	add, err := opAdds(r)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	assignees, err := formList(r, "assignee", "name an account or choose a group")
+	var role tokenward.Role
+	if err == nil {
+		role, err = c.service.ChangeRoleAssignees(r.Context(), principal(r), r.PathValue("id"), add, assignees)
+	}
+	if err != nil {
+		c.failOnPage(w, r, err, back)
+		return
+	}
+	names := make([]string, len(assignees))
+	for i, a := range assignees {
+		names[i] = a
+		if tokenward.IsAccountIdentifier(a) {
+			continue
+		}
+		if g, err := c.service.Group(r.Context(), principal(r), a); err == nil {
+			names[i] = "group " + g.Name
+		}
+	}
+	notice := fmt.Sprintf("Role %s assigned to %s.", role.Name, listOf(names))
+	if !add {
+		notice = fmt.Sprintf("Role %s taken from %s.", role.Name, listOf(names))
+	}
+	redirect(w, r, rolePath(role.ID), notice)
+}
+
+func (c *Console) deleteRole(w http.ResponseWriter, r *http.Request) {
+	role, err := c.service.DeleteRole(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		c.failOnPage(w, r, err, func() (view, error) { return c.roleView(r) })
+		return
+	}
+	redirect(w, r, "/console/accounts/roles", fmt.Sprintf("Role %s deleted; %s and %s lost its permissions.",
+		role.Name, plural(len(role.Accounts), "account"), plural(len(role.Groups), "group")))
+}
