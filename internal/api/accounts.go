@@ -1,50 +1,33 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/tokenward/tokenward"
 )
 
-// none encodes as [], for the userGroups and roles tokenward does not model.
-var none = []struct{}{}
-
 // accountJSON is the Account object of the reference §6.
 type accountJSON struct {
 	Identifier        string                 `json:"identifier"`
 	Groups            []tokenward.Permission `json:"groups"`
-	Roles             []struct{}             `json:"roles"`
-	UserGroups        []struct{}             `json:"userGroups"`
+	Roles             []roleDTO              `json:"roles"`
+	UserGroups        []userGroupJSON        `json:"userGroups"`
 	UnitedPermissions []tokenward.Permission `json:"unitedPermissions"`
 }
 
-func toAccount(a tokenward.Account) accountJSON {
-	perms := a.Permissions.List()
-	return accountJSON{Identifier: a.Identifier, Groups: perms, Roles: none, UserGroups: none, UnitedPermissions: perms}
-}
-
-// userModel is the UserModel (and UserDTO) object of the reference §6.
-type userModel struct {
-	Identifier          string                 `json:"identifier"`
-	Customer            string                 `json:"customer"`
-	Groups              []tokenward.Permission `json:"groups"`
-	UserGroups          []struct{}             `json:"userGroups"`
-	Roles               []struct{}             `json:"roles"`
-	LastSuccessfulLogin *int64                 `json:"lastSuccessfulLogin"`
-}
-
-func (s *Server) toUserModel(a tokenward.Account) userModel {
-	return userModel{Identifier: a.Identifier, Customer: s.org, Groups: a.Permissions.List(), UserGroups: none, Roles: none,
-		LastSuccessfulLogin: optionalMillis(a.LastLogin)}
-}
-
-func (s *Server) toUserModels(as []tokenward.Account) []userModel {
-	out := make([]userModel, len(as))
-	for i, a := range as {
-		out[i] = s.toUserModel(a)
+func (x *expander) account(a tokenward.Account) (accountJSON, error) {
+	roles, err := x.rolesByID(a.Roles, 1)
+	if err != nil {
+		return accountJSON{}, err
 	}
-	return out
+	groups, err := x.groupsByID(a.Groups, 1)
+	if err != nil {
+		return accountJSON{}, err
+	}
+	return accountJSON{Identifier: a.Identifier, Groups: a.Permissions.List(), Roles: roles, UserGroups: groups,
+		UnitedPermissions: a.Effective.List()}, nil
 }
 
 // paged is the paged payload of the reference §1.
@@ -65,6 +48,27 @@ func toPaged[A, T any](p tokenward.Page[A], convert func(A) T) paged[T] {
 	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort}
 }
 
+// pagedOf is toPaged for conversions that read more and so can fail.
+func pagedOf[A, T any](p tokenward.Page[A], convert func(A) (T, error)) (paged[T], error) {
+	items, err := convertAll(p.Items, convert)
+	if err != nil {
+		return paged[T]{}, err
+	}
+	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort}, nil
+}
+
+// convertAll converts every element of as, stopping at the first error; never nil.
+func convertAll[A, T any](as []A, convert func(A) (T, error)) ([]T, error) {
+	out := make([]T, len(as))
+	for i, a := range as {
+		var err error
+		if out[i], err = convert(a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // parsePermissions reads a list of permission identifiers; an unknown one is EInvalid.
 func parsePermissions(names []string) (tokenward.PermissionSet, error) {
 	var set tokenward.PermissionSet
@@ -76,6 +80,44 @@ func parsePermissions(names []string) (tokenward.PermissionSet, error) {
 		set |= tokenward.NewPermissionSet(p)
 	}
 	return set, nil
+}
+
+// idList is a list of role or group ids. Clients send ids, or the objects they read back
+// (the Go client echoes a user's groups; Terraform sends roles as objects), so an element
+// may be a string or an object with an "id". A JSON null in a pointer field stays nil:
+// "unchanged".
+type idList []string
+
+func (l *idList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return tokenward.Errorf(tokenward.EInvalid, "a list of ids must be a JSON array of strings or of objects with an id")
+	}
+	ids := make(idList, 0, len(raw))
+	for _, e := range raw {
+		var id string
+		if json.Unmarshal(e, &id) != nil {
+			var obj struct {
+				ID *string `json:"id"`
+			}
+			if json.Unmarshal(e, &obj) != nil || obj.ID == nil {
+				return tokenward.Errorf(tokenward.EInvalid, "each element of a list of ids must be a string or an object with an id")
+			}
+			id = *obj.ID
+		}
+		ids = append(ids, id)
+	}
+	*l = ids
+	return nil
+}
+
+// ids returns the ids of a present list, nil for an absent one.
+func (l *idList) ids() *[]string {
+	if l == nil {
+		return nil
+	}
+	ids := []string(*l)
+	return &ids
 }
 
 // pageQuery reads ?offset=&limit= into a search request.
@@ -93,6 +135,23 @@ func pageQuery(r *http.Request) (tokenward.SearchRequest, error) {
 	return req, nil
 }
 
+// byAction serves a pattern whose {action} segment names the operation. Literal patterns
+// for each would conflict in ServeMux with their siblings: POST /api/v2/account/{id}/addRoles
+// and POST /api/v2/account/grant/{permission} both match /api/v2/account/grant/addRoles,
+// and neither is more specific; a pattern ending in {action} is less specific than both.
+// Another action is answered as no route would be (404, or 405 naming the methods the
+// path has).
+func (s *Server) byAction(actions map[string]authedHandler) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+		h, ok := actions[r.PathValue("action")]
+		if !ok {
+			s.noRoute(w, r)
+			return nil
+		}
+		return h(w, r, p)
+	}
+}
+
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := tokenward.RequireAccounts(p); err != nil {
 		return err
@@ -105,7 +164,20 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p tokenwar
 	if err != nil {
 		return err
 	}
-	writeOK(w, toPaged(page, toAccount))
+	out, err := pagedOf(page, s.expander(r, p).account)
+	if err != nil {
+		return err
+	}
+	writeOK(w, out)
+	return nil
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal, a tokenward.Account) error {
+	out, err := s.expander(r, p).account(a)
+	if err != nil {
+		return err
+	}
+	writeOK(w, out)
 	return nil
 }
 
@@ -114,8 +186,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, p tokenward.
 	if err != nil {
 		return err
 	}
-	writeOK(w, toAccount(a))
-	return nil
+	return s.writeAccount(w, r, p, a)
 }
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -123,8 +194,7 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenwa
 	if err != nil {
 		return err
 	}
-	writeOK(w, toAccount(deleted[0]))
-	return nil
+	return s.writeAccount(w, r, p, deleted[0])
 }
 
 func (s *Server) deleteAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -139,16 +209,21 @@ func (s *Server) deleteAccounts(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	out := make([]string, len(deleted))
-	for i, a := range deleted {
-		out[i] = a.Identifier
-	}
-	writeOK(w, out)
+	writeOK(w, identifiers(deleted))
 	return nil
 }
 
+// identifiers returns the accounts' identifiers; never nil.
+func identifiers(as []tokenward.Account) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Identifier
+	}
+	return out
+}
+
 // changePermission serves grant and revoke of one permission, on the account in the path
-// or on the accounts listed in the body.
+// or on the accounts listed in the body, answering the first account as a bare UserModel.
 func (s *Server) changePermission(grant bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		if err := tokenward.RequireAccounts(p); err != nil {
@@ -168,20 +243,80 @@ func (s *Server) changePermission(grant bool) authedHandler {
 		if err != nil {
 			return err
 		}
-		writeOK(w, s.toUserModel(accounts[0]))
-		return nil
+		return s.writeUserModel(w, r, p, accounts[0])
 	}
 }
 
-// changeAccountPermission serves POST /api/v2/account/{id}/{grant|revoke}/{permission}.
-func (s *Server) changeAccountPermission(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	switch r.PathValue("action") {
-	case "grant":
-		return s.changePermission(true)(w, r, p)
-	case "revoke":
-		return s.changePermission(false)(w, r, p)
-	default:
-		return tokenward.Errorf(tokenward.ENotFound, "no such API endpoint")
+// changeAccountRoles serves POST /api/v2/account/{id}/addRoles and removeRoles.
+func (s *Server) changeAccountRoles(add bool) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+		ids, err := idsBody(w, r, p)
+		if err != nil {
+			return err
+		}
+		a, err := s.service.ChangeAccountRoles(r.Context(), p, r.PathValue("id"), add, ids)
+		if err != nil {
+			return err
+		}
+		return s.writeUserModel(w, r, p, a)
+	}
+}
+
+// changeAccountGroups serves addUserGroups and removeUserGroups, under /api/v2/account
+// and /api/v2/user alike.
+func (s *Server) changeAccountGroups(add bool) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+		ids, err := idsBody(w, r, p)
+		if err != nil {
+			return err
+		}
+		a, err := s.service.ChangeAccountGroups(r.Context(), p, r.PathValue("id"), add, ids)
+		if err != nil {
+			return err
+		}
+		return s.writeUserModel(w, r, p, a)
+	}
+}
+
+// idsBody reads a body that is a list of ids, after checking that p may manage accounts
+// (so that a caller without the permission learns nothing from validation).
+func idsBody(w http.ResponseWriter, r *http.Request, p tokenward.Principal) ([]string, error) {
+	if err := tokenward.RequireAccounts(p); err != nil {
+		return nil, err
+	}
+	var ids idList
+	if err := decodeBody(w, r, &ids, false); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// validatedUsers is the payload of validateAccounts and validateUsers.
+type validatedUsers struct {
+	ValidUsers         []userModel `json:"validUsers"`
+	InvalidIdentifiers []string    `json:"invalidIdentifiers"`
+}
+
+// validateAccounts serves validateAccounts (accounts of any kind) and validateUsers.
+func (s *Server) validateAccounts(kind tokenward.AccountKind) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+		if err := tokenward.RequireAccounts(p); err != nil {
+			return err
+		}
+		var ids []string
+		if err := decodeBody(w, r, &ids, false); err != nil {
+			return err
+		}
+		valid, invalid, err := s.service.ValidateAccounts(r.Context(), p, ids, kind)
+		if err != nil {
+			return err
+		}
+		users, err := convertAll(valid, s.expander(r, p).userModel)
+		if err != nil {
+			return err
+		}
+		writeOK(w, validatedUsers{ValidUsers: users, InvalidIdentifiers: invalid})
+		return nil
 	}
 }
 
@@ -191,152 +326,5 @@ func (s *Server) listAdministrators(w http.ResponseWriter, r *http.Request, p to
 		return err
 	}
 	writeOK(w, ids)
-	return nil
-}
-
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	users, err := s.service.AllAccounts(r.Context(), p, tokenward.UserAccount)
-	if err != nil {
-		return err
-	}
-	writeOK(w, s.toUserModels(users))
-	return nil
-}
-
-// userToCreate is the body of user creation and each element of an invitation.
-type userToCreate struct {
-	EmailAddress string   `json:"emailAddress"`
-	Groups       []string `json:"groups"`
-}
-
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
-	var body userToCreate
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	users, err := s.createUsers(r, p, []userToCreate{body})
-	if err != nil {
-		return err
-	}
-	writeOK(w, s.toUserModel(users[0]))
-	return nil
-}
-
-func (s *Server) inviteUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
-	var body []userToCreate
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	if len(body) == 0 {
-		return tokenward.Errorf(tokenward.EInvalid, "invite at least one user")
-	}
-	users, err := s.createUsers(r, p, body)
-	if err != nil {
-		return err
-	}
-	writeOK(w, s.toUserModel(users[0]))
-	return nil
-}
-
-// createUsers checks every entry, and that none exists yet, before creating any, so that a
-// bad entry creates nothing (short of a concurrent creation of the same email).
-func (s *Server) createUsers(r *http.Request, p tokenward.Principal, users []userToCreate) ([]tokenward.Account, error) {
-	perms := make([]tokenward.PermissionSet, len(users))
-	for i, u := range users {
-		var err error
-		if perms[i], err = parsePermissions(u.Groups); err != nil {
-			return nil, err
-		}
-		email, err := tokenward.NormalizeEmail(u.EmailAddress)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.service.AccountFor(r.Context(), p, email, ""); err == nil {
-			return nil, tokenward.Errorf(tokenward.EConflict, "account %s already exists", email)
-		} else if tokenward.ErrorCode(err) != tokenward.ENotFound {
-			return nil, err
-		}
-	}
-	created := make([]tokenward.Account, len(users))
-	for i, u := range users {
-		var err error
-		if created[i], err = s.service.CreateUserAs(r.Context(), p, u.EmailAddress, perms[i]); err != nil {
-			return nil, err
-		}
-	}
-	return created, nil
-}
-
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	a, err := s.service.AccountFor(r.Context(), p, r.PathValue("id"), tokenward.UserAccount)
-	if err != nil {
-		return err
-	}
-	writeOK(w, s.toUserModel(a))
-	return nil
-}
-
-// userWrite is the body of a user update. A missing groups key leaves the permissions.
-type userWrite struct {
-	Identifier string    `json:"identifier"`
-	Groups     *[]string `json:"groups"`
-}
-
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
-	var body userWrite
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	if body.Identifier != "" {
-		if a, b := normalizedOr(body.Identifier), normalizedOr(id); a != b {
-			return tokenward.Errorf(tokenward.EInvalid, "identifier in the body does not match the path; accounts cannot be renamed")
-		}
-	}
-	var perms *tokenward.PermissionSet
-	if body.Groups != nil {
-		set, err := parsePermissions(*body.Groups)
-		if err != nil {
-			return err
-		}
-		perms = &set
-	}
-	a, err := s.service.UpdateUser(r.Context(), p, id, perms)
-	if err != nil {
-		return err
-	}
-	writeOK(w, s.toUserModel(a))
-	return nil
-}
-
-func normalizedOr(id string) string {
-	if n, err := tokenward.NormalizeAccountID(id); err == nil {
-		return n
-	}
-	return id
-}
-
-func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
-	var req tokenward.SearchRequest
-	if err := decodeBody(w, r, &req, true); err != nil {
-		return err
-	}
-	page, err := s.service.SearchAccounts(r.Context(), p, tokenward.UserAccount, req)
-	if err != nil {
-		return err
-	}
-	writeOK(w, toPaged(page, s.toUserModel))
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package api serves tokenward's REST API, compatible with the accounts and API-token part
-// of the Wavefront v2 API: every route is listed in routes.go, every response is a
-// Wavefront response container, and every rule comes from tokenward.Service.
+// of the Wavefront v2 API: every route is listed in routes.go, every error and most answers
+// are Wavefront response containers (the reference's §6 and §10 list the answers that are
+// bare models or "dual"), and every rule comes from tokenward.Service.
 package api
 
 import (
@@ -25,9 +26,12 @@ import (
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 const MaxBodyBytes = 1 << 20
 
+// DefaultOrg is the organization's name when the configuration names none.
+const DefaultOrg = "tokenward"
+
 // Config is what the API needs besides the service.
 type Config struct {
-	Org     string // the organization's name, reported as "customer"
+	Org     string // the organization's name, reported as "customer"; empty means DefaultOrg
 	Logger  *slog.Logger
 	Console http.Handler // the web console, served under /console/; nil for none
 	// Ready reports whether the instance can answer correctly (index built, database
@@ -61,6 +65,9 @@ type Server struct {
 func New(service *tokenward.Service, cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = prometheus.NewRegistry()
+	}
+	if cfg.Org == "" {
+		cfg.Org = DefaultOrg // clients reject an empty customer
 	}
 	s := &Server{service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
 		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics), invalid: cfg.InvalidTokens,
@@ -237,6 +244,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 // invalidJSON turns a decoding error into a message that says what was wrong and where,
 // without quoting the input (which may hold a secret).
 func invalidJSON(err error) error {
+	var own *tokenward.Error
+	if errors.As(err, &own) {
+		return own // a decoder of ours said what was wrong
+	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

@@ -47,7 +47,7 @@ func TestAuditTrail(t *testing.T) {
 		e.do("GET", "/api/v2/apitoken/serviceaccount/sa::audited", "", admin).object(t, &listed)
 		id := listed[0].TokenID
 		e.do("PUT", "/api/v2/apitoken/serviceaccount/sa::audited/"+id, `{"tokenName":"renamed"}`, admin).object(t, &listed[0])
-		e.do("POST", "/api/v2/account/sa::audited/grant/events_management", "", admin).container(t)
+		e.do("POST", "/api/v2/account/sa::audited/grant/events_management", "", admin).bare(t, nil)
 		e.do("POST", "/api/v2/account/serviceaccount/sa::audited/deactivate", "", admin).container(t)
 		e.do("DELETE", "/api/v2/apitoken/serviceaccount/sa::audited/"+secret, "", admin).container(t)
 		e.do("DELETE", "/api/v2/account/sa::audited", "", admin).container(t)

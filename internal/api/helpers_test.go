@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,4 +269,124 @@ func (e *env) serviceAccount(id string, perms ...tokenward.Permission) string {
 		e.t.Fatalf("CreateServiceAccount(%s): %v", id, err)
 	}
 	return e.token(id)
+}
+
+// bare decodes a 200 answer that is the model itself, failing the test when it is not
+// (when it carries a response container's "status"). v may be nil.
+func (r response) bare(t *testing.T, v any) {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d (%s), want 200", r.Status, r.Body)
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(r.Body, &top) == nil {
+		if _, ok := top["status"]; ok {
+			t.Fatalf("body %.300s has a \"status\"; want the bare model, no container", r.Body)
+		}
+	} else if !json.Valid(r.Body) || r.Body[0] != '[' {
+		t.Fatalf("body %.300s is neither a JSON object nor an array", r.Body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatalf("bare body %.300s: %v", r.Body, err)
+		}
+	}
+}
+
+// dual decodes a 200 "dual" answer (reference §10): a response container whose payload's
+// fields are also repeated, equal, at the top level. v may be nil.
+func (r response) dual(t *testing.T, v any) {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d (%s), want 200", r.Status, r.Body)
+	}
+	_, _, payload := r.container(t)
+	var inner, top map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &inner); err != nil || len(inner) == 0 {
+		t.Fatalf("dual answer's response %.300s is not an object (%v)", payload, err)
+	}
+	if err := json.Unmarshal(r.Body, &top); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range inner {
+		if got, ok := top[k]; !ok || !bytes.Equal(got, want) {
+			t.Errorf("dual answer: top-level %q = %s, want %s as in response", k, got, want)
+		}
+	}
+	if len(top) != len(inner)+2 {
+		t.Errorf("dual answer has %d top-level keys, want the %d of response plus status and response", len(top), len(inner))
+	}
+	if v != nil {
+		if err := json.Unmarshal(payload, v); err != nil {
+			t.Fatalf("dual response %.300s: %v", payload, err)
+		}
+	}
+}
+
+// successShape says how the OpenAPI document has a route answer success: "bare" (the model
+// itself), "dual" (a container whose payload is repeated at the top level) or "container".
+// The document is held to what the server sends by every test's validation.
+func successShape(router routers.Router, req *http.Request) (string, error) {
+	route, _, err := router.FindRoute(req)
+	if err != nil {
+		return "", err
+	}
+	ok := route.Operation.Responses.Status(http.StatusOK)
+	if ok == nil || ok.Value == nil || ok.Value.Content.Get("application/json") == nil {
+		return "", fmt.Errorf("%s %s documents no JSON 200 answer", req.Method, req.URL.Path)
+	}
+	schema := ok.Value.Content.Get("application/json").Schema.Value
+	switch {
+	case !slices.Contains(schema.Required, "status"):
+		return "bare", nil
+	case slices.Contains(schema.Required, "identifier"):
+		return "dual", nil
+	default:
+		return "container", nil
+	}
+}
+
+// shape is successShape for a request the test sends.
+func (e *env) shape(method, path string) string {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	shape, err := successShape(e.router, req)
+	if err != nil {
+		e.t.Fatalf("shape of %s %s: %v", method, path, err)
+	}
+	return shape
+}
+
+// principal returns whom a token's secret speaks for, to make fixtures through the service.
+func (e *env) principal(secret string) tokenward.Principal {
+	e.t.Helper()
+	p, err := e.service.Authenticate(context.Background(), secret)
+	if err != nil {
+		e.t.Fatalf("Authenticate: %v", err)
+	}
+	return p
+}
+
+// role creates a role holding perms, as the administrator p, and returns its id.
+func (e *env) role(p tokenward.Principal, name string, perms ...tokenward.Permission) string {
+	e.t.Helper()
+	set := tokenward.NewPermissionSet(perms...)
+	r, err := e.service.CreateRole(context.Background(), p, tokenward.RoleWrite{Name: &name, Permissions: &set})
+	if err != nil {
+		e.t.Fatalf("CreateRole(%s): %v", name, err)
+	}
+	return r.ID
+}
+
+// group creates a user group holding roles, as the administrator p, and returns its id.
+func (e *env) group(p tokenward.Principal, name string, roles ...string) string {
+	e.t.Helper()
+	g, err := e.service.CreateGroup(context.Background(), p, tokenward.GroupWrite{Name: &name, Roles: &roles})
+	if err != nil {
+		e.t.Fatalf("CreateGroup(%s): %v", name, err)
+	}
+	return g.ID
 }

@@ -32,6 +32,7 @@ func TestPermissionTable(t *testing.T) {
 			"unknown":     e.remember(string(tokenward.NewSecret())),
 		}
 		admin := callers["admin user"]
+		adminPrincipal := e.principal(admin)
 		e.do("POST", "/api/v2/account/serviceaccount/sa::inactive-bot/deactivate", "", bearer(admin)).container(t)
 		e.do("DELETE", "/api/v2/apitoken/"+callers["revoked"], "", bearer(callers["plain user"])).tokens(t)
 		accountOf := map[string]string{"admin user": "admin@example.com", "plain user": "plain@example.com",
@@ -39,8 +40,8 @@ func TestPermissionTable(t *testing.T) {
 
 		// Each row: request, then the status for admin user, plain user, admin sa, plain sa.
 		// The callers that cannot authenticate always get 401. In paths and bodies, {sa},
-		// {user} and {satoken} are fresh targets made for each cell, {own} a fresh token of
-		// the caller, {new} a fresh name.
+		// {user}, {satoken}, {role} and {group} are fresh targets made for each cell, {own} a
+		// fresh token of the caller, {new} a fresh name. Bodies starting "group=" are forms.
 		const ok, forbidden = 200, 403
 		rows := []struct {
 			method, path, body string
@@ -77,6 +78,49 @@ func TestPermissionTable(t *testing.T) {
 			{"GET", "/api/v2/account/user/{user}", "", [4]int{ok, forbidden, ok, forbidden}},
 			{"PUT", "/api/v2/account/user/{user}", `{"identifier":"{user}","groups":["ingestion"]}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/user", `{"query":[{"key":"identifier","value":"example"}]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/account/validateAccounts", `["{user}","{sa}","nobody@example.com"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/account/{user}/addRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/account/{sa}/removeRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/account/{sa}/addUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/account/{user}/removeUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
+
+			// The legacy user API (§10).
+			{"GET", "/api/v2/user", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user?sendEmail=false", `{"emailAddress":"{new}@example.com","groups":["ingestion"],"userGroups":null}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/user/{user}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/user/{user}", `{"identifier":"{user}","groups":["ingestion"],"userGroups":["{group}"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"DELETE", "/api/v2/user/{user}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/deleteUsers", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/{user}/grant", "group=ingestion", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/{user}/revoke", "group=ingestion", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/grant/ingestion", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/revoke/ingestion", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/{user}/addUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/{user}/removeUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/invite", `[{"emailAddress":"{new}@example.com"}]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/user/validateUsers", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+
+			// Roles and user groups (§11).
+			{"GET", "/api/v2/role?offset=0&limit=5", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/role", `{"name":"{new}","permissions":["ingestion"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/role/{role}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/role/{role}", `{"name":"{new}","permissions":["events_management"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"DELETE", "/api/v2/role/{role}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/role/{role}/addAssignees", `["{user}","{sa}","{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/role/{role}/removeAssignees", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/role/grant/ingestion", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/role/revoke/ingestion", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/search/role", `{"query":[{"key":"id","value":"{role}","matchingMethod":"EXACT"}]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/usergroup", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/usergroup", `{"name":"{new}","description":"d","roleIDs":["{role}"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/usergroup/{group}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/usergroup/{group}", `{"name":"{new}","description":"e"}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"DELETE", "/api/v2/usergroup/{group}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/usergroup/{group}/addUsers", `["{user}","{sa}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/usergroup/{group}/removeUsers", `["{user}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/usergroup/{group}/addRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/usergroup/{group}/removeRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/search/usergroup", `{"query":[{"key":"name","value":"Everyone","matchingMethod":"EXACT"}]}`, [4]int{ok, forbidden, ok, forbidden}},
 		}
 		authenticated := []string{"admin user", "plain user", "admin sa", "plain sa"}
 		unauthenticated := []string{"inactive sa", "revoked", "no token", "unknown"}
@@ -96,16 +140,31 @@ func TestPermissionTable(t *testing.T) {
 					if acct, ok := accountOf[who]; ok && strings.Contains(row.path, "{own}") {
 						own = e.token(acct)
 					}
-					r := strings.NewReplacer("{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"))
+					var role, group string
+					if strings.Contains(row.path+row.body, "{role}") || strings.Contains(row.path+row.body, "{group}") {
+						role = e.role(adminPrincipal, fresh("role-"), tokenward.Ingestion)
+						group = e.group(adminPrincipal, fresh("group-"), role)
+					}
+					r := strings.NewReplacer("{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
+						"{role}", role, "{group}", group)
 					var headers []string
 					if callers[who] != "" {
 						headers = append(headers, bearer(callers[who]))
 					}
-					res := e.do(row.method, r.Replace(row.path), r.Replace(row.body), headers...)
+					if strings.HasPrefix(row.body, "group=") {
+						headers = append(headers, "Content-Type: application/x-www-form-urlencoded")
+					}
+					path := r.Replace(row.path)
+					res := e.do(row.method, path, r.Replace(row.body), headers...)
 					if res.Status != want {
 						t.Errorf("status %d, want %d (%.300s)", res.Status, want, res.Body)
 					}
-					_, msg, _ := res.container(t)
+					var msg string
+					if res.Status == 200 && e.shape(row.method, path) == "bare" {
+						res.bare(t, nil)
+					} else {
+						_, msg, _ = res.container(t)
+					}
 					if want == forbidden && !strings.Contains(msg, "permission (user_management)") && !strings.Contains(msg, "only user accounts") {
 						t.Errorf("403 message %q does not say what is missing", msg)
 					}

@@ -59,23 +59,75 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/account/serviceaccount/{id}/deactivate", s.setServiceAccountActive(false))
 	s.authed("POST /api/v2/search/serviceaccount", s.searchServiceAccounts)
 
-	// Accounts of both kinds and users (§5, §6).
+	// Accounts of both kinds and users (§5, §6). Answers marked bare are the model itself,
+	// without a response container, as Wavefront's published spec has them.
 	s.authed("GET /api/v2/account", s.listAccounts)
 	s.authed("GET /api/v2/account/{id}", s.getAccount)
 	s.authed("DELETE /api/v2/account/{id}", s.deleteAccount)
 	s.authed("POST /api/v2/account/deleteAccounts", s.deleteAccounts)
-	// {action} is grant or revoke; one pattern, because literal ones would conflict with
-	// POST /api/v2/account/serviceaccount/{id}/activate.
-	s.authed("POST /api/v2/account/{id}/{action}/{permission}", s.changeAccountPermission)
-	s.authed("POST /api/v2/account/grant/{permission}", s.changePermission(true))
-	s.authed("POST /api/v2/account/revoke/{permission}", s.changePermission(false))
+	s.authed("POST /api/v2/account/validateAccounts", s.validateAccounts(""))
+	// {action} patterns: literal ones would conflict with their siblings (see byAction).
+	s.authed("POST /api/v2/account/{id}/{action}/{permission}", s.byAction(map[string]authedHandler{
+		"grant":  s.changePermission(true),  // bare
+		"revoke": s.changePermission(false), // bare
+	}))
+	s.authed("POST /api/v2/account/{id}/{action}", s.byAction(map[string]authedHandler{
+		"addRoles":         s.changeAccountRoles(true),   // bare
+		"removeRoles":      s.changeAccountRoles(false),  // bare
+		"addUserGroups":    s.changeAccountGroups(true),  // bare
+		"removeUserGroups": s.changeAccountGroups(false), // bare
+	}))
+	s.authed("POST /api/v2/account/grant/{permission}", s.changePermission(true))   // bare
+	s.authed("POST /api/v2/account/revoke/{permission}", s.changePermission(false)) // bare
 	s.authed("GET /api/v2/account/user", s.listUsers)
-	s.authed("POST /api/v2/account/user", s.createUser)
+	s.authed("POST /api/v2/account/user", s.createUser) // bare
 	s.authed("GET /api/v2/account/user/admin", s.listAdministrators)
-	s.authed("POST /api/v2/account/user/invite", s.inviteUsers)
-	s.authed("GET /api/v2/account/user/{id}", s.getUser)
-	s.authed("PUT /api/v2/account/user/{id}", s.updateUser)
+	s.authed("POST /api/v2/account/user/invite", s.inviteUsers) // bare
+	s.authed("GET /api/v2/account/user/{id}", s.getUser)        // bare
+	s.authed("PUT /api/v2/account/user/{id}", s.updateUser)     // bare
 	s.authed("POST /api/v2/search/user", s.searchUsers)
+
+	// The legacy user API (§10): user accounts only; bare and dual answers as listed there.
+	s.authed("GET /api/v2/user", s.listUsersBare)         // a bare array
+	s.authed("POST /api/v2/user", s.createUserLegacy)     // dual
+	s.authed("GET /api/v2/user/{id}", s.getUser)          // bare
+	s.authed("PUT /api/v2/user/{id}", s.updateUserLegacy) // dual
+	s.authed("DELETE /api/v2/user/{id}", s.deleteUser)
+	s.authed("POST /api/v2/user/deleteUsers", s.deleteUsers)
+	s.authed("POST /api/v2/user/invite", s.inviteUsers) // bare
+	s.authed("POST /api/v2/user/validateUsers", s.validateAccounts(tokenward.UserAccount))
+	s.authed("POST /api/v2/user/{id}/{action}", s.byAction(map[string]authedHandler{
+		"grant":            onlyUsers(s.changeUserPermission(true)),  // bare; form field group=<permission>
+		"revoke":           onlyUsers(s.changeUserPermission(false)), // bare; form field group=<permission>
+		"addUserGroups":    onlyUsers(s.changeAccountGroups(true)),   // bare
+		"removeUserGroups": onlyUsers(s.changeAccountGroups(false)),  // bare
+	}))
+	s.authed("POST /api/v2/user/grant/{permission}", s.changeUsersPermission(true))   // bare
+	s.authed("POST /api/v2/user/revoke/{permission}", s.changeUsersPermission(false)) // bare
+
+	// Roles and user groups (§11), all in containers.
+	s.authed("GET /api/v2/role", s.listRoles)
+	s.authed("POST /api/v2/role", s.createRole)
+	s.authed("GET /api/v2/role/{id}", s.getRole)
+	s.authed("PUT /api/v2/role/{id}", s.updateRole)
+	s.authed("DELETE /api/v2/role/{id}", s.deleteRole)
+	s.authed("POST /api/v2/role/{id}/{action}", s.byAction(map[string]authedHandler{
+		"addAssignees":    s.changeRoleAssignees(true),
+		"removeAssignees": s.changeRoleAssignees(false),
+	}))
+	s.authed("POST /api/v2/role/grant/{permission}", s.changeRolesPermission(true))
+	s.authed("POST /api/v2/role/revoke/{permission}", s.changeRolesPermission(false))
+	s.authed("POST /api/v2/search/role", s.searchRoles)
+	s.authed("GET /api/v2/usergroup", s.listGroups)
+	s.authed("POST /api/v2/usergroup", s.createGroup)
+	s.authed("GET /api/v2/usergroup/{id}", s.getGroup)
+	s.authed("PUT /api/v2/usergroup/{id}", s.updateGroup)
+	s.authed("DELETE /api/v2/usergroup/{id}", s.deleteGroup)
+	s.authed("POST /api/v2/usergroup/{id}/addUsers", s.changeGroupMembers(true))
+	s.authed("POST /api/v2/usergroup/{id}/removeUsers", s.changeGroupMembers(false))
+	s.authed("POST /api/v2/usergroup/{id}/addRoles", s.changeGroupRoles(true))
+	s.authed("POST /api/v2/usergroup/{id}/removeRoles", s.changeGroupRoles(false))
+	s.authed("POST /api/v2/search/usergroup", s.searchGroups)
 
 	if s.console != nil {
 		s.mux.Handle("/console/", s.console)
@@ -164,6 +216,9 @@ func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		if m == r.Method {
+			continue // it has no route here, even when a pattern matched (see byAction)
+		}
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/tokenward/tokenward"
 )
@@ -14,8 +15,8 @@ type serviceAccountJSON struct {
 	Description       string                 `json:"description"`
 	Groups            []tokenward.Permission `json:"groups"`
 	Tokens            []tokenRef             `json:"tokens"`
-	UserGroups        []struct{}             `json:"userGroups"`
-	Roles             []struct{}             `json:"roles"`
+	UserGroups        []userGroupJSON        `json:"userGroups"`
+	Roles             []roleDTO              `json:"roles"`
 	UnitedPermissions []tokenward.Permission `json:"unitedPermissions"`
 	LastUsed          *int64                 `json:"lastUsed"`
 }
@@ -26,27 +27,31 @@ type tokenRef struct {
 	TokenName string `json:"tokenName"`
 }
 
-func toServiceAccount(a tokenward.Account, tokens []tokenward.Token) serviceAccountJSON {
-	perms := a.Permissions.List()
+func (x *expander) serviceAccount(a tokenward.Account, tokens []tokenward.Token) (serviceAccountJSON, error) {
+	roles, err := x.rolesByID(a.Roles, 1)
+	if err != nil {
+		return serviceAccountJSON{}, err
+	}
+	groups, err := x.groupsByID(a.Groups, 1)
+	if err != nil {
+		return serviceAccountJSON{}, err
+	}
 	refs := make([]tokenRef, len(tokens))
 	for i, t := range tokens {
 		refs[i] = tokenRef{TokenID: t.ID, TokenName: t.Name}
 	}
-	return serviceAccountJSON{Identifier: a.Identifier, Active: a.Active, Description: a.Description, Groups: perms,
-		Tokens: refs, UserGroups: none, Roles: none, UnitedPermissions: perms, LastUsed: optionalMillis(a.LastUsed)}
+	return serviceAccountJSON{Identifier: a.Identifier, Active: a.Active, Description: a.Description, Groups: a.Permissions.List(),
+		Tokens: refs, UserGroups: groups, Roles: roles, UnitedPermissions: a.Effective.List(), LastUsed: optionalMillis(a.LastUsed)}, nil
 }
 
-// writeServiceAccounts answers with service accounts and their tokens, as a list or a page.
+// serviceAccountsWithTokens returns service accounts with their tokens, roles and groups.
 func (s *Server) serviceAccountsWithTokens(r *http.Request, p tokenward.Principal, accounts []tokenward.Account) ([]serviceAccountJSON, error) {
 	tokens, err := s.service.TokensOf(r.Context(), p, accounts)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]serviceAccountJSON, len(accounts))
-	for i, a := range accounts {
-		out[i] = toServiceAccount(a, tokens[a.ID])
-	}
-	return out, nil
+	x := s.expander(r, p)
+	return convertAll(accounts, func(a tokenward.Account) (serviceAccountJSON, error) { return x.serviceAccount(a, tokens[a.ID]) })
 }
 
 func (s *Server) writeServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal, a tokenward.Account) error {
@@ -59,13 +64,15 @@ func (s *Server) writeServiceAccount(w http.ResponseWriter, r *http.Request, p t
 }
 
 // serviceAccountWrite is the ServiceAccountWrite body. Pointers tell an absent key (leave
-// the field) from a present one; "tokens", "roles", "userGroups" and legacy keys such as
-// "ingestionPolicyId" are accepted and ignored.
+// the field) from a present one; "tokens" and legacy keys such as "ingestionPolicyId" are
+// accepted and ignored.
 type serviceAccountWrite struct {
 	Identifier  string          `json:"identifier"`
 	Active      *bool           `json:"active"`
 	Description *string         `json:"description"`
 	Groups      *[]string       `json:"groups"`
+	Roles       *idList         `json:"roles"`
+	UserGroups  *idList         `json:"userGroups"`
 	Tokens      json.RawMessage `json:"tokens"`
 }
 
@@ -79,6 +86,69 @@ func (b serviceAccountWrite) toWrite() (tokenward.ServiceAccountWrite, error) {
 		w.Permissions = &perms
 	}
 	return w, nil
+}
+
+// checkAssignments fails before any write when the body names a role or group that does
+// not exist, so that a bad id changes nothing (short of a concurrent deletion).
+func (s *Server) checkAssignments(r *http.Request, p tokenward.Principal, b serviceAccountWrite) error {
+	if b.Roles != nil {
+		for _, id := range *b.Roles {
+			if _, err := s.service.Role(r.Context(), p, id); err != nil {
+				return err
+			}
+		}
+	}
+	if b.UserGroups != nil {
+		for _, id := range *b.UserGroups {
+			if _, err := s.service.Group(r.Context(), p, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// assign makes a's roles and groups those the body lists, when it lists them. It is an
+// adapter: tokenward.ServiceAccountWrite has no roles or groups yet, so they are applied
+// after the write, as the differences from what a holds.
+func (s *Server) assign(r *http.Request, p tokenward.Principal, a tokenward.Account, b serviceAccountWrite) (tokenward.Account, error) {
+	var err error
+	if b.Roles != nil {
+		if add := missing(*b.Roles, a.Roles); len(add) > 0 {
+			if a, err = s.service.ChangeAccountRoles(r.Context(), p, a.Identifier, true, add); err != nil {
+				return a, err
+			}
+		}
+		if remove := missing(a.Roles, *b.Roles); len(remove) > 0 {
+			if a, err = s.service.ChangeAccountRoles(r.Context(), p, a.Identifier, false, remove); err != nil {
+				return a, err
+			}
+		}
+	}
+	if b.UserGroups != nil {
+		if add := missing(*b.UserGroups, a.Groups); len(add) > 0 {
+			if a, err = s.service.ChangeAccountGroups(r.Context(), p, a.Identifier, true, add); err != nil {
+				return a, err
+			}
+		}
+		if remove := missing(a.Groups, *b.UserGroups); len(remove) > 0 {
+			if a, err = s.service.ChangeAccountGroups(r.Context(), p, a.Identifier, false, remove); err != nil {
+				return a, err
+			}
+		}
+	}
+	return a, nil
+}
+
+// missing returns the ids of want that have does not hold.
+func missing(want, have []string) []string {
+	var out []string
+	for _, id := range want {
+		if !slices.Contains(have, id) && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -109,8 +179,14 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if write.Identifier == "" {
 		return tokenward.Errorf(tokenward.EInvalid, "identifier is required")
 	}
+	if err := s.checkAssignments(r, p, body); err != nil {
+		return err
+	}
 	a, err := s.service.CreateServiceAccountAs(r.Context(), p, write)
 	if err != nil {
+		return err
+	}
+	if a, err = s.assign(r, p, a, body); err != nil {
 		return err
 	}
 	return s.writeServiceAccount(w, r, p, a)
@@ -136,8 +212,14 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
+	if err := s.checkAssignments(r, p, body); err != nil {
+		return err
+	}
 	a, err := s.service.UpdateServiceAccount(r.Context(), p, r.PathValue("id"), write)
 	if err != nil {
+		return err
+	}
+	if a, err = s.assign(r, p, a, body); err != nil {
 		return err
 	}
 	return s.writeServiceAccount(w, r, p, a)
