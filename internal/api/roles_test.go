@@ -449,6 +449,21 @@ func TestEveryoneGroup(t *testing.T) {
 		if strings.Join(account.UnitedPermissions, ",") != "dashboard_management" || len(account.Groups) != 0 {
 			t.Errorf("new user's account = %+v, want dashboard_management through Everyone, no direct permission", account)
 		}
+		// Inside another object, a group lists a sample of its members, and counts them all.
+		for i := range 10 {
+			e.user(fmt.Sprintf("member-%d@example.com", i))
+		}
+		e.do("GET", "/api/v2/account/user/new@example.com", "", admin).bare(t, &u)
+		if len(u.UserGroups) != 1 {
+			t.Fatalf("new@example.com's groups: %v, want Everyone only", groupIDsOf(u.UserGroups))
+		}
+		if len(u.UserGroups[0].Users) != 10 || u.UserGroups[0].UserCount != 13 {
+			t.Errorf("Everyone inside a user: %d users listed of %d, want a sample of 10 of 13", len(u.UserGroups[0].Users), u.UserGroups[0].UserCount)
+		}
+		if g := e.do("GET", "/api/v2/usergroup/"+id, "", admin).group(t); len(g.Users) != 13 || g.UserCount != 13 {
+			t.Errorf("Everyone itself: %d users listed of %d, want all 13", len(g.Users), g.UserCount)
+		}
+
 		var sa struct {
 			UserGroups        []goUserGroup `json:"userGroups"`
 			UnitedPermissions []string      `json:"unitedPermissions"`
