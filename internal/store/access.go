@@ -121,31 +121,38 @@ func (db *DB) SearchRoles(ctx context.Context, req tokenward.SearchRequest) (tok
 	if err := q.addConditions(req.Query, tokenward.RoleSearch, roleFields); err != nil {
 		return tokenward.Page[tokenward.Role]{}, err
 	}
-	page := tokenward.Page[tokenward.Role]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Role{}}
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM roles r WHERE `+q.whereClause(), q.args...).Scan(&page.Total); err != nil {
-		return page, fmt.Errorf("count roles: %w", err)
+	page, err := searchPage(ctx, db, "roles", `FROM roles r`, roleColumns, q, req, roleSorts, "r.id", scanRole)
+	for i := range page.Items {
+		if err == nil {
+			err = db.roleAccounts(ctx, &page.Items[i])
+		}
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE `+q.whereClause()+` `+
-		orderBy(*req.Sort, roleSorts, nil, "r.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
+	return page, err
+}
+
+// searchPage counts the rows of from (a FROM clause) that q matches and reads the page of
+// them that req asks for, ordered by its sort with tieBreaker last.
+func searchPage[T any](ctx context.Context, db *DB, what, from, columns string, q query, req tokenward.SearchRequest,
+	sorts map[string]string, tieBreaker string, scan func(interface{ Scan(...any) error }) (T, error)) (tokenward.Page[T], error) {
+	page := tokenward.Page[T]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []T{}}
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) `+from+` WHERE `+q.whereClause(), q.args...).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("count %s: %w", what, err)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+columns+` `+from+` WHERE `+q.whereClause()+` `+
+		orderBy(*req.Sort, sorts, nil, tieBreaker)+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
 	if err != nil {
-		return page, fmt.Errorf("search roles: %w", err)
+		return page, fmt.Errorf("search %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanRole(rows)
+		item, err := scan(rows)
 		if err != nil {
-			return page, fmt.Errorf("scan role: %w", err)
+			return page, fmt.Errorf("scan %s: %w", what, err)
 		}
-		page.Items = append(page.Items, r)
+		page.Items = append(page.Items, item)
 	}
 	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("search roles: %w", err)
-	}
-	rows.Close()
-	for i := range page.Items {
-		if err := db.roleAccounts(ctx, &page.Items[i]); err != nil {
-			return page, err
-		}
+		return page, fmt.Errorf("search %s: %w", what, err)
 	}
 	return page, nil
 }
@@ -398,33 +405,13 @@ func (db *DB) SearchGroups(ctx context.Context, req tokenward.SearchRequest) (to
 	if err := q.addConditions(req.Query, tokenward.GroupSearch, groupFields); err != nil {
 		return tokenward.Page[tokenward.UserGroup]{}, err
 	}
-	page := tokenward.Page[tokenward.UserGroup]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.UserGroup{}}
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM user_groups g WHERE `+q.whereClause(), q.args...).Scan(&page.Total); err != nil {
-		return page, fmt.Errorf("count user groups: %w", err)
-	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+groupColumns+` FROM user_groups g WHERE `+q.whereClause()+` `+
-		orderBy(*req.Sort, groupSorts, nil, "g.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
-	if err != nil {
-		return page, fmt.Errorf("search user groups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return page, fmt.Errorf("scan user group: %w", err)
-		}
-		page.Items = append(page.Items, g)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("search user groups: %w", err)
-	}
-	rows.Close()
+	page, err := searchPage(ctx, db, "user groups", `FROM user_groups g`, groupColumns, q, req, groupSorts, "g.id", scanGroup)
 	for i := range page.Items {
-		if err := db.groupMembers(ctx, &page.Items[i]); err != nil {
-			return page, err
+		if err == nil {
+			err = db.groupMembers(ctx, &page.Items[i])
 		}
 	}
-	return page, nil
+	return page, err
 }
 
 // UpdateGroup applies a change to a group in one transaction.
