@@ -166,31 +166,9 @@ func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, a
 		}
 		reach := false // whether some account's effective permissions may change
 		for _, c := range changes {
-			var name string
-			err := tx.QueryRowContext(ctx, `SELECT name FROM roles WHERE id = $1`+db.forUpdate(), c.ID).Scan(&name)
-			if errors.Is(err, sql.ErrNoRows) {
-				return tokenward.Errorf(tokenward.ENotFound, "role %s does not exist", truncateID(c.ID))
-			}
+			name, details, err := setNameAndDescription(ctx, tx, "roles", "role", c.ID, c.Name, c.Description, db.forUpdate())
 			if err != nil {
-				return fmt.Errorf("read role: %w", err)
-			}
-			var details []string
-			if c.Name != nil && *c.Name != name {
-				_, err := tx.ExecContext(ctx, `UPDATE roles SET name = $1 WHERE id = $2`, *c.Name, c.ID)
-				if isUniqueViolation(err) {
-					return tokenward.Errorf(tokenward.EConflict, "a role named %q already exists", *c.Name)
-				}
-				if err != nil {
-					return fmt.Errorf("rename role: %w", err)
-				}
-				details = append(details, "renamed from "+name)
-				name = *c.Name
-			}
-			if c.Description != nil {
-				if _, err := tx.ExecContext(ctx, `UPDATE roles SET description = $1 WHERE id = $2`, *c.Description, c.ID); err != nil {
-					return fmt.Errorf("update role: %w", err)
-				}
-				details = append(details, "description set")
+				return err
 			}
 			if c.Permissions != nil {
 				if err := setRolePermissions(ctx, tx, c.ID, *c.Permissions); err != nil {
@@ -238,6 +216,39 @@ func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, a
 		}
 		return db.afterAccessChange(ctx, tx, guard, reach, at)
 	})
+}
+
+// setNameAndDescription locks a role or group (table, called noun in messages), renames it
+// and sets its description when those are given, and returns its name after the change with
+// the audit details of what changed. ENotFound when it is gone, EConflict for a taken name.
+func setNameAndDescription(ctx context.Context, tx *sql.Tx, table, noun, id string, newName, description *string, forUpdate string) (string, []string, error) {
+	var name string
+	err := tx.QueryRowContext(ctx, `SELECT name FROM `+table+` WHERE id = $1`+forUpdate, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, tokenward.Errorf(tokenward.ENotFound, "%s %s does not exist", noun, truncateID(id))
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("read %s: %w", noun, err)
+	}
+	var details []string
+	if newName != nil && *newName != name {
+		_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET name = $1 WHERE id = $2`, *newName, id)
+		if isUniqueViolation(err) {
+			return "", nil, tokenward.Errorf(tokenward.EConflict, "a %s named %q already exists", noun, *newName)
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("rename %s: %w", noun, err)
+		}
+		details = append(details, "renamed from "+name)
+		name = *newName
+	}
+	if description != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET description = $1 WHERE id = $2`, *description, id); err != nil {
+			return "", nil, fmt.Errorf("update %s: %w", noun, err)
+		}
+		details = append(details, "description set")
+	}
+	return name, details, nil
 }
 
 // afterAccessChange ends every write to roles and groups: when some account's effective
@@ -421,31 +432,9 @@ func (db *DB) UpdateGroup(ctx context.Context, c tokenward.GroupChange, at time.
 		if err != nil {
 			return err
 		}
-		var name string
-		err = tx.QueryRowContext(ctx, `SELECT name FROM user_groups WHERE id = $1`+db.forUpdate(), c.ID).Scan(&name)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist", truncateID(c.ID))
-		}
+		name, details, err := setNameAndDescription(ctx, tx, "user_groups", "user group", c.ID, c.Name, c.Description, db.forUpdate())
 		if err != nil {
-			return fmt.Errorf("read user group: %w", err)
-		}
-		var details []string
-		if c.Name != nil && *c.Name != name {
-			_, err := tx.ExecContext(ctx, `UPDATE user_groups SET name = $1 WHERE id = $2`, *c.Name, c.ID)
-			if isUniqueViolation(err) {
-				return tokenward.Errorf(tokenward.EConflict, "a user group named %q already exists", *c.Name)
-			}
-			if err != nil {
-				return fmt.Errorf("rename user group: %w", err)
-			}
-			details = append(details, "renamed from "+name)
-			name = *c.Name
-		}
-		if c.Description != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE user_groups SET description = $1 WHERE id = $2`, *c.Description, c.ID); err != nil {
-				return fmt.Errorf("update user group: %w", err)
-			}
-			details = append(details, "description set")
+			return err
 		}
 		reach := false
 		if c.Roles != nil {
