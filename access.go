@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -261,10 +260,14 @@ func (s *Service) ChangeRoleAssignees(ctx context.Context, p Principal, id strin
 		return Role{}, err
 	}
 	c := RoleChange{ID: r.ID}
+	accounts, groups := distinct[int64]{}, distinct[string]{}
 	for _, name := range assignees {
 		if IsAccountIdentifier(name) {
 			a, err := s.accountOf(ctx, name, "")
 			if err != nil {
+				return Role{}, err
+			}
+			if err := accounts.add(a.ID, "account "+a.Identifier); err != nil {
 				return Role{}, err
 			}
 			if assign {
@@ -277,6 +280,9 @@ func (s *Service) ChangeRoleAssignees(ctx context.Context, p Principal, id strin
 		g, err := s.groupOf(ctx, name)
 		if err != nil {
 			return Role{}, Errorf(ENotFound, "%s is neither an account nor a user group", truncate(name, 64))
+		}
+		if err := groups.add(g.ID, "user group "+g.Name); err != nil {
+			return Role{}, err
 		}
 		if assign {
 			c.AddGroups = append(c.AddGroups, g.ID)
@@ -301,9 +307,13 @@ func (s *Service) ChangeRolesPermission(ctx context.Context, p Principal, perm P
 		return nil, Errorf(EInvalid, "name at least one role")
 	}
 	var changes []RoleChange
+	seen := distinct[string]{}
 	for _, id := range ids {
 		r, err := s.roleOf(ctx, id)
 		if err != nil {
+			return nil, err
+		}
+		if err := seen.add(r.ID, "role "+r.Name); err != nil {
 			return nil, err
 		}
 		perms := r.Permissions &^ NewPermissionSet(perm)
@@ -340,18 +350,19 @@ func (s *Service) groupOf(ctx context.Context, id string) (UserGroup, error) {
 	return g, err
 }
 
-// roleIDs checks that every id names a role and returns them without repeats. Errors:
-// ENotFound naming the first unknown one.
+// roleIDs checks that every id names a role, once. Errors: ENotFound naming the first
+// unknown one, EInvalid for one named twice.
 func (s *Service) roleIDs(ctx context.Context, ids []string) ([]string, error) {
-	out := []string{}
+	out, seen := []string{}, distinct[string]{}
 	for _, id := range ids {
 		r, err := s.roleOf(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(out, r.ID) {
-			out = append(out, r.ID)
+		if err := seen.add(r.ID, "role "+r.Name); err != nil {
+			return nil, err
 		}
+		out = append(out, r.ID)
 	}
 	return out, nil
 }
@@ -484,9 +495,13 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string
 		return UserGroup{}, Errorf(EInvalid, "the %s group holds every user account; its members cannot be changed", EveryoneGroupName)
 	}
 	c := GroupChange{ID: g.ID}
+	seen := distinct[int64]{}
 	for _, name := range accounts {
 		a, err := s.accountOf(ctx, name, "")
 		if err != nil {
+			return UserGroup{}, err
+		}
+		if err := seen.add(a.ID, "account "+a.Identifier); err != nil {
 			return UserGroup{}, err
 		}
 		if add {
@@ -516,15 +531,18 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (User
 }
 
 // groupIDs checks that every id names a group other than Everyone (whose membership is
-// implicit, so naming it changes nothing) and returns them without repeats.
+// implicit, so naming it changes nothing), once. Errors: ENotFound, EInvalid for a repeat.
 func (s *Service) groupIDs(ctx context.Context, ids []string) ([]string, error) {
-	out := []string{}
+	out, seen := []string{}, distinct[string]{}
 	for _, id := range ids {
 		g, err := s.groupOf(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if !g.Everyone && !slices.Contains(out, g.ID) {
+		if err := seen.add(g.ID, "user group "+g.Name); err != nil {
+			return nil, err
+		}
+		if !g.Everyone {
 			out = append(out, g.ID)
 		}
 	}

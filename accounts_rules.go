@@ -71,7 +71,7 @@ type NewUser struct {
 // CreateUsers creates user accounts for an administrator, all or none: an invalid entry,
 // an unknown role or group, an email that exists or that appears twice creates nothing.
 // They have no password until the operator sets one. Errors: EForbidden, EInvalid,
-// ENotFound (a role or group), EConflict.
+// ENotFound (a role or group), EConflict (an email that exists).
 func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser) ([]Account, error) {
 	if err := RequireAccounts(p); err != nil {
 		return nil, err
@@ -81,16 +81,15 @@ func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser)
 	}
 	now := s.clock()
 	accounts := make([]*Account, len(users))
-	seen := map[string]bool{}
+	seen := distinct[string]{}
 	for i, u := range users {
 		email, err := NormalizeEmail(u.Email)
 		if err != nil {
 			return nil, err
 		}
-		if seen[email] {
-			return nil, Errorf(EConflict, "account %s is named twice", email)
+		if err := seen.add(email, "account "+email); err != nil {
+			return nil, err
 		}
-		seen[email] = true
 		a := &Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: u.Permissions, Created: now}
 		if a.Roles, err = s.roleIDs(ctx, u.Roles); err != nil {
 			return nil, err
@@ -271,6 +270,20 @@ func (s *Service) ChangeAccountGroups(ctx context.Context, p Principal, identifi
 	return s.reread(ctx, a)
 }
 
+// distinct collects what a bulk request resolves to and refuses anything named twice:
+// a request that repeats itself is a mistake its sender should see (issue "Hostile
+// input"), and merging it silently would hide which of the two was meant.
+type distinct[K comparable] map[K]bool
+
+// add records key, which the request gave as what; EInvalid when it was already there.
+func (d distinct[K]) add(key K, what string) error {
+	if d[key] {
+		return Errorf(EInvalid, "%s is named twice in this request", truncate(what, 80))
+	}
+	d[key] = true
+	return nil
+}
+
 // changeSet returns set with ids added (or removed), without repeats.
 func changeSet(set, ids []string, add bool) []string {
 	out := []string{}
@@ -322,9 +335,13 @@ func (s *Service) ChangePermission(ctx context.Context, p Principal, perm Permis
 	}
 	accounts := make([]Account, 0, len(identifiers))
 	changes := make([]AccountChange, 0, len(identifiers))
+	seen := distinct[int64]{}
 	for _, id := range identifiers {
 		a, err := s.accountOf(ctx, id, "")
 		if err != nil {
+			return nil, err
+		}
+		if err := seen.add(a.ID, "account "+a.Identifier); err != nil {
 			return nil, err
 		}
 		perms := a.Permissions &^ NewPermissionSet(perm)
@@ -365,6 +382,7 @@ func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers [
 	}
 	var accounts []Account
 	var ids []int64
+	seen := distinct[int64]{}
 	for _, id := range identifiers {
 		a, err := s.accountOf(ctx, id, "")
 		if ErrorCode(err) == ENotFound && skipUnknown {
@@ -373,9 +391,10 @@ func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers [
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(ids, a.ID) {
-			accounts, ids = append(accounts, a), append(ids, a.ID)
+		if err := seen.add(a.ID, "account "+a.Identifier); err != nil {
+			return nil, err
 		}
+		accounts, ids = append(accounts, a), append(ids, a.ID)
 	}
 	if len(ids) == 0 {
 		return []Account{}, nil

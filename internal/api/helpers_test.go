@@ -32,6 +32,7 @@ import (
 type env struct {
 	t       *testing.T
 	url     string
+	dsn     string // the database's, for storetest.Fingerprint
 	service *tokenward.Service
 	logs    *testkit.Buffer
 	router  routers.Router
@@ -66,7 +67,7 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	if err != nil {
 		t.Fatalf("OpenAPI document: %v", err)
 	}
-	db := storetest.Open(t, engine)
+	db, dsn := storetest.OpenDSN(t, engine)
 	clock := testkit.NewClock()
 	service := tokenward.NewService(db, clock.Now)
 	logs := &testkit.Buffer{}
@@ -83,7 +84,7 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	}
 	srv := httptest.NewServer(api.New(service, cfg))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
+	e := &env{t: t, url: srv.URL, dsn: dsn, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
 	t.Cleanup(e.checkLogsHoldNoSecret)
 	return e
 }

@@ -126,24 +126,15 @@ func (s *Server) tokenFacets(w http.ResponseWriter, r *http.Request, p tokenward
 		return err
 	}
 	var req struct {
-		Facets []string                    `json:"facets"`
-		Query  []tokenward.SearchCondition `json:"query"`
-		Limit  int                         `json:"limit"`
+		Facets []string `json:"facets"`
+		tokenward.FacetRequest
 	}
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return err
 	}
-	if len(req.Facets) == 0 {
-		return tokenward.Errorf(tokenward.EInvalid, "facets is required: name one or more of account, accountType, name, id")
-	}
-	out := map[string][]string{}
-	limit := 0
-	for _, facet := range req.Facets {
-		page, err := s.service.TokenFacet(r.Context(), p, facet, tokenward.FacetRequest{Query: req.Query, Limit: req.Limit})
-		if err != nil {
-			return err
-		}
-		out[facet], limit = page.Items, page.Limit
+	out, limit, err := s.service.TokenFacetsOf(r.Context(), p, req.Facets, req.FacetRequest)
+	if err != nil {
+		return err
 	}
 	writeOK(w, map[string]any{"facets": out, "limit": limit})
 	return nil

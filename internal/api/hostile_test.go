@@ -1,0 +1,113 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+// The tests in this file are the regression tests of the issue "Hostile input", one per
+// finding, named after it, on both engines. Each refused request must leave the data as it
+// was: they compare a fingerprint of every table (but the audit trail) before and after.
+
+// refused sends each request, wants want for it and the data unchanged afterwards.
+func (e *env) refused(t *testing.T, want int, requests [][3]string, auth string) {
+	t.Helper()
+	before := storetest.Fingerprint(t, e.dsn, "audit_events")
+	if !strings.Contains(before, "\n  ") || !strings.Contains(before, "accounts (") {
+		t.Fatalf("the fingerprint holds no rows; comparing it would prove nothing:\n%s", before)
+	}
+	for _, r := range requests {
+		res := e.do(r[0], r[1], r[2], auth)
+		if res.Status != want {
+			t.Errorf("%s %s %.80s: %d, want %d (%.300s)", r[0], r[1], r[2], res.Status, want, res.Body)
+		}
+	}
+	if after := storetest.Fingerprint(t, e.dsn, "audit_events"); after != before {
+		t.Errorf("refused requests changed the data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+func TestHostileRepeatedFacets(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement))
+		repeated := `{"facets":[` + strings.Repeat(`"name",`, 20000) + `"name"]}`
+		res := e.do("POST", "/api/v2/search/token/facets", repeated, admin)
+		if _, msg, _ := res.container(t); res.Status != 400 || !strings.Contains(msg, "facet name is named twice") {
+			t.Errorf("20,001 repeated facets: %d %q, want 400 naming the repeat", res.Status, msg)
+		}
+		res = e.do("POST", "/api/v2/search/token/facets", `{"facets":["name","account","accountType","id"]}`, admin)
+		if res.Status != 200 {
+			t.Errorf("every facet once: %d (%.200s), want 200", res.Status, res.Body)
+		}
+	})
+}
+
+func TestHostileDuplicatesInBulkWrites(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement))
+		e.user("jane@example.com")
+		e.serviceAccount("sa::bot")
+		role := e.do("POST", "/api/v2/role", `{"name":"viewers"}`, admin).role(t)
+		group := e.do("POST", "/api/v2/usergroup", `{"name":"devs"}`, admin).group(t)
+		e.refused(t, 400, [][3]string{
+			{"POST", "/api/v2/account/user/invite", `[{"emailAddress":"new@example.com"},{"emailAddress":"NEW@example.com"}]`},
+			{"POST", "/api/v2/user/invite", `[{"emailAddress":"new@example.com"},{"emailAddress":"new@example.com"}]`},
+			{"POST", "/api/v2/account/deleteAccounts", `["jane@example.com","sa::bot","Jane@Example.com"]`},
+			{"POST", "/api/v2/account/grant/token_management", `["jane@example.com","jane@example.com"]`},
+			{"POST", "/api/v2/account/revoke/user_management", `["admin@example.com","admin@example.com"]`},
+			{"POST", "/api/v2/role/grant/token_management", `["` + role.ID + `","` + role.ID + `"]`},
+			{"POST", "/api/v2/role/" + role.ID + "/addAssignees", `["jane@example.com","sa::bot","jane@example.com"]`},
+			{"POST", "/api/v2/role/" + role.ID + "/addAssignees", `["` + *group.ID + `","` + *group.ID + `"]`},
+			{"POST", "/api/v2/usergroup/" + *group.ID + "/addUsers", `["jane@example.com","jane@example.com"]`},
+			{"POST", "/api/v2/usergroup/" + *group.ID + "/addRoles", `["` + role.ID + `","` + role.ID + `"]`},
+			{"POST", "/api/v2/account/jane@example.com/addRoles", `["` + role.ID + `","` + role.ID + `"]`},
+			{"POST", "/api/v2/account/jane@example.com/addUserGroups", `["` + *group.ID + `","` + *group.ID + `"]`},
+		}, admin)
+		// Each request above without its repeat is accepted: the refusal was the repeat.
+		for _, r := range [][3]string{
+			{"POST", "/api/v2/account/grant/token_management", `["jane@example.com"]`},
+			{"POST", "/api/v2/role/" + role.ID + "/addAssignees", `["jane@example.com","sa::bot","` + *group.ID + `"]`},
+			{"POST", "/api/v2/account/deleteAccounts", `["jane@example.com","sa::bot"]`},
+		} {
+			if res := e.do(r[0], r[1], r[2], admin); res.Status != 200 {
+				t.Errorf("%s %s %s: %d (%.200s), want 200", r[0], r[1], r[2], res.Status, res.Body)
+			}
+		}
+	})
+}
+
+// TestHostileSearchBounds covers an offset near 2^63, ~1,000 values in one condition and
+// too many conditions: each is 400 naming the limit, on both engines.
+func TestHostileSearchBounds(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement))
+		values := make([]string, 1000)
+		for i := range values {
+			values[i] = fmt.Sprintf("v%d", i)
+		}
+		many := `"` + strings.Join(values, `","`) + `"`
+		conditions := strings.TrimSuffix(strings.Repeat(`{"key":"name","value":"x"},`, 51), ",")
+		for _, path := range []string{"/api/v2/search/token", "/api/v2/search/user", "/api/v2/search/serviceaccount", "/api/v2/search/role", "/api/v2/search/usergroup"} {
+			for _, c := range []struct{ body, limit string }{
+				{`{"offset":9223372036854775807,"limit":1000}`, "offset"},
+				{`{"offset":9223372036854775000}`, "offset"},
+				{`{"query":[{"key":"freetext","values":[` + many + `]}]}`, "100"},
+				{`{"query":[{"key":"freetext","value":"` + strings.Repeat("x", 1025) + `"}]}`, "1024"},
+				{`{"query":[` + conditions + `]}`, "50"},
+			} {
+				res := e.do("POST", path, c.body, admin)
+				if _, msg, _ := res.container(t); res.Status != 400 || !strings.Contains(msg, c.limit) {
+					t.Errorf("POST %s %.60s…: %d %q, want 400 naming %s", path, c.body, res.Status, msg, c.limit)
+				}
+			}
+		}
+	})
+}
