@@ -2,7 +2,10 @@ package tokenward
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // AuditEvent is one entry of the audit trail: who did what to what, when and from where.
@@ -15,6 +18,18 @@ type AuditEvent struct {
 	Action string
 	Target string // an account identifier, or a token's public id and owner
 	Detail string
+}
+
+// Visible returns an audit value for display. The trail stores what a request sent, as
+// sent (an unauthenticated sign-in names any "email"); shown raw, a newline could forge a
+// second entry and a bidirectional override could reverse what a reader sees. A value
+// holding a control or invisible format character is shown quoted with those characters
+// escaped (`"evil\u202e"`), and the quotes tell it from a value that merely reads so.
+func Visible(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // Audit actions.

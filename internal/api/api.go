@@ -86,6 +86,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store") // responses may carry a new secret; the console's pages may too
+	if r.TLS != nil {
+		// Served over HTTPS by tokenward itself (--tls-cert): browsers keep to HTTPS for a
+		// year. Not includeSubDomains: other hosts of the domain are not ours to decide.
+		// Behind a TLS-terminating proxy the proxy sets it.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -56,7 +56,7 @@ func (c *Console) accountListView(r *http.Request, kind tokenward.AccountKind) (
 	if kind == tokenward.ServiceAccount {
 		choices, title, nav = serviceAccountPermissions(), "Service Accounts", "service-accounts"
 	}
-	return view{Title: title, Nav: nav, Notice: r.URL.Query().Get("notice"), Data: &accountListData{
+	return view{Title: title, Nav: nav, Data: &accountListData{
 		Accounts: page.Items, Tokens: tokens, Query: q, Total: page.Total, Permissions: choices}}, nil
 }
 
@@ -96,7 +96,7 @@ func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view
 	if kind == tokenward.ServiceAccount {
 		choices, nav = serviceAccountPermissions(), "service-accounts"
 	}
-	return view{Title: a.Identifier, Nav: nav, Notice: r.URL.Query().Get("notice"), Data: &accountData{
+	return view{Title: a.Identifier, Nav: nav, Data: &accountData{
 		Account: a, Tokens: tokens[a.ID], Permissions: choices, Remaining: tokenward.MaxTokensPerAccount - len(tokens[a.ID]),
 		Base: accountPath(a), Roles: cat.rolesIn(a.Roles, true), OtherRoles: cat.rolesIn(a.Roles, false),
 		Groups: cat.groupsIn(a.Groups, true), OtherGroups: cat.joinable(a.Groups), Effective: origins(sources)}}, nil

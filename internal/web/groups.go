@@ -55,7 +55,7 @@ func (c *Console) groupListView(r *http.Request) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	return view{Title: "Groups", Nav: "groups", Notice: r.URL.Query().Get("notice"), Data: &groupListData{
+	return view{Title: "Groups", Nav: "groups", Data: &groupListData{
 		Groups: page.Items, RoleNames: cat.roleNames(), Query: q, Total: page.Total, Roles: cat.Roles}}, nil
 }
 
@@ -74,7 +74,7 @@ func (c *Console) groupView(r *http.Request) (view, error) {
 			return view{}, err
 		}
 	}
-	return view{Title: g.Name, Nav: "groups", Notice: r.URL.Query().Get("notice"), Data: &groupData{
+	return view{Title: g.Name, Nav: "groups", Data: &groupData{
 		Group: g, Roles: cat.rolesIn(g.Roles, true), OtherRoles: cat.rolesIn(g.Roles, false), Accounts: accounts}}, nil
 }
 

@@ -274,7 +274,7 @@ func (c *Console) orgTokensView(r *http.Request) (view, error) {
 		name, query := savedNameAndQuery(s.Query)
 		d.Saved = append(d.Saved, savedSearchItem{ID: s.ID, Name: name, Query: query})
 	}
-	return view{Title: "API Tokens", Nav: "api-tokens", Notice: r.URL.Query().Get("notice"), Data: d}, nil
+	return view{Title: "API Tokens", Nav: "api-tokens", Data: d}, nil
 }
 
 func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	if err != nil {
 		return view{}, err
 	}
-	return view{Title: "API Access", Nav: "profile", Notice: r.URL.Query().Get("notice"), Data: &apiAccessData{
+	return view{Title: "API Access", Nav: "profile", Data: &apiAccessData{
 		Tokens: tokens, Remaining: tokenward.MaxTokensPerAccount - len(tokens), Account: p.Account,
 		CanGenerate: p.Permissions.Has(tokenward.TokenManagement), BaseURL: baseURL(r),
 	}}, nil

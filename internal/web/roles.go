@@ -45,7 +45,7 @@ func (c *Console) roleListView(r *http.Request) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	return view{Title: "Roles", Nav: "roles", Notice: r.URL.Query().Get("notice"), Data: &roleListData{
+	return view{Title: "Roles", Nav: "roles", Data: &roleListData{
 		Roles: page.Items, Query: q, Total: page.Total, Permissions: tokenward.AllPermissions}}, nil
 }
 
@@ -62,7 +62,7 @@ func (c *Console) roleView(r *http.Request) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	return view{Title: role.Name, Nav: "roles", Notice: r.URL.Query().Get("notice"), Data: &roleData{
+	return view{Title: role.Name, Nav: "roles", Data: &roleData{
 		Role: role, Permissions: tokenward.AllPermissions, Groups: cat.groupsIn(role.Groups, true),
 		OtherGroups: cat.groupsIn(role.Groups, false), Accounts: accounts}}, nil
 }

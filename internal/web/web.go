@@ -64,7 +64,7 @@ func New(service *tokenward.Service, cfg Config) *Console {
 
 // routes registers every console route; this is the one place that lists them.
 func (c *Console) routes() {
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/", http.FileServerFS(staticFiles)))
+	c.mux.Handle("GET /console/static/", c.files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))))
 	c.mux.HandleFunc("GET /console/signin", c.signInForm)
 	c.mux.HandleFunc("POST /console/signin", c.signIn)
 	c.mux.HandleFunc("POST /console/signout", c.signOut)
@@ -128,6 +128,18 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("/console/", c.signedIn(c.notFound))
 }
 
+// files serves the console's static files but never a directory listing: what the
+// console ships is nobody's business but the pages that use it.
+func (c *Console) files(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			c.notFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // ServeHTTP serves a console request with the console's security headers and cross-origin
 // protection on every state-changing request.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +176,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("Jan 2, 2006 15:04 UTC")
 	},
-	"masked": func(hint string) string { return "••••" + hint },
+	"masked":  func(hint string) string { return "••••" + hint },
+	"visible": tokenward.Visible,
 	"has": func(set any, p tokenward.Permission) bool {
 		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
 		return s.Has(p)
@@ -212,6 +225,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if target := r.Header.Get("HX-Target"); target != "" && r.Header.Get("HX-Request") == "true" && t.Lookup(target) != nil {
 		name = target
 	}
+	// A waiting notice belongs to the next whole page shown, not to a fragment or an error.
+	if name == "layout" && v.Notice == "" && r.Method == http.MethodGet && status == http.StatusOK {
+		v.Notice = takeNotice(w, r)
+	}
 	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, name, v); err != nil {
 		c.logger.Error("render console page", "page", page, "err", err)
@@ -247,13 +264,7 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 
 // redirect answers a form post with a redirect to path, with a notice shown once there.
 func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	if notice != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "notice=" + urlQueryEscape(notice)
-	}
+	setNotice(w, r, notice)
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
@@ -304,8 +315,6 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
-
-func urlQueryEscape(s string) string { return template.URLQueryEscaper(s) }
 
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
