@@ -26,7 +26,9 @@ type AuditEvent struct {
 // holding a control or invisible format character is shown quoted with those characters
 // escaped (`"evil\u202e"`), and the quotes tell it from a value that merely reads so.
 func Visible(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar }) < 0 {
+	if strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar
+	}) < 0 {
 		return s
 	}
 	return strconv.Quote(s)
