@@ -48,7 +48,8 @@ const (
 	AuditPermissionRevoke  = "permission.revoke"
 	AuditPasswordSet       = "password.set"
 	AuditSignIn            = "signin.success"
-	AuditSignInFailure     = "signin.failure"
+	AuditSignInFailure     = "signin.failure" // the password was checked, and was wrong
+	AuditSignInLimited     = "signin.limited" // refused before any check: a spent budget, no room
 	AuditSavedSearchCreate = "savedsearch.create"
 	AuditSavedSearchUpdate = "savedsearch.update"
 	AuditSavedSearchDelete = "savedsearch.delete"
@@ -100,9 +101,4 @@ func (s *Service) AuditTrail(ctx context.Context, p Principal, f AuditFilter) (P
 	}
 	f.Offset, f.Limit = req.Offset, req.Limit
 	return s.store.AuditEvents(ctx, f)
-}
-
-// SignInFailed records a failed sign-in in the audit trail.
-func (s *Service) signInFailed(ctx context.Context, email string) error {
-	return s.store.RecordAudit(ctx, AuditEvent{At: s.clock(), Action: AuditSignInFailure, Target: email, Detail: "wrong email or password"})
 }

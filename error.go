@@ -16,6 +16,7 @@ const (
 	EConflict     = "conflict"     // the thing already exists (409)
 	ETooLarge     = "too_large"    // the request body is over the limit (413)
 	ETooMany      = "too_many"     // too many failures from this source or for this account (429)
+	EUnavailable  = "unavailable"  // the server is at capacity for this kind of work; try again (503)
 	EInternal     = "internal"     // anything else; the message never carries internals (500)
 )
 
@@ -26,7 +27,7 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	// RetryAfter, for ETooMany, is how long until the caller may try again.
+	// RetryAfter, for ETooMany and EUnavailable, is how long until the caller may try again.
 	RetryAfter time.Duration
 }
 

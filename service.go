@@ -74,6 +74,7 @@ type Store interface {
 	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
 
 	SavedSearchStore
+	SignInStore
 	AccessStore
 
 	// RecordAudit writes an audit event that belongs to no other change (a failed sign-in);
@@ -129,6 +130,7 @@ type Service struct {
 	// without activity, and sessionMax after sign-in whatever the activity.
 	sessionIdle, sessionMax time.Duration
 	verifier                Verifier // nil: verify against the database
+	signIn                  *signInGate
 }
 
 // Default console session lifetimes.
@@ -139,7 +141,8 @@ const (
 
 // NewService returns a Service over store; now is the clock (time.Now outside tests).
 func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: now, sessionIdle: DefaultSessionIdle, sessionMax: DefaultSessionMax}
+	return &Service{store: store, now: now, sessionIdle: DefaultSessionIdle, sessionMax: DefaultSessionMax,
+		signIn: newSignInGate(DefaultSignInPolicy())}
 }
 
 // SetSessionLifetimes changes how long console sessions last: idle is the longest time

@@ -2,10 +2,7 @@ package tokenward
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -24,44 +21,6 @@ var ErrBadSignIn = &Error{Code: EUnauthorized, Message: "wrong email or password
 
 // ErrNoSession is the answer to a console request without a live session.
 var ErrNoSession = &Error{Code: EUnauthorized, Message: "please sign in"}
-
-// dummyHash is checked against when the account is unknown, so that a failed sign-in takes
-// the same time whether or not the email exists.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := HashPassword("tokenward timing equaliser")
-	return h
-})
-
-// SignIn checks an email and password and opens a session. It returns the session's secret
-// for the cookie and its absolute expiry. Errors: ErrBadSignIn for every kind of failure.
-func (s *Service) SignIn(ctx context.Context, email, password string) (string, time.Time, error) {
-	account, hash, err := s.store.PasswordHash(ctx, normalizeEmailLoosely(email))
-	if err != nil && ErrorCode(err) != ENotFound {
-		return "", time.Time{}, err
-	}
-	if err != nil || hash == "" {
-		CheckPassword(dummyHash(), password)
-		return "", time.Time{}, s.badSignIn(ctx, email)
-	}
-	if !CheckPassword(hash, password) {
-		return "", time.Time{}, s.badSignIn(ctx, email)
-	}
-	now := s.clock()
-	secret := rand.Text()
-	sess := Session{AccountID: account.ID, Created: now, LastSeen: now, Expires: now.Add(s.sessionMax)}
-	if err := s.store.CreateSession(ctx, sess, sha256.Sum256([]byte(secret))); err != nil {
-		return "", time.Time{}, err
-	}
-	return secret, sess.Expires, nil
-}
-
-// badSignIn records a failed sign-in and returns ErrBadSignIn (or the failure to record it).
-func (s *Service) badSignIn(ctx context.Context, email string) error {
-	if err := s.signInFailed(ctx, truncate(strings.ToLower(strings.TrimSpace(email)), 254)); err != nil {
-		return err
-	}
-	return ErrBadSignIn
-}
 
 // normalizeEmailLoosely lower-cases and trims an email typed at sign-in; an invalid one
 // simply finds no account.

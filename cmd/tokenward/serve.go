@@ -32,8 +32,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	usageFlush := fs.Duration("usage-flush", 5*time.Second, "how often to write tokens' last-used times")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the private key (PEM) of --tls-cert")
-	signInAccount := fs.String("limit-signin-account", "5/15m", "failed console sign-ins allowed per account, N/DURATION or off")
+	signInAccount := fs.String("limit-signin-account", "5/15m", "failed console sign-ins allowed per account from browsers that never signed in to it (and per browser that did), N/DURATION or off")
 	signInAddress := fs.String("limit-signin-address", "30/15m", "failed console sign-ins allowed per source address, N/DURATION or off")
+	checkMemory := fs.Int("signin-check-memory", 128, "MiB of memory that password checks may use at once (19 MiB each); more sign-ins wait, then get 503")
 	invalidTokens := fs.String("limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
 	trustXFF := fs.Bool("trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
 	if _, err := parse(fs, args); err != nil {
@@ -44,6 +45,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		if d <= 0 {
 			return usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", name)
 		}
+	}
+	if *checkMemory < 19 {
+		return usageErrorf("--signin-check-memory must be at least 19 (MiB): one password check")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
@@ -74,6 +78,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	service.SetSessionLifetimes(*sessionIdle, *sessionMax)
+	policy := tokenward.DefaultSignInPolicy()
+	policy.PerAccount = tokenward.Budget(*rules["--limit-signin-account"])
+	policy.PerAddress = tokenward.Budget(*rules["--limit-signin-address"])
+	policy.CheckMemory = int64(*checkMemory) << 20
+	service.SetSignInPolicy(policy)
 	logger.Info("database ready", "engine", db.Engine())
 
 	verifier := auth.New(db, time.Now, logger, *syncInterval)
@@ -108,9 +117,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{
 		Handler: api.New(service, api.Config{Org: *org, Logger: logger,
-			Console: web.New(service, web.Config{Org: *org, Logger: logger, TrustForwardedFor: *trustXFF,
-				SignInsPerAccount: limit.New(*rules["--limit-signin-account"], time.Now),
-				SignInsPerAddress: limit.New(*rules["--limit-signin-address"], time.Now)}),
+			Console:       web.New(service, web.Config{Org: *org, Logger: logger, TrustForwardedFor: *trustXFF}),
 			InvalidTokens: limit.New(*rules["--limit-invalid-tokens"], time.Now), TrustForwardedFor: *trustXFF,
 			Metrics: registry, Ready: func(ctx context.Context) error {
 				if err := verifier.Ready(); err != nil {

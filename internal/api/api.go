@@ -167,10 +167,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429.
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	var te *tokenward.Error
-	if errors.As(err, &te) && te.Code == tokenward.ETooMany {
+	if errors.As(err, &te) && (te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
 	}
 }
@@ -214,6 +214,8 @@ func httpStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case tokenward.ETooMany:
 		return http.StatusTooManyRequests
+	case tokenward.EUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

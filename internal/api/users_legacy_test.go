@@ -96,11 +96,11 @@ func TestLegacyUserAPI(t *testing.T) {
 		}
 		ctx := context.Background()
 		const password = "correct horse battery"
-		if _, _, err := e.service.SignIn(ctx, "jane+ci@example.com", password); err == nil {
+		if _, err := e.service.SignIn(ctx, tokenward.SignInAttempt{Email: "jane+ci@example.com", Password: password, Address: "127.0.0.1"}); err == nil {
 			t.Fatalf("jane signs in before any password was set")
 		}
 		e.do("PUT", jane, `{"identifier":"jane+ci@example.com","credential":"`+password+`"}`, admin).dual(t, nil)
-		if _, _, err := e.service.SignIn(ctx, "jane+ci@example.com", password); err != nil {
+		if _, err := e.service.SignIn(ctx, tokenward.SignInAttempt{Email: "jane+ci@example.com", Password: password, Address: "127.0.0.1"}); err != nil {
 			t.Errorf("sign-in with the credential set by PUT: %v", err)
 		}
 		for _, tc := range []struct{ name, path, body string }{

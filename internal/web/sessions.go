@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -94,42 +93,56 @@ func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
 
 type signInData struct{ Email string }
 
-// signIn checks the form; a failure re-renders it with one message for every reason.
+// signIn checks the form; a failure re-renders it with one message for every reason. The
+// service applies the sign-in budgets and the cap on checks running at once (signin.go).
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
-	account, address := strings.ToLower(strings.TrimSpace(email)), api.ClientAddress(r, c.cfg.TrustForwardedFor)
-	// Over either budget, refuse before checking the password, so that guessing gains
-	// nothing; the budgets count failures only.
-	blockedAccount, waitAccount := c.cfg.SignInsPerAccount.Blocked(account)
-	blockedAddress, waitAddress := c.cfg.SignInsPerAddress.Blocked(address)
-	if blockedAccount || blockedAddress {
-		c.tooManySignIns(w, r, email, max(waitAccount, waitAddress))
-		return
-	}
-	ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Source: address})
-	secret, expires, err := c.service.SignIn(ctx, email, password)
-	if errors.Is(err, tokenward.ErrBadSignIn) {
-		c.cfg.SignInsPerAccount.Fail(account)
-		c.cfg.SignInsPerAddress.Fail(address)
+	attempt := tokenward.SignInAttempt{Email: email, Password: password,
+		Address: api.ClientAddress(r, c.cfg.TrustForwardedFor), Device: deviceSecret(r)}
+	res, err := c.service.SignIn(r.Context(), attempt)
+	shown := signInData{Email: strings.ToValidUTF8(email, "\uFFFD")}
+	switch tokenward.ErrorCode(err) {
+	case "":
+	case tokenward.EUnauthorized:
 		c.logger.Info("console sign-in failed", "remote", r.RemoteAddr)
-		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrBadSignIn.Message),
-			Data: signInData{Email: email}})
+		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrBadSignIn.Message), Data: shown})
 		return
-	}
-	if err != nil {
+	case tokenward.ETooMany, tokenward.EUnavailable:
+		c.logger.Info("console sign-in refused before its check", "remote", r.RemoteAddr, "reason", tokenward.ErrorCode(err))
+		api.SetRetryAfter(w, err)
+		c.render(w, r, api.Status(err), "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrorMessage(err)), Data: shown})
+		return
+	default:
 		c.fail(w, r, err)
 		return
 	}
-	setSessionCookie(w, r, secret, expires)
+	setSessionCookie(w, r, res.Session, res.Expires)
+	http.SetCookie(w, &http.Cookie{Name: deviceCookieName(r), Value: res.Device, Path: "/console/signin",
+		MaxAge: int(res.DeviceLifetime / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
-func (c *Console) tooManySignIns(w http.ResponseWriter, r *http.Request, email string, wait time.Duration) {
-	err := &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait,
-		Message: fmt.Sprintf("too many failed sign-ins; try again in %s", wait.Round(time.Second))}
-	api.SetRetryAfter(w, err)
-	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "Sign in", Error: sentence(err.Message), Data: signInData{Email: email}})
+// The device cookie marks a browser that signed in before: its failed sign-ins spend a
+// budget of its own, so that strangers guessing an account's password cannot lock its
+// owner out. Only the sign-in form reads it.
+const (
+	deviceCookie       = "tokenward_device"
+	secureDeviceCookie = "__Secure-tokenward_device"
+)
+
+func deviceCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return secureDeviceCookie
+	}
+	return deviceCookie
+}
+
+func deviceSecret(r *http.Request) string {
+	if ck, err := r.Cookie(deviceCookieName(r)); err == nil {
+		return ck.Value
+	}
+	return ""
 }
 
 // signOut ends the session on the server, so that a copied cookie stops working too.

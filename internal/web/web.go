@@ -16,7 +16,6 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
-	"github.com/tokenward/tokenward/internal/limit"
 )
 
 //go:embed templates
@@ -29,8 +28,6 @@ var staticFiles embed.FS
 type Config struct {
 	Org    string
 	Logger *slog.Logger
-	// SignInsPerAccount and SignInsPerAddress limit failed sign-ins (nil: no limit).
-	SignInsPerAccount, SignInsPerAddress *limit.Limiter
 	// TrustForwardedFor counts failures against X-Forwarded-For (api.ClientAddress).
 	TrustForwardedFor bool
 }
@@ -50,12 +47,6 @@ type Console struct {
 
 // New returns the console over service.
 func New(service *tokenward.Service, cfg Config) *Console {
-	if cfg.SignInsPerAccount == nil {
-		cfg.SignInsPerAccount = limit.New(limit.Rule{}, time.Now)
-	}
-	if cfg.SignInsPerAddress == nil {
-		cfg.SignInsPerAddress = limit.New(limit.Rule{}, time.Now)
-	}
 	c := &Console{service: service, org: cfg.Org, logger: cfg.Logger, cfg: cfg, pages: parsePages(), mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection()}
 	c.routes()
