@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,18 +45,22 @@ type SignInPolicy struct {
 	// PerAddress and PerAccount are the budgets of failed sign-ins per source address and
 	// per account from browsers it has not trusted (and per trusted browser).
 	PerAddress, PerAccount Budget
-	// CheckMemory is the argon2 memory, in bytes, that password checks may use at once;
-	// it caps how many run in parallel (each of today's hashes takes ArgonMemoryKiB).
-	CheckMemory int64
+	// CheckMemory is the argon2 memory, in bytes, that password checks may use at once
+	// (each of today's hashes takes ArgonMemoryKiB), and CheckParallel how many may run
+	// at once (0: one less than the cores Go uses, at least one), so that a flood of
+	// sign-ins leaves a core to verifying tokens. The smaller bound applies.
+	CheckMemory   int64
+	CheckParallel int
 	// QueueWait is how long a sign-in waits for room to be checked before 503.
 	QueueWait time.Duration
 	// DeviceLifetime is how long a browser stays trusted after signing in.
 	DeviceLifetime time.Duration
 }
 
-// DefaultSignInPolicy: 5 failures per account per 15 minutes, 30 per address; 128 MiB of
-// checks at once (6 of today's, 2 of the 64 MiB hashes of tokenward before 2026-12), at
-// most 2 s in the queue; browsers trusted for 90 days.
+// DefaultSignInPolicy: 5 failures per account per 15 minutes, 30 per address; at most
+// 128 MiB of checks at once (6 of today's, 2 of the 64 MiB hashes of tokenward before
+// 2026-12) and one check per core but one, at most 2 s in the queue; browsers trusted for
+// 90 days.
 func DefaultSignInPolicy() SignInPolicy {
 	return SignInPolicy{
 		PerAddress:     Budget{Burst: 30, Per: 15 * time.Minute},
@@ -111,7 +116,11 @@ type signInGate struct {
 }
 
 func newSignInGate(p SignInPolicy) *signInGate {
-	room := max(p.CheckMemory>>10, int64(ArgonMemoryKiB))
+	parallel := p.CheckParallel
+	if parallel <= 0 {
+		parallel = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	room := max(min(p.CheckMemory>>10, int64(parallel)*ArgonMemoryKiB), ArgonMemoryKiB)
 	return &signInGate{policy: p, checks: semaphore.NewWeighted(room), room: room}
 }
 

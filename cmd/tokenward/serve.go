@@ -35,6 +35,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	signInAccount := fs.String("limit-signin-account", "5/15m", "failed console sign-ins allowed per account from browsers that never signed in to it (and per browser that did), N/DURATION or off")
 	signInAddress := fs.String("limit-signin-address", "30/15m", "failed console sign-ins allowed per source address, N/DURATION or off")
 	checkMemory := fs.Int("signin-check-memory", 128, "MiB of memory that password checks may use at once (19 MiB each); more sign-ins wait, then get 503")
+	checkParallel := fs.Int("signin-check-parallel", 0, "password checks that may run at once; 0: one less than the cores, at least one")
 	invalidTokens := fs.String("limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
 	trustXFF := fs.Bool("trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
 	if _, err := parse(fs, args); err != nil {
@@ -45,6 +46,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		if d <= 0 {
 			return usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", name)
 		}
+	}
+	if *checkParallel < 0 {
+		return usageErrorf("--signin-check-parallel must be 0 (one less than the cores) or more")
 	}
 	if *checkMemory < 19 {
 		return usageErrorf("--signin-check-memory must be at least 19 (MiB): one password check")
@@ -81,7 +85,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	policy := tokenward.DefaultSignInPolicy()
 	policy.PerAccount = tokenward.Budget(*rules["--limit-signin-account"])
 	policy.PerAddress = tokenward.Budget(*rules["--limit-signin-address"])
-	policy.CheckMemory = int64(*checkMemory) << 20
+	policy.CheckMemory, policy.CheckParallel = int64(*checkMemory)<<20, *checkParallel
 	service.SetSignInPolicy(policy)
 	logger.Info("database ready", "engine", db.Engine())
 

@@ -25,7 +25,7 @@ func audit(ctx context.Context, tx *sql.Tx, at time.Time, action, target, detail
 func (db *DB) RecordAudit(ctx context.Context, e tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		a := tokenward.ActorFrom(ctx)
-		if e.Actor == "" && e.Action != tokenward.AuditSignInFailure {
+		if e.Actor == "" && !strings.HasPrefix(e.Action, "signin.") { // a sign-in attempt is anonymous
 			e.Actor = a.Account
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
