@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -108,6 +110,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
 		s.metrics.requests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
 	}()
+	// The console checks its own requests, to answer them with a page.
+	if !strings.HasPrefix(r.URL.Path, "/console/") {
+		if err := CheckRequestText(r); err != nil {
+			writeError(rec, err)
+			return
+		}
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -239,6 +248,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		}
 		return tokenward.Errorf(tokenward.EInvalid, "a JSON request body is required")
 	}
+	if !utf8.Valid(body) {
+		return tokenward.Errorf(tokenward.EInvalid, "the request body must be valid UTF-8")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(v); err != nil {
 		return invalidJSON(err)
@@ -246,7 +258,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if dec.More() {
 		return tokenward.Errorf(tokenward.EInvalid, "the request body holds more than one JSON value")
 	}
-	return nil
+	return checkDecoded(reflect.ValueOf(v))
 }
 
 // invalidJSON turns a decoding error into a message that says what was wrong and where,

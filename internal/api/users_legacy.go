@@ -145,6 +145,9 @@ func (s *Server) changeUserPermission(grant bool) authedHandler {
 			}
 			return tokenward.Errorf(tokenward.EInvalid, "the request body must be a form with the field group=<permission>")
 		}
+		if err := CheckValues("form field", r.PostForm); err != nil {
+			return err
+		}
 		name := r.Form.Get("group") // the body's field, else the query's
 		if name == "" {
 			return tokenward.Errorf(tokenward.EInvalid, "the form field group=<permission> is required")

@@ -145,7 +145,27 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Error: "This request came from another site and was refused. Reload the page and try again."})
 		return
 	}
+	if err := c.checkText(w, r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	c.mux.ServeHTTP(w, r)
+}
+
+// checkText applies the API's text rules (api.CheckRequestText) to the console's path,
+// query and forms, before any handler reads them. The sign-in form is the exception: it
+// takes any text, so that such an attempt is still counted and audited (signin.go).
+func (c *Console) checkText(w http.ResponseWriter, r *http.Request) error {
+	if err := api.CheckRequestText(r); err != nil {
+		return err
+	}
+	if r.Method != http.MethodPost || r.URL.Path == "/console/signin" {
+		return nil
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	return api.CheckValues("form field", r.PostForm)
 }
 
 // view is what every page template gets; Data holds the page's own values.
