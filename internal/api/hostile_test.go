@@ -111,3 +111,41 @@ func TestHostileSearchBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileTextPostgreSQLCannotStore: a NUL or invalid UTF-8 in each place the finding
+// named (a path id, a search value, a saved-search id, an audit filter, a service-account
+// description) is 400 on both engines, not 500 on PostgreSQL, and changes nothing.
+// FuzzHostileText sends such text to every route.
+func TestHostileTextPostgreSQLCannotStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement))
+		e.serviceAccount("sa::bot")
+		var requests [][3]string
+		for _, bad := range []struct{ path, json string }{{"%00", `\u0000`}, {"%FF", "\xff"}} {
+			requests = append(requests,
+				[3]string{"GET", "/api/v2/account/jane" + bad.path + "@example.com", ""},
+				[3]string{"DELETE", "/api/v2/account/sa::bot" + bad.path, ""},
+				[3]string{"DELETE", "/api/v2/apitoken/" + bad.path, ""},
+				[3]string{"GET", "/api/v2/apitoken/customertokens/x" + bad.path, ""},
+				[3]string{"PUT", "/api/v2/account/serviceaccount/sa::bot" + bad.path, `{"description":"x"}`},
+				[3]string{"GET", "/api/v2/savedsearch/" + bad.path, ""},
+				[3]string{"PUT", "/api/v2/savedsearch/" + bad.path, `{"entityType":"TOKEN","query":{}}`},
+				[3]string{"DELETE", "/api/v2/savedsearch/" + bad.path, ""},
+				[3]string{"GET", "/api/v2/audit?target=" + bad.path, ""},
+				[3]string{"GET", "/api/v2/audit?actor=a" + bad.path + "&action=token.", ""},
+				[3]string{"GET", "/api/v2/apitoken/customertokens?sort=" + bad.path, ""},
+				[3]string{"POST", "/api/v2/search/token", `{"query":[{"key":"name","value":"a` + bad.json + `"}]}`},
+				[3]string{"POST", "/api/v2/search/user", `{"query":[{"key":"freetext","values":["a","` + bad.json + `"]}]}`},
+				[3]string{"POST", "/api/v2/savedsearch", `{"entityType":"TOKEN` + bad.json + `","query":{}}`},
+				[3]string{"POST", "/api/v2/savedsearch", `{"entityType":"TOKEN","query":{"name":"n` + bad.json + `"}}`},
+				[3]string{"POST", "/api/v2/account/serviceaccount", `{"identifier":"sa::new","description":"d` + bad.json + `"}`},
+				[3]string{"PUT", "/api/v2/account/serviceaccount/sa::bot", `{"identifier":"sa::bot","description":"d` + bad.json + `"}`},
+				[3]string{"POST", "/api/v2/apitoken", `{"tokenName":"t` + bad.json + `"}`},
+				[3]string{"POST", "/api/v2/account/user", `{"emailAddress":"new` + bad.json + `@example.com"}`},
+				[3]string{"POST", "/api/v2/account/deleteAccounts", `["sa::bot` + bad.json + `"]`},
+			)
+		}
+		e.refused(t, 400, requests, admin)
+	})
+}

@@ -248,3 +248,33 @@ func TestHostileSignInFlood(t *testing.T) {
 		t.Errorf("audit trail: %d failures and %d limited, want %d and %d", f, l, statuses[401], statuses[503])
 	}
 }
+
+// TestHostileConsoleText: the console refuses a NUL or invalid UTF-8 in its path, query
+// or forms with a 400 page on both engines, before any handler reads them.
+func TestHostileConsoleText(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, false)
+		b := e.browser()
+		e.signIn(b, "jane@example.com", password)
+		for _, bad := range []string{"%00", "%FF"} {
+			for _, path := range []string{
+				"/console/accounts/api-tokens?q=" + bad, "/console/accounts/api-tokens?account=a" + bad + "&type=USER",
+				"/console/accounts/audit?target=" + bad, "/console/accounts/users?q=" + bad,
+				"/console/accounts/users/jane" + bad + "@example.com", "/console/accounts/service-accounts/sa::x" + bad,
+			} {
+				if r := e.send(b, "GET", path, nil); r.status != 400 {
+					t.Errorf("GET %s: %d, want 400", path, r.status)
+				}
+			}
+		}
+		for _, bad := range []string{"\x00", "\xff"} {
+			r := e.send(b, "POST", "/console/accounts/service-accounts", url.Values{"identifier": {"bot"}, "description": {"d" + bad}})
+			if r.status != 400 {
+				t.Errorf("create a service account with %q in its description: %d, want 400", bad, r.status)
+			}
+		}
+		if _, err := e.service.AccountFor(context.Background(), e.admin(), "sa::bot", tokenward.ServiceAccount); tokenward.ErrorCode(err) != tokenward.ENotFound {
+			t.Errorf("the refused form created sa::bot (%v)", err)
+		}
+	})
+}
