@@ -133,11 +133,21 @@ func checkName(kind, name string) (string, error) {
 	return name, nil
 }
 
+// checkDescription checks a description of an account, role or group. Descriptions are
+// prose and may run over lines (newlines and tabs), but hold no other control character
+// and no bidirectional or zero-width one: shown in a list beside its name, such a
+// character would make the description read as something else.
 func checkDescription(d *string) error {
 	if d == nil {
 		return nil
 	}
-	return CheckText("a description", *d, MaxDescriptionLength)
+	if err := CheckText("a description", *d, MaxDescriptionLength); err != nil {
+		return err
+	}
+	if spoofs(strings.NewReplacer("\n", "", "\t", "", "\r", "").Replace(*d)) {
+		return Errorf(EInvalid, "a description may not contain control characters other than line breaks and tabs, nor bidirectional or zero-width ones")
+	}
+	return nil
 }
 
 // RoleWrite is a create or update of a role; nil fields are absent from the request.

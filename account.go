@@ -72,6 +72,9 @@ func NormalizeEmail(s string) (string, error) {
 	if err != nil || addr.Address != s || addr.Name != "" || len(s) > 254 {
 		return "", Errorf(EInvalid, "%q is not a valid email address", truncate(s, 64))
 	}
+	if spoofs(s) { // mail.ParseAddress takes any Unicode in the local part
+		return "", Errorf(EInvalid, "%q is not a valid email address: it holds an invisible or control character", truncate(s, 64))
+	}
 	return s, nil
 }
 

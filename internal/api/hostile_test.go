@@ -149,3 +149,52 @@ func TestHostileTextPostgreSQLCannotStore(t *testing.T) {
 		e.refused(t, 400, requests, admin)
 	})
 }
+
+// TestHostileSavedSearchesWithoutCap: an account, even one without any permission, keeps
+// at most MaxSavedSearchesPerOwner saved searches of at most MaxSavedSearchQuery bytes.
+func TestHostileSavedSearchesWithoutCap(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		nobody := bearer(e.user("nobody@example.com"))
+		for i := range tokenward.MaxSavedSearchesPerOwner {
+			if res := e.do("POST", "/api/v2/savedsearch", fmt.Sprintf(`{"entityType":"TOKEN","query":{"name":"n%d"}}`, i), nobody); res.Status != 200 {
+				t.Fatalf("saved search %d: %d (%.200s)", i+1, res.Status, res.Body)
+			}
+		}
+		big := `{"entityType":"TOKEN","query":{"name":"` + strings.Repeat("x", tokenward.MaxSavedSearchQuery) + `"}}`
+		e.refused(t, 400, [][3]string{
+			{"POST", "/api/v2/savedsearch", `{"entityType":"TOKEN","query":{"name":"one too many"}}`},
+			{"POST", "/api/v2/savedsearch", big},
+		}, nobody)
+		res := e.do("POST", "/api/v2/savedsearch", `{"entityType":"TOKEN","query":{}}`, nobody)
+		if _, msg, _ := res.container(t); !strings.Contains(msg, fmt.Sprint(tokenward.MaxSavedSearchesPerOwner)) {
+			t.Errorf("over the cap: %q, want the limit named", msg)
+		}
+	})
+}
+
+// TestHostileSpoofingNames: names that read differently from what they are (a
+// bidirectional override, a zero-width character, a control character) are refused
+// wherever a name is given; the same text in the middle of an ordinary name too.
+func TestHostileSpoofingNames(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement))
+		e.serviceAccount("sa::bot")
+		var requests [][3]string
+		for _, spoof := range []string{`\u202e`, `\u200b`, `\u2066`, `\u0007`, `\u001b`, `\ufeff`, `\n`} {
+			requests = append(requests,
+				[3]string{"POST", "/api/v2/apitoken", `{"tokenName":"deploy` + spoof + `gpj.exe"}`},
+				[3]string{"POST", "/api/v2/apitoken/serviceaccount/sa::bot", `{"tokenName":"c` + spoof + `i"}`},
+				[3]string{"POST", "/api/v2/role", `{"name":"ad` + spoof + `mins"}`},
+				[3]string{"POST", "/api/v2/usergroup", `{"name":"o` + spoof + `ps"}`},
+				[3]string{"POST", "/api/v2/account/serviceaccount", `{"identifier":"sa::c` + spoof + `i"}`},
+				[3]string{"POST", "/api/v2/account/user", `{"emailAddress":"a` + spoof + `b@example.com"}`},
+			)
+			if spoof != `\n` { // a description may run over lines
+				requests = append(requests, [3]string{"PUT", "/api/v2/account/serviceaccount/sa::bot", `{"identifier":"sa::bot","description":"x` + spoof + `y"}`})
+			}
+		}
+		e.refused(t, 400, requests, admin)
+	})
+}

@@ -19,10 +19,18 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if db.engine != SQLite {
 		return ErrBackupPostgres
 	}
-	if _, err := os.Stat(path); err == nil {
+	// Created empty first, owner-only (VACUUM INTO fills an empty file, and would create a
+	// missing one readable by everyone): the copy holds password hashes and token digests.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("backup: %s already exists", path)
 	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
 	if _, err := db.write.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		os.Remove(path)
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tokenward/tokenward"
@@ -30,4 +32,32 @@ func TestLookupsOfUnstorableKeys(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHostileDatabaseFilesReadable: the SQLite database, its WAL and shared-memory files
+// and backups hold password hashes and token digests; only their owner may read them,
+// whatever the umask.
+func TestHostileDatabaseFilesReadable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokenward.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	newAccount(t, db, "jane@example.com", tokenward.UserAccount) // a write: the WAL exists
+	backup := filepath.Join(dir, "backup.db")
+	if err := db.Backup(context.Background(), backup); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm", backup} {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want -rw-------", filepath.Base(f), perm)
+		}
+	}
 }
