@@ -1,7 +1,6 @@
 package tokenward
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 )
@@ -37,21 +36,6 @@ type SearchCondition struct {
 	Negated        bool     `json:"negated"`
 	Start          *int64   `json:"start"`
 	End            *int64   `json:"end"`
-}
-
-// UnmarshalJSON reads a condition as sent. Terraform's data sources send their paging as
-// conditions with the keys limit and offset, whose values are string(rune(n)), so that
-// offset 0 arrives as a NUL character; such a condition filters nothing (Normalize drops
-// it), and its values are dropped on arrival so that no rule about text sees them.
-func (c *SearchCondition) UnmarshalJSON(b []byte) error {
-	type plain SearchCondition // without this method
-	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
-		return err
-	}
-	if c.Key == "limit" || c.Key == "offset" {
-		c.Value, c.Values = "", nil
-	}
-	return nil
 }
 
 // SearchSort orders search results by one field.

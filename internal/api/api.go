@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -258,7 +257,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if dec.More() {
 		return tokenward.Errorf(tokenward.EInvalid, "the request body holds more than one JSON value")
 	}
-	return checkDecoded(reflect.ValueOf(v))
+	var text any
+	if err := json.Unmarshal(body, &text); err != nil {
+		return invalidJSON(err)
+	}
+	return checkJSONText(text)
 }
 
 // invalidJSON turns a decoding error into a message that says what was wrong and where,
