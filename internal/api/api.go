@@ -8,14 +8,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -172,7 +176,34 @@ func writeError(w http.ResponseWriter, err error) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"status":{"result":"ERROR","message":"the answer could not be encoded","code":500}}`)
+	}
+	w.Write(append(escapeInvisible(b), '\n'))
+}
+
+// escapeInvisible writes the invisible format characters of a JSON text (bidirectional
+// overrides, zero-width characters) as \u escapes, as encoding/json already does for
+// control characters: the values decode the same, and a person reading an export (the
+// audit trail keeps what requests sent) sees them. They can only occur inside strings.
+func escapeInvisible(b []byte) []byte {
+	if !slices.ContainsFunc(b, func(c byte) bool { return c >= 0xC2 }) {
+		return b // ASCII: nothing to do, the common case
+	}
+	var out []byte
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if !unicode.Is(unicode.Cf, r) {
+			out = append(out, b[i:i+size]...)
+		} else if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+	}
+	return out
 }
 
 // SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -196,5 +198,33 @@ func TestHostileSpoofingNames(t *testing.T) {
 			}
 		}
 		e.refused(t, 400, requests, admin)
+	})
+}
+
+// TestHostileAuditTrailShownAsSent: an unauthenticated sign-in writes what it sent into the
+// audit trail (a newline, a bidirectional override); the trail keeps it as given, and the
+// API's export shows those characters escaped while decoding to the same value.
+func TestHostileAuditTrailShownAsSent(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := bearer(e.user("admin@example.com", tokenward.UserManagement))
+		sent := "evil\n\u202eadmin@example.com"
+		_, err := e.service.SignIn(context.Background(), tokenward.SignInAttempt{Email: sent, Password: "guess guess guess", Address: "192.0.2.1"})
+		if tokenward.ErrorCode(err) != tokenward.EUnauthorized {
+			t.Fatalf("sign-in as %q: %v, want %s", sent, err, tokenward.EUnauthorized)
+		}
+		res := e.do("GET", "/api/v2/audit?action=signin.", "", admin)
+		if !strings.Contains(string(res.Body), `evil\n\u202eadmin@example.com`) || strings.Contains(string(res.Body), "\u202e") {
+			t.Errorf("the export does not show the newline and the override escaped: %s", res.Body)
+		}
+		var page struct {
+			Response struct {
+				Items []struct{ Target, Action string } `json:"items"`
+			} `json:"response"`
+		}
+		if err := json.Unmarshal(res.Body, &page); err != nil || len(page.Response.Items) != 1 || page.Response.Items[0].Target != sent ||
+			page.Response.Items[0].Action != tokenward.AuditSignInFailure {
+			t.Errorf("audit trail %+v (%v), want one signin.failure with the target as sent", page.Response.Items, err)
+		}
 	})
 }
