@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/tokenward/tokenward/internal/store" // registers the "sqlite" driver
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
 )
 
 // TestSignInFlood is the bounded load test of the issue "Hostile input": 200 parallel
@@ -196,4 +197,55 @@ func describeStatuses(m map[int]int) string {
 		parts = append(parts, fmt.Sprintf("%d×%d", m[s], s))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// TestSignInBudgetAcrossInstances: two instances on one database share the sign-in
+// budgets: 30 parallel wrong sign-ins for one account, split between them, run exactly
+// the account's 5 password checks; the rest are 429, and all 30 are in the audit trail.
+func TestSignInBudgetAcrossInstances(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		dir := t.TempDir()
+		dsn := storetest.DSN(t, engine)
+		servers := make([]*server, 2)
+		for i := range servers {
+			servers[i] = startServer(t, dir, dsn, "--trust-forwarded-for")
+		}
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Go(func() {
+				form := url.Values{"email": {"admin@localhost"}, "password": {"wrong password " + strconv.Itoa(i)}}
+				req, _ := http.NewRequest("POST", servers[i%2].url+"/console/signin", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i)) // the address budgets play no part
+				res, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					statuses[-1]++
+					return
+				}
+				res.Body.Close()
+				statuses[res.StatusCode]++
+			})
+		}
+		wg.Wait()
+		if statuses[401] != 5 || statuses[429] != 25 {
+			t.Errorf("30 parallel wrong sign-ins over two instances: %s, want 5×401 and 25×429", describeStatuses(statuses))
+		}
+		out, _, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
+		if code != 0 {
+			t.Fatalf("token create: exit %d", code)
+		}
+		token := strings.TrimSpace(out)
+		awaitStatus(t, servers[0].url+"/api/v2/apitoken", token, 200)
+		for action, want := range map[string]int{"signin.failure": 5, "signin.limited": 25} {
+			_, c := call(t, "GET", servers[0].url+"/api/v2/audit?action="+action, token, "")
+			page, _ := c["response"].(map[string]any)
+			if got, _ := page["totalItems"].(float64); int(got) != want {
+				t.Errorf("%d %s events, want %d", int(got), action, want)
+			}
+		}
+	})
 }
