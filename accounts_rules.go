@@ -10,6 +10,15 @@ import (
 // that a caller without the permission learns nothing from validation messages.
 func RequireAccounts(p Principal) error { return require(p, UserManagement, "managing accounts") }
 
+// RequireFor is the check a route declares for the permission it needs, in the words the
+// service uses for the same check: EForbidden when p lacks perm.
+func RequireFor(p Principal, perm Permission) error {
+	if perm == UserManagement {
+		return RequireAccounts(p)
+	}
+	return RequirePermission(p, perm)
+}
+
 // accountOf returns the live account that identifier names, of the given kind ("" for
 // either). ENotFound names the account the way the API's clients expect.
 func (s *Service) accountOf(ctx context.Context, identifier string, kind AccountKind) (Account, error) {

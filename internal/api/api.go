@@ -64,6 +64,7 @@ type Server struct {
 	metrics  *metrics
 	invalid  *limit.Limiter
 	trustXFF bool
+	table    []Route // every route behind authentication, for Routes
 }
 
 // New returns the API over service.

@@ -33,6 +33,7 @@ type env struct {
 	t       *testing.T
 	url     string
 	dsn     string // the database's, for storetest.Fingerprint
+	server  *api.Server
 	service *tokenward.Service
 	logs    *testkit.Buffer
 	router  routers.Router
@@ -82,9 +83,10 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	if configure != nil {
 		configure(&cfg)
 	}
-	srv := httptest.NewServer(api.New(service, cfg))
+	server := api.New(service, cfg)
+	srv := httptest.NewServer(server)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, dsn: dsn, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
+	e := &env{t: t, url: srv.URL, dsn: dsn, server: server, service: service, logs: logs, router: router, clock: clock, verifier: verifier}
 	t.Cleanup(e.checkLogsHoldNoSecret)
 	return e
 }

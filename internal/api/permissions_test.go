@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -84,6 +86,23 @@ func TestPermissionTable(t *testing.T) {
 			{"POST", "/api/v2/account/{sa}/addUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/account/{user}/removeUserGroups", `["{group}"]`, [4]int{ok, forbidden, ok, forbidden}},
 
+			// The organization's tokens (§4, §7) and the audit trail.
+			{"GET", "/api/v2/apitoken/customertokens?limit=5", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/apitoken/customertokens/{satoken}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/apitoken/customertokens/revoke", `{"tokenID":"{satoken}"}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/search/token", `{"query":[{"key":"account","value":"{sa}"}]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/search/token/facets", `{"facets":["name","account"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/search/token/accountType", `{"limit":10}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/audit?limit=5", "", [4]int{ok, forbidden, ok, forbidden}},
+
+			// Saved searches (§8): every account its own.
+			{"GET", "/api/v2/savedsearch", "", [4]int{ok, ok, ok, ok}},
+			{"POST", "/api/v2/savedsearch", `{"entityType":"TOKEN","query":{"name":"x"}}`, [4]int{ok, ok, ok, ok}},
+			{"GET", "/api/v2/savedsearch/type/TOKEN", "", [4]int{ok, ok, ok, ok}},
+			{"GET", "/api/v2/savedsearch/{saved}", "", [4]int{ok, ok, ok, ok}},
+			{"PUT", "/api/v2/savedsearch/{saved}", `{"entityType":"TOKEN","query":{"name":"y"}}`, [4]int{ok, ok, ok, ok}},
+			{"DELETE", "/api/v2/savedsearch/{saved}", "", [4]int{ok, ok, ok, ok}},
+
 			// The legacy user API (§10).
 			{"GET", "/api/v2/user", "", [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/user?sendEmail=false", `{"emailAddress":"{new}@example.com","groups":["ingestion"],"userGroups":null}`, [4]int{ok, forbidden, ok, forbidden}},
@@ -122,6 +141,25 @@ func TestPermissionTable(t *testing.T) {
 			{"POST", "/api/v2/usergroup/{group}/removeRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/usergroup", `{"query":[{"key":"name","value":"Everyone","matchingMethod":"EXACT"}]}`, [4]int{ok, forbidden, ok, forbidden}},
 		}
+		// The route table is the list to cover: every route behind authentication has a row
+		// here, and a route that needs user_management is forbidden to the plain user.
+		for _, route := range e.server.Routes() {
+			method, pattern, _ := strings.Cut(route.Pattern, " ")
+			match := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]*\\\}`).ReplaceAllString(regexp.QuoteMeta(pattern), `[^/]+`) + `(\?.*)?$`)
+			covered := false
+			for _, row := range rows {
+				if row.method == method && match.MatchString(row.path) {
+					covered = true
+					if route.Needs == tokenward.UserManagement && row.want[1] != forbidden {
+						t.Errorf("%s needs user_management, but its row %s %s lets the plain user in", route.Pattern, row.method, row.path)
+					}
+				}
+			}
+			if !covered {
+				t.Errorf("route %s (needs %q) has no row in the permission table", route.Pattern, route.Needs)
+			}
+		}
+
 		authenticated := []string{"admin user", "plain user", "admin sa", "plain sa"}
 		unauthenticated := []string{"inactive sa", "revoked", "no token", "unknown"}
 		for _, row := range rows {
@@ -140,12 +178,20 @@ func TestPermissionTable(t *testing.T) {
 					if acct, ok := accountOf[who]; ok && strings.Contains(row.path, "{own}") {
 						own = e.token(acct)
 					}
+					saved := "aaaaaaaaaaaaaaaa" // callers without an account have no saved search
+					if _, ok := accountOf[who]; ok && strings.Contains(row.path, "{saved}") {
+						ss, err := e.service.CreateSavedSearch(context.Background(), e.principal(callers[who]), "TOKEN", `{"name":"mine"}`)
+						if err != nil {
+							t.Fatal(err)
+						}
+						saved = ss.ID
+					}
 					var role, group string
 					if strings.Contains(row.path+row.body, "{role}") || strings.Contains(row.path+row.body, "{group}") {
 						role = e.role(adminPrincipal, fresh("role-"), tokenward.Ingestion)
 						group = e.group(adminPrincipal, fresh("group-"), role)
 					}
-					r := strings.NewReplacer("{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
+					r := strings.NewReplacer("{saved}", saved, "{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
 						"{role}", role, "{group}", group)
 					var headers []string
 					if callers[who] != "" {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,114 +21,114 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/auth/verify/", s.forwardAuth)
 
 	// The caller's own tokens (reference §4).
-	s.authed("GET /api/v2/apitoken", s.listOwnTokens)
-	s.authed("POST /api/v2/apitoken", s.generateOwnToken)
-	s.authed("PUT /api/v2/apitoken/{id}", s.renameOwnToken)
-	s.authed("DELETE /api/v2/apitoken/{id}", s.revokeOwnToken)
+	s.authed("GET /api/v2/apitoken", authenticated, s.listOwnTokens)
+	s.authed("POST /api/v2/apitoken", authenticated, s.generateOwnToken)
+	s.authed("PUT /api/v2/apitoken/{id}", authenticated, s.renameOwnToken)
+	s.authed("DELETE /api/v2/apitoken/{id}", authenticated, s.revokeOwnToken)
 
 	// The organization's tokens (§4, §7).
-	s.authed("GET /api/v2/apitoken/customertokens", s.listOrgTokens)
-	s.authed("GET /api/v2/apitoken/customertokens/{id}", s.getOrgToken)
-	s.authed("PUT /api/v2/apitoken/customertokens/revoke", s.revokeOrgToken)
-	s.authed("POST /api/v2/search/token", s.searchTokens)
-	s.authed("POST /api/v2/search/token/facets", s.tokenFacets)
-	s.authed("POST /api/v2/search/token/{facet}", s.tokenFacet)
+	s.authed("GET /api/v2/apitoken/customertokens", tokenward.UserManagement, s.listOrgTokens)
+	s.authed("GET /api/v2/apitoken/customertokens/{id}", tokenward.UserManagement, s.getOrgToken)
+	s.authed("PUT /api/v2/apitoken/customertokens/revoke", tokenward.UserManagement, s.revokeOrgToken)
+	s.authed("POST /api/v2/search/token", tokenward.UserManagement, s.searchTokens)
+	s.authed("POST /api/v2/search/token/facets", tokenward.UserManagement, s.tokenFacets)
+	s.authed("POST /api/v2/search/token/{facet}", tokenward.UserManagement, s.tokenFacet)
 
 	// The audit trail (ours).
-	s.authed("GET /api/v2/audit", s.auditTrail)
+	s.authed("GET /api/v2/audit", tokenward.UserManagement, s.auditTrail)
 
 	// Saved searches (§8), each user's own.
-	s.authed("GET /api/v2/savedsearch", s.listSavedSearches)
-	s.authed("POST /api/v2/savedsearch", s.createSavedSearch)
-	s.authed("GET /api/v2/savedsearch/type/{entityType}", s.listSavedSearches)
-	s.authed("GET /api/v2/savedsearch/{id}", s.getSavedSearch)
-	s.authed("PUT /api/v2/savedsearch/{id}", s.updateSavedSearch)
-	s.authed("DELETE /api/v2/savedsearch/{id}", s.deleteSavedSearch)
+	s.authed("GET /api/v2/savedsearch", authenticated, s.listSavedSearches)
+	s.authed("POST /api/v2/savedsearch", authenticated, s.createSavedSearch)
+	s.authed("GET /api/v2/savedsearch/type/{entityType}", authenticated, s.listSavedSearches)
+	s.authed("GET /api/v2/savedsearch/{id}", authenticated, s.getSavedSearch)
+	s.authed("PUT /api/v2/savedsearch/{id}", authenticated, s.updateSavedSearch)
+	s.authed("DELETE /api/v2/savedsearch/{id}", authenticated, s.deleteSavedSearch)
 
 	// Service-account tokens (§4).
-	s.authed("GET /api/v2/apitoken/serviceaccount/{saId}", s.listServiceAccountTokens)
-	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", s.generateServiceAccountToken)
-	s.authed("PUT /api/v2/apitoken/serviceaccount/{saId}/{token}", s.renameServiceAccountToken)
-	s.authed("DELETE /api/v2/apitoken/serviceaccount/{saId}/{token}", s.revokeServiceAccountToken)
+	s.authed("GET /api/v2/apitoken/serviceaccount/{saId}", tokenward.UserManagement, s.listServiceAccountTokens)
+	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", tokenward.UserManagement, s.generateServiceAccountToken)
+	s.authed("PUT /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.renameServiceAccountToken)
+	s.authed("DELETE /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.revokeServiceAccountToken)
 
 	// Service accounts (§5).
-	s.authed("GET /api/v2/account/serviceaccount", s.listServiceAccounts)
-	s.authed("POST /api/v2/account/serviceaccount", s.createServiceAccount)
-	s.authed("GET /api/v2/account/serviceaccount/{id}", s.getServiceAccount)
-	s.authed("PUT /api/v2/account/serviceaccount/{id}", s.updateServiceAccount)
-	s.authed("POST /api/v2/account/serviceaccount/{id}/activate", s.setServiceAccountActive(true))
-	s.authed("POST /api/v2/account/serviceaccount/{id}/deactivate", s.setServiceAccountActive(false))
-	s.authed("POST /api/v2/search/serviceaccount", s.searchServiceAccounts)
+	s.authed("GET /api/v2/account/serviceaccount", tokenward.UserManagement, s.listServiceAccounts)
+	s.authed("POST /api/v2/account/serviceaccount", tokenward.UserManagement, s.createServiceAccount)
+	s.authed("GET /api/v2/account/serviceaccount/{id}", authenticated, s.getServiceAccount)
+	s.authed("PUT /api/v2/account/serviceaccount/{id}", tokenward.UserManagement, s.updateServiceAccount)
+	s.authed("POST /api/v2/account/serviceaccount/{id}/activate", tokenward.UserManagement, s.setServiceAccountActive(true))
+	s.authed("POST /api/v2/account/serviceaccount/{id}/deactivate", tokenward.UserManagement, s.setServiceAccountActive(false))
+	s.authed("POST /api/v2/search/serviceaccount", tokenward.UserManagement, s.searchServiceAccounts)
 
 	// Accounts of both kinds and users (§5, §6). Answers marked bare are the model itself,
 	// without a response container, as Wavefront's published spec has them.
-	s.authed("GET /api/v2/account", s.listAccounts)
-	s.authed("GET /api/v2/account/{id}", s.getAccount)
-	s.authed("DELETE /api/v2/account/{id}", s.deleteAccount)
-	s.authed("POST /api/v2/account/deleteAccounts", s.deleteAccounts)
-	s.authed("POST /api/v2/account/validateAccounts", s.validateAccounts(""))
+	s.authed("GET /api/v2/account", tokenward.UserManagement, s.listAccounts)
+	s.authed("GET /api/v2/account/{id}", authenticated, s.getAccount)
+	s.authed("DELETE /api/v2/account/{id}", tokenward.UserManagement, s.deleteAccount)
+	s.authed("POST /api/v2/account/deleteAccounts", tokenward.UserManagement, s.deleteAccounts)
+	s.authed("POST /api/v2/account/validateAccounts", tokenward.UserManagement, s.validateAccounts(""))
 	// {action} patterns: literal ones would conflict with their siblings (see byAction).
-	s.authed("POST /api/v2/account/{id}/{action}/{permission}", s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}/{permission}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
 		"grant":  s.changePermission(true),  // bare
 		"revoke": s.changePermission(false), // bare
 	}))
-	s.authed("POST /api/v2/account/{id}/{action}", s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
 		"addRoles":         s.changeAccountRoles(true),   // bare
 		"removeRoles":      s.changeAccountRoles(false),  // bare
 		"addUserGroups":    s.changeAccountGroups(true),  // bare
 		"removeUserGroups": s.changeAccountGroups(false), // bare
 	}))
-	s.authed("POST /api/v2/account/grant/{permission}", s.changePermission(true))   // bare
-	s.authed("POST /api/v2/account/revoke/{permission}", s.changePermission(false)) // bare
-	s.authed("GET /api/v2/account/user", s.listUsers)
-	s.authed("POST /api/v2/account/user", s.createUser) // bare
-	s.authed("GET /api/v2/account/user/admin", s.listAdministrators)
-	s.authed("POST /api/v2/account/user/invite", s.inviteUsers) // bare
-	s.authed("GET /api/v2/account/user/{id}", s.getUser)        // bare
-	s.authed("PUT /api/v2/account/user/{id}", s.updateUser)     // bare
-	s.authed("POST /api/v2/search/user", s.searchUsers)
+	s.authed("POST /api/v2/account/grant/{permission}", tokenward.UserManagement, s.changePermission(true))   // bare
+	s.authed("POST /api/v2/account/revoke/{permission}", tokenward.UserManagement, s.changePermission(false)) // bare
+	s.authed("GET /api/v2/account/user", tokenward.UserManagement, s.listUsers)
+	s.authed("POST /api/v2/account/user", tokenward.UserManagement, s.createUser) // bare
+	s.authed("GET /api/v2/account/user/admin", tokenward.UserManagement, s.listAdministrators)
+	s.authed("POST /api/v2/account/user/invite", tokenward.UserManagement, s.inviteUsers) // bare
+	s.authed("GET /api/v2/account/user/{id}", authenticated, s.getUser)                   // bare
+	s.authed("PUT /api/v2/account/user/{id}", tokenward.UserManagement, s.updateUser)     // bare
+	s.authed("POST /api/v2/search/user", tokenward.UserManagement, s.searchUsers)
 
 	// The legacy user API (§10): user accounts only; bare and dual answers as listed there.
-	s.authed("GET /api/v2/user", s.listUsersBare)         // a bare array
-	s.authed("POST /api/v2/user", s.createUserLegacy)     // dual
-	s.authed("GET /api/v2/user/{id}", s.getUser)          // bare
-	s.authed("PUT /api/v2/user/{id}", s.updateUserLegacy) // dual
-	s.authed("DELETE /api/v2/user/{id}", s.deleteUser)
-	s.authed("POST /api/v2/user/deleteUsers", s.deleteUsers)
-	s.authed("POST /api/v2/user/invite", s.inviteUsers) // bare
-	s.authed("POST /api/v2/user/validateUsers", s.validateAccounts(tokenward.UserAccount))
-	s.authed("POST /api/v2/user/{id}/{action}", s.byAction(map[string]authedHandler{
+	s.authed("GET /api/v2/user", tokenward.UserManagement, s.listUsersBare)         // a bare array
+	s.authed("POST /api/v2/user", tokenward.UserManagement, s.createUserLegacy)     // dual
+	s.authed("GET /api/v2/user/{id}", authenticated, s.getUser)                     // bare
+	s.authed("PUT /api/v2/user/{id}", tokenward.UserManagement, s.updateUserLegacy) // dual
+	s.authed("DELETE /api/v2/user/{id}", tokenward.UserManagement, s.deleteUser)
+	s.authed("POST /api/v2/user/deleteUsers", tokenward.UserManagement, s.deleteUsers)
+	s.authed("POST /api/v2/user/invite", tokenward.UserManagement, s.inviteUsers) // bare
+	s.authed("POST /api/v2/user/validateUsers", tokenward.UserManagement, s.validateAccounts(tokenward.UserAccount))
+	s.authed("POST /api/v2/user/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
 		"grant":            onlyUsers(s.changeUserPermission(true)),  // bare; form field group=<permission>
 		"revoke":           onlyUsers(s.changeUserPermission(false)), // bare; form field group=<permission>
 		"addUserGroups":    onlyUsers(s.changeAccountGroups(true)),   // bare
 		"removeUserGroups": onlyUsers(s.changeAccountGroups(false)),  // bare
 	}))
-	s.authed("POST /api/v2/user/grant/{permission}", s.changeUsersPermission(true))   // bare
-	s.authed("POST /api/v2/user/revoke/{permission}", s.changeUsersPermission(false)) // bare
+	s.authed("POST /api/v2/user/grant/{permission}", tokenward.UserManagement, s.changeUsersPermission(true))   // bare
+	s.authed("POST /api/v2/user/revoke/{permission}", tokenward.UserManagement, s.changeUsersPermission(false)) // bare
 
 	// Roles and user groups (§11), all in containers.
-	s.authed("GET /api/v2/role", s.listRoles)
-	s.authed("POST /api/v2/role", s.createRole)
-	s.authed("GET /api/v2/role/{id}", s.getRole)
-	s.authed("PUT /api/v2/role/{id}", s.updateRole)
-	s.authed("DELETE /api/v2/role/{id}", s.deleteRole)
-	s.authed("POST /api/v2/role/{id}/{action}", s.byAction(map[string]authedHandler{
+	s.authed("GET /api/v2/role", tokenward.UserManagement, s.listRoles)
+	s.authed("POST /api/v2/role", tokenward.UserManagement, s.createRole)
+	s.authed("GET /api/v2/role/{id}", tokenward.UserManagement, s.getRole)
+	s.authed("PUT /api/v2/role/{id}", tokenward.UserManagement, s.updateRole)
+	s.authed("DELETE /api/v2/role/{id}", tokenward.UserManagement, s.deleteRole)
+	s.authed("POST /api/v2/role/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
 		"addAssignees":    s.changeRoleAssignees(true),
 		"removeAssignees": s.changeRoleAssignees(false),
 	}))
-	s.authed("POST /api/v2/role/grant/{permission}", s.changeRolesPermission(true))
-	s.authed("POST /api/v2/role/revoke/{permission}", s.changeRolesPermission(false))
-	s.authed("POST /api/v2/search/role", s.searchRoles)
-	s.authed("GET /api/v2/usergroup", s.listGroups)
-	s.authed("POST /api/v2/usergroup", s.createGroup)
-	s.authed("GET /api/v2/usergroup/{id}", s.getGroup)
-	s.authed("PUT /api/v2/usergroup/{id}", s.updateGroup)
-	s.authed("DELETE /api/v2/usergroup/{id}", s.deleteGroup)
-	s.authed("POST /api/v2/usergroup/{id}/addUsers", s.changeGroupMembers(true))
-	s.authed("POST /api/v2/usergroup/{id}/removeUsers", s.changeGroupMembers(false))
-	s.authed("POST /api/v2/usergroup/{id}/addRoles", s.changeGroupRoles(true))
-	s.authed("POST /api/v2/usergroup/{id}/removeRoles", s.changeGroupRoles(false))
-	s.authed("POST /api/v2/search/usergroup", s.searchGroups)
+	s.authed("POST /api/v2/role/grant/{permission}", tokenward.UserManagement, s.changeRolesPermission(true))
+	s.authed("POST /api/v2/role/revoke/{permission}", tokenward.UserManagement, s.changeRolesPermission(false))
+	s.authed("POST /api/v2/search/role", tokenward.UserManagement, s.searchRoles)
+	s.authed("GET /api/v2/usergroup", tokenward.UserManagement, s.listGroups)
+	s.authed("POST /api/v2/usergroup", tokenward.UserManagement, s.createGroup)
+	s.authed("GET /api/v2/usergroup/{id}", tokenward.UserManagement, s.getGroup)
+	s.authed("PUT /api/v2/usergroup/{id}", tokenward.UserManagement, s.updateGroup)
+	s.authed("DELETE /api/v2/usergroup/{id}", tokenward.UserManagement, s.deleteGroup)
+	s.authed("POST /api/v2/usergroup/{id}/addUsers", tokenward.UserManagement, s.changeGroupMembers(true))
+	s.authed("POST /api/v2/usergroup/{id}/removeUsers", tokenward.UserManagement, s.changeGroupMembers(false))
+	s.authed("POST /api/v2/usergroup/{id}/addRoles", tokenward.UserManagement, s.changeGroupRoles(true))
+	s.authed("POST /api/v2/usergroup/{id}/removeRoles", tokenward.UserManagement, s.changeGroupRoles(false))
+	s.authed("POST /api/v2/search/usergroup", tokenward.UserManagement, s.searchGroups)
 
 	if s.console != nil {
 		s.mux.Handle("/console/", s.console)
@@ -140,10 +141,31 @@ func (s *Server) routes() {
 // rather than writing it, so that every failure is answered the same way.
 type authedHandler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error
 
-// authed registers h behind token authentication.
-func (s *Server) authed(pattern string, h authedHandler) {
+// authenticated is the permission of routes open to any authenticated caller: the
+// caller's own tokens and saved searches, and reading one's own account (the service
+// decides what else such a caller may do).
+const authenticated tokenward.Permission = ""
+
+// Route is one registered route and the permission it needs; Routes lists them for the
+// permission table test and the documentation.
+type Route struct {
+	Pattern string
+	Needs   tokenward.Permission // authenticated ("") for any authenticated caller
+}
+
+// Routes returns every route registered behind authentication, in registration order.
+func (s *Server) Routes() []Route { return slices.Clone(s.table) }
+
+// authed registers h behind token authentication and the permission it needs. The check
+// here comes before the handler reads anything, so that a caller without the permission
+// learns nothing from validation messages; the service checks again on its own.
+func (s *Server) authed(pattern string, needs tokenward.Permission, h authedHandler) {
+	s.table = append(s.table, Route{Pattern: pattern, Needs: needs})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
+		if err == nil && needs != authenticated {
+			err = tokenward.RequireFor(p, needs)
+		}
 		if err == nil {
 			ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Account: p.Account, Source: ClientAddress(r, s.trustXFF)})
 			err = h(w, r.WithContext(ctx), p)

@@ -165,9 +165,6 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p t
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var body serviceAccountWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -201,9 +198,6 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, p tok
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var body serviceAccountWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
@@ -236,9 +230,6 @@ func (s *Server) setServiceAccountActive(active bool) authedHandler {
 }
 
 func (s *Server) searchServiceAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var req tokenward.SearchRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
 		return err
@@ -269,9 +260,6 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var body tokenNameBody
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
@@ -285,9 +273,6 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 }
 
 func (s *Server) renameServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var body renameBody
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err

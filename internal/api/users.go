@@ -111,9 +111,6 @@ func (u userToCreate) toNewUser() (tokenward.NewUser, error) {
 
 // createUsers creates the users a body lists, all or none, and returns them.
 func (s *Server) createUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal, invite bool) ([]tokenward.Account, error) {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return nil, err
-	}
 	var body []userToCreate
 	if invite {
 		if err := decodeBody(w, r, &body, false); err != nil {
@@ -172,9 +169,6 @@ type userWrite struct {
 
 // updateUserFromBody applies a userWrite body to the user in the path.
 func (s *Server) updateUserFromBody(w http.ResponseWriter, r *http.Request, p tokenward.Principal) (tokenward.Account, error) {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return tokenward.Account{}, err
-	}
 	var body userWrite
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return tokenward.Account{}, err
@@ -210,9 +204,6 @@ func normalizedOr(id string) string {
 }
 
 func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var req tokenward.SearchRequest
 	if err := decodeBody(w, r, &req, true); err != nil {
 		return err

@@ -43,13 +43,10 @@ func requireUserIDs(ids ...string) error {
 }
 
 // onlyUsers wraps a handler of /api/v2/user/{id}/... whose service operation takes any
-// account, so that it refuses a service account in the path (after the permission check,
-// so that a caller without it learns nothing).
+// account, so that it refuses a service account in the path (after the route's permission
+// check, so that a caller without it learns nothing).
 func onlyUsers(h authedHandler) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-		if err := tokenward.RequireAccounts(p); err != nil {
-			return err
-		}
 		if err := requireUserIDs(r.PathValue("id")); err != nil {
 			return err
 		}
@@ -111,9 +108,6 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p tokenward.
 // deleteUsers serves POST /api/v2/user/deleteUsers: the users among the ids are deleted,
 // all or none; other ids (unknown, or service accounts) are skipped.
 func (s *Server) deleteUsers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return err
-	}
 	var ids []string
 	if err := decodeBody(w, r, &ids, false); err != nil {
 		return err
@@ -134,9 +128,6 @@ func (s *Server) deleteUsers(w http.ResponseWriter, r *http.Request, p tokenward
 // is the form field "group".
 func (s *Server) changeUserPermission(grant bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-		if err := tokenward.RequireAccounts(p); err != nil {
-			return err
-		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
@@ -168,9 +159,6 @@ func (s *Server) changeUserPermission(grant bool) authedHandler {
 // users the body lists.
 func (s *Server) changeUsersPermission(grant bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-		if err := tokenward.RequireAccounts(p); err != nil {
-			return err
-		}
 		perm, err := tokenward.ParsePermission(r.PathValue("permission"))
 		if err != nil {
 			return err
