@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -25,11 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 	"github.com/tokenward/tokenward/internal/limit"
 )
-
-// MaxBodyBytes is the largest request body accepted; larger ones get 413.
-const MaxBodyBytes = 1 << 20
 
 // DefaultOrg is the organization's name when the configuration names none.
 const DefaultOrg = "tokenward"
@@ -64,7 +61,7 @@ type Server struct {
 	metrics  *metrics
 	invalid  *limit.Limiter
 	trustXFF bool
-	table    []Route // every route behind authentication, for Routes
+	table    []edge.Route // every route behind authentication, for Routes
 }
 
 // New returns the API over service.
@@ -116,7 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	// The console checks its own requests, to answer them with a page.
 	if !strings.HasPrefix(r.URL.Path, "/console/") {
-		if err := CheckRequestText(r); err != nil {
+		if err := edge.CheckRequestText(r); err != nil {
 			writeError(rec, err)
 			return
 		}
@@ -164,8 +161,8 @@ func writeOK(w http.ResponseWriter, payload any) {
 // writeError writes err as an ERROR container with the status its code maps to. Internal
 // errors are reported as a generic message; their details belong in the server log.
 func writeError(w http.ResponseWriter, err error) {
-	code := httpStatus(tokenward.ErrorCode(err))
-	SetRetryAfter(w, err)
+	code := edge.StatusOf(tokenward.ErrorCode(err))
+	edge.SetRetryAfter(w, err)
 	if err == tokenward.ErrNoCredentials {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward"`)
 	} else if code == http.StatusUnauthorized {
@@ -207,68 +204,14 @@ func escapeInvisible(b []byte) []byte {
 	return out
 }
 
-// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.
-func SetRetryAfter(w http.ResponseWriter, err error) {
-	var te *tokenward.Error
-	if errors.As(err, &te) && (te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
-	}
-}
-
-// ClientAddress returns the address failures are counted against: the connection's peer,
-// or, when trustForwarded is set (tokenward behind a proxy that sets it), the last
-// address in X-Forwarded-For, the one the proxy itself saw.
-func ClientAddress(r *http.Request, trustForwarded bool) string {
-	if trustForwarded {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			if last := strings.TrimSpace(parts[len(parts)-1]); last != "" {
-				return last
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// Status returns the HTTP status of an error, for the API and the console alike.
-func Status(err error) int { return httpStatus(tokenward.ErrorCode(err)) }
-
-// httpStatus maps an error code to its HTTP status; the one place that does.
-func httpStatus(code string) int {
-	switch code {
-	case tokenward.EInvalid:
-		return http.StatusBadRequest
-	case tokenward.EUnauthorized:
-		return http.StatusUnauthorized
-	case tokenward.EForbidden:
-		return http.StatusForbidden
-	case tokenward.ENotFound:
-		return http.StatusNotFound
-	case tokenward.EConflict:
-		return http.StatusConflict
-	case tokenward.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case tokenward.ETooMany:
-		return http.StatusTooManyRequests
-	case tokenward.EUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // decodeBody decodes a JSON request body into v. An empty body leaves v as it is when
 // optional is true and is an EInvalid error otherwise. Unknown fields are ignored: clients
 // send legacy fields that must not fail a request.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, edge.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return tokenward.Errorf(tokenward.ETooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+		return tokenward.Errorf(tokenward.ETooLarge, "the request body is larger than %d bytes", edge.MaxBodyBytes)
 	}
 	if err != nil {
 		return tokenward.Errorf(tokenward.EInvalid, "the request body could not be read")
@@ -293,7 +236,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if err := json.Unmarshal(body, &text); err != nil {
 		return invalidJSON(err)
 	}
-	return checkJSONText(text)
+	return edge.CheckJSONText(text)
 }
 
 // invalidJSON turns a decoding error into a message that says what was wrong and where,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // routes registers every route of the API; this is the one place that lists them.
@@ -146,28 +147,21 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, p tokenward.Prin
 // decides what else such a caller may do).
 const authenticated tokenward.Permission = ""
 
-// Route is one registered route and the permission it needs; Routes lists them for the
-// permission table test and the documentation.
-type Route struct {
-	Pattern string
-	Needs   tokenward.Permission // authenticated ("") for any authenticated caller
-}
-
 // Routes returns every route registered behind authentication, in registration order.
-func (s *Server) Routes() []Route { return slices.Clone(s.table) }
+func (s *Server) Routes() []edge.Route { return slices.Clone(s.table) }
 
 // authed registers h behind token authentication and the permission it needs. The check
 // here comes before the handler reads anything, so that a caller without the permission
 // learns nothing from validation messages; the service checks again on its own.
 func (s *Server) authed(pattern string, needs tokenward.Permission, h authedHandler) {
-	s.table = append(s.table, Route{Pattern: pattern, Needs: needs})
+	s.table = append(s.table, edge.Route{Pattern: pattern, Needs: needs})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err == nil && needs != authenticated {
 			err = tokenward.RequireFor(p, needs)
 		}
 		if err == nil {
-			ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Account: p.Account, Source: ClientAddress(r, s.trustXFF)})
+			ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Account: p.Account, Source: edge.ClientAddress(r, s.trustXFF)})
 			err = h(w, r.WithContext(ctx), p)
 		}
 		if err != nil {
@@ -222,7 +216,7 @@ func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
 		// Only failures count, and only after verifying: a valid token is never refused
 		// or slowed, whatever happened from its address.
 		if s.invalid != nil && tokenward.ErrorCode(err) == tokenward.EUnauthorized {
-			if over, wait := s.invalid.Fail(ClientAddress(r, s.trustXFF)); over {
+			if over, wait := s.invalid.Fail(edge.ClientAddress(r, s.trustXFF)); over {
 				return p, &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait,
 					Message: "too many requests with invalid tokens from this address; try again later"}
 			}

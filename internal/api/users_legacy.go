@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // The legacy user API, /api/v2/user (reference §10). Its two real clients disagree on
@@ -128,15 +129,15 @@ func (s *Server) deleteUsers(w http.ResponseWriter, r *http.Request, p tokenward
 // is the form field "group".
 func (s *Server) changeUserPermission(grant bool) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, edge.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				return tokenward.Errorf(tokenward.ETooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+				return tokenward.Errorf(tokenward.ETooLarge, "the request body is larger than %d bytes", edge.MaxBodyBytes)
 			}
 			return tokenward.Errorf(tokenward.EInvalid, "the request body must be a form with the field group=<permission>")
 		}
-		if err := CheckValues("form field", r.PostForm); err != nil {
+		if err := edge.CheckValues("form field", r.PostForm); err != nil {
 			return err
 		}
 		name := r.Form.Get("group") // the body's field, else the query's

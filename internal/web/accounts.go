@@ -73,9 +73,6 @@ func serviceAccountPermissions() []tokenward.Permission {
 
 func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view, error) {
 	p := principal(r)
-	if err := tokenward.RequireAccounts(p); err != nil {
-		return view{}, err
-	}
 	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
 	if err != nil {
 		return view{}, err

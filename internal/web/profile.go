@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // apiAccessData is the API Access page: the caller's tokens and, right after generating,
@@ -113,7 +113,7 @@ func (c *Console) failOnPage(w http.ResponseWriter, r *http.Request, err error, 
 	}
 	v.Error = sentence(tokenward.ErrorMessage(err))
 	v.Notice = ""
-	c.render(w, r, api.Status(err), pageOf(r), v)
+	c.render(w, r, edge.Status(err), pageOf(r), v)
 }
 
 // pageOf names the page template a console path renders.

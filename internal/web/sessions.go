@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // Session cookie names. Under TLS the __Host- prefix makes the browser insist on Secure,
@@ -49,9 +50,37 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 
 type principalKey struct{}
 
-// signedIn wraps a page that needs a live session: without one the browser goes to the
+// signedIn is the permission of pages any signed-in person may see (their own API Access).
+const signedIn tokenward.Permission = ""
+
+// Routes returns every route and the permission it needs, in registration order.
+func (c *Console) Routes() []edge.Route { return slices.Clone(c.table) }
+
+// route registers a page behind a live session and the permission it needs (signedIn for
+// none). The check comes before the form is read, so that a refusal says nothing about the
+// request; the service checks again, as for every caller.
+func (c *Console) route(pattern string, needs tokenward.Permission, h http.HandlerFunc) {
+	c.table = append(c.table, edge.Route{Pattern: pattern, Needs: needs})
+	c.mux.HandleFunc(pattern, c.session(func(w http.ResponseWriter, r *http.Request) {
+		if needs != signedIn {
+			if err := tokenward.RequireFor(principal(r), needs); err != nil {
+				c.fail(w, r, err)
+				return
+			}
+		}
+		h(w, r)
+	}))
+}
+
+// public registers a route that needs no session: the sign-in form and static files.
+func (c *Console) public(pattern string, h http.HandlerFunc) {
+	c.table = append(c.table, edge.Route{Pattern: pattern, Public: true})
+	c.mux.HandleFunc(pattern, h)
+}
+
+// session wraps a page that needs a live session: without one the browser goes to the
 // sign-in form.
-func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
+func (c *Console) session(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.service.SessionPrincipal(r.Context(), sessionSecret(r))
 		if errors.Is(err, tokenward.ErrNoSession) {
@@ -64,22 +93,9 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
-		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: p.Account, Source: api.ClientAddress(r, c.cfg.TrustForwardedFor)})
+		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: p.Account, Source: edge.ClientAddress(r, c.cfg.TrustForwardedFor)})
 		h(w, r.WithContext(ctx))
 	}
-}
-
-// needAccounts wraps a page of the Accounts menu: it needs a live session and the Accounts
-// permission (user_management). The check comes before the form is read, so that a refusal
-// says nothing about the request; the service checks again, as for every caller.
-func (c *Console) needAccounts(h http.HandlerFunc) http.HandlerFunc {
-	return c.signedIn(func(w http.ResponseWriter, r *http.Request) {
-		if err := tokenward.RequireAccounts(principal(r)); err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		h(w, r)
-	})
 }
 
 func principal(r *http.Request) tokenward.Principal {
@@ -99,7 +115,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	attempt := tokenward.SignInAttempt{Email: email, Password: password,
-		Address: api.ClientAddress(r, c.cfg.TrustForwardedFor), Device: deviceSecret(r)}
+		Address: edge.ClientAddress(r, c.cfg.TrustForwardedFor), Device: deviceSecret(r)}
 	res, err := c.service.SignIn(r.Context(), attempt)
 	shown := signInData{Email: strings.ToValidUTF8(email, "\uFFFD")}
 	switch tokenward.ErrorCode(err) {
@@ -110,8 +126,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	case tokenward.ETooMany, tokenward.EUnavailable:
 		c.logger.Info("console sign-in refused before its check", "remote", r.RemoteAddr, "reason", tokenward.ErrorCode(err))
-		api.SetRetryAfter(w, err)
-		c.render(w, r, api.Status(err), "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrorMessage(err)), Data: shown})
+		edge.SetRetryAfter(w, err)
+		c.render(w, r, edge.Status(err), "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrorMessage(err)), Data: shown})
 		return
 	default:
 		c.fail(w, r, err)

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 //go:embed templates
@@ -28,7 +28,7 @@ var staticFiles embed.FS
 type Config struct {
 	Org    string
 	Logger *slog.Logger
-	// TrustForwardedFor counts failures against X-Forwarded-For (api.ClientAddress).
+	// TrustForwardedFor counts failures against X-Forwarded-For (edge.ClientAddress).
 	TrustForwardedFor bool
 }
 
@@ -43,6 +43,8 @@ type Console struct {
 	// csrf rejects cross-origin state-changing requests (by Sec-Fetch-Site, or Origin
 	// against Host), so that another site cannot act with a signed-in user's cookie.
 	csrf *http.CrossOriginProtection
+	// table lists every route behind a session, for Routes.
+	table []edge.Route
 }
 
 // New returns the console over service.
@@ -55,68 +57,68 @@ func New(service *tokenward.Service, cfg Config) *Console {
 
 // routes registers every console route; this is the one place that lists them.
 func (c *Console) routes() {
-	c.mux.Handle("GET /console/static/", c.files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))))
-	c.mux.HandleFunc("GET /console/signin", c.signInForm)
-	c.mux.HandleFunc("POST /console/signin", c.signIn)
-	c.mux.HandleFunc("POST /console/signout", c.signOut)
-	c.mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
+	c.public("GET /console/static/", c.files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))).ServeHTTP)
+	c.public("GET /console/signin", c.signInForm)
+	c.public("POST /console/signin", c.signIn)
+	c.public("POST /console/signout", c.signOut)
+	c.route("GET /console/{$}", signedIn, c.home)
 
 	// My profile → API Access.
-	c.mux.HandleFunc("GET /console/profile/api-access", c.signedIn(c.apiAccess))
-	c.mux.HandleFunc("POST /console/profile/tokens", c.signedIn(c.generateOwnToken))
-	c.mux.HandleFunc("POST /console/profile/tokens/{id}/rename", c.signedIn(c.renameOwnToken))
-	c.mux.HandleFunc("POST /console/profile/tokens/{id}/revoke", c.signedIn(c.revokeOwnToken))
+	c.route("GET /console/profile/api-access", signedIn, c.apiAccess)
+	c.route("POST /console/profile/tokens", signedIn, c.generateOwnToken)
+	c.route("POST /console/profile/tokens/{id}/rename", signedIn, c.renameOwnToken)
+	c.route("POST /console/profile/tokens/{id}/revoke", signedIn, c.revokeOwnToken)
 
 	// Accounts: every route below needs the Accounts permission (user_management).
 	// Accounts → Service Accounts.
-	c.mux.HandleFunc("GET /console/accounts/service-accounts", c.needAccounts(c.serviceAccounts))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts", c.needAccounts(c.createServiceAccount))
-	c.mux.HandleFunc("GET /console/accounts/service-accounts/{id}", c.needAccounts(c.serviceAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}", c.needAccounts(c.updateServiceAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/active", c.needAccounts(c.setServiceAccountActive))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/delete", c.needAccounts(c.deleteAccount))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens", c.needAccounts(c.generateServiceAccountToken))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", c.needAccounts(c.renameServiceAccountToken))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", c.needAccounts(c.revokeServiceAccountToken))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/roles/{op}", c.needAccounts(c.changeAccountRoles))
-	c.mux.HandleFunc("POST /console/accounts/service-accounts/{id}/groups/{op}", c.needAccounts(c.changeAccountGroups))
+	c.route("GET /console/accounts/service-accounts", tokenward.UserManagement, c.serviceAccounts)
+	c.route("POST /console/accounts/service-accounts", tokenward.UserManagement, c.createServiceAccount)
+	c.route("GET /console/accounts/service-accounts/{id}", tokenward.UserManagement, c.serviceAccount)
+	c.route("POST /console/accounts/service-accounts/{id}", tokenward.UserManagement, c.updateServiceAccount)
+	c.route("POST /console/accounts/service-accounts/{id}/active", tokenward.UserManagement, c.setServiceAccountActive)
+	c.route("POST /console/accounts/service-accounts/{id}/delete", tokenward.UserManagement, c.deleteAccount)
+	c.route("POST /console/accounts/service-accounts/{id}/tokens", tokenward.UserManagement, c.generateServiceAccountToken)
+	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", tokenward.UserManagement, c.renameServiceAccountToken)
+	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", tokenward.UserManagement, c.revokeServiceAccountToken)
+	c.route("POST /console/accounts/service-accounts/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
+	c.route("POST /console/accounts/service-accounts/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
 	// Accounts → Users.
-	c.mux.HandleFunc("GET /console/accounts/users", c.needAccounts(c.users))
-	c.mux.HandleFunc("POST /console/accounts/users", c.needAccounts(c.createUser))
-	c.mux.HandleFunc("GET /console/accounts/users/{id}", c.needAccounts(c.user))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}", c.needAccounts(c.updateUser))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}/delete", c.needAccounts(c.deleteAccount))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}/roles/{op}", c.needAccounts(c.changeAccountRoles))
-	c.mux.HandleFunc("POST /console/accounts/users/{id}/groups/{op}", c.needAccounts(c.changeAccountGroups))
+	c.route("GET /console/accounts/users", tokenward.UserManagement, c.users)
+	c.route("POST /console/accounts/users", tokenward.UserManagement, c.createUser)
+	c.route("GET /console/accounts/users/{id}", tokenward.UserManagement, c.user)
+	c.route("POST /console/accounts/users/{id}", tokenward.UserManagement, c.updateUser)
+	c.route("POST /console/accounts/users/{id}/delete", tokenward.UserManagement, c.deleteAccount)
+	c.route("POST /console/accounts/users/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
+	c.route("POST /console/accounts/users/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
 	// Accounts → Roles. {op} is add or remove.
-	c.mux.HandleFunc("GET /console/accounts/roles", c.needAccounts(c.roles))
-	c.mux.HandleFunc("POST /console/accounts/roles", c.needAccounts(c.createRole))
-	c.mux.HandleFunc("GET /console/accounts/roles/{id}", c.needAccounts(c.role))
-	c.mux.HandleFunc("POST /console/accounts/roles/{id}", c.needAccounts(c.updateRole))
-	c.mux.HandleFunc("POST /console/accounts/roles/{id}/assignees/{op}", c.needAccounts(c.changeRoleAssignees))
-	c.mux.HandleFunc("POST /console/accounts/roles/{id}/delete", c.needAccounts(c.deleteRole))
+	c.route("GET /console/accounts/roles", tokenward.UserManagement, c.roles)
+	c.route("POST /console/accounts/roles", tokenward.UserManagement, c.createRole)
+	c.route("GET /console/accounts/roles/{id}", tokenward.UserManagement, c.role)
+	c.route("POST /console/accounts/roles/{id}", tokenward.UserManagement, c.updateRole)
+	c.route("POST /console/accounts/roles/{id}/assignees/{op}", tokenward.UserManagement, c.changeRoleAssignees)
+	c.route("POST /console/accounts/roles/{id}/delete", tokenward.UserManagement, c.deleteRole)
 
 	// Accounts → Groups.
-	c.mux.HandleFunc("GET /console/accounts/groups", c.needAccounts(c.groups))
-	c.mux.HandleFunc("POST /console/accounts/groups", c.needAccounts(c.createGroup))
-	c.mux.HandleFunc("GET /console/accounts/groups/{id}", c.needAccounts(c.group))
-	c.mux.HandleFunc("POST /console/accounts/groups/{id}", c.needAccounts(c.updateGroup))
-	c.mux.HandleFunc("POST /console/accounts/groups/{id}/members/{op}", c.needAccounts(c.changeGroupMembers))
-	c.mux.HandleFunc("POST /console/accounts/groups/{id}/roles/{op}", c.needAccounts(c.changeGroupRoles))
-	c.mux.HandleFunc("POST /console/accounts/groups/{id}/delete", c.needAccounts(c.deleteGroup))
+	c.route("GET /console/accounts/groups", tokenward.UserManagement, c.groups)
+	c.route("POST /console/accounts/groups", tokenward.UserManagement, c.createGroup)
+	c.route("GET /console/accounts/groups/{id}", tokenward.UserManagement, c.group)
+	c.route("POST /console/accounts/groups/{id}", tokenward.UserManagement, c.updateGroup)
+	c.route("POST /console/accounts/groups/{id}/members/{op}", tokenward.UserManagement, c.changeGroupMembers)
+	c.route("POST /console/accounts/groups/{id}/roles/{op}", tokenward.UserManagement, c.changeGroupRoles)
+	c.route("POST /console/accounts/groups/{id}/delete", tokenward.UserManagement, c.deleteGroup)
 
 	// Accounts → API Tokens: the organization's tokens.
-	c.mux.HandleFunc("GET /console/accounts/api-tokens", c.needAccounts(c.orgTokens))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/revoke", c.needAccounts(c.revokeOrgToken))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved", c.needAccounts(c.saveSearch))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/rename", c.needAccounts(c.renameSavedSearch))
-	c.mux.HandleFunc("POST /console/accounts/api-tokens/saved/{id}/delete", c.needAccounts(c.deleteSavedSearch))
+	c.route("GET /console/accounts/api-tokens", tokenward.UserManagement, c.orgTokens)
+	c.route("POST /console/accounts/api-tokens/revoke", tokenward.UserManagement, c.revokeOrgToken)
+	c.route("POST /console/accounts/api-tokens/saved", tokenward.UserManagement, c.saveSearch)
+	c.route("POST /console/accounts/api-tokens/saved/{id}/rename", tokenward.UserManagement, c.renameSavedSearch)
+	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)
 
-	c.mux.HandleFunc("GET /console/accounts/audit", c.needAccounts(c.auditTrail))
+	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
 
-	c.mux.HandleFunc("/console/", c.signedIn(c.notFound))
+	c.mux.HandleFunc("/console/", c.session(c.notFound))
 }
 
 // files serves the console's static files but never a directory listing: what the
@@ -152,11 +154,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
-// checkText applies the API's text rules (api.CheckRequestText) to the console's path,
+// checkText applies the API's text rules (edge.CheckRequestText) to the console's path,
 // query and forms, before any handler reads them. The sign-in form is the exception: it
 // takes any text, so that such an attempt is still counted and audited (signin.go).
 func (c *Console) checkText(w http.ResponseWriter, r *http.Request) error {
-	if err := api.CheckRequestText(r); err != nil {
+	if err := edge.CheckRequestText(r); err != nil {
 		return err
 	}
 	if r.Method != http.MethodPost || r.URL.Path == "/console/signin" {
@@ -165,7 +167,7 @@ func (c *Console) checkText(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	return api.CheckValues("form field", r.PostForm)
+	return edge.CheckValues("form field", r.PostForm)
 }
 
 // view is what every page template gets; Data holds the page's own values.
@@ -248,7 +250,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 
 // fail renders the error page for err, in words a person understands.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := api.Status(err)
+	status := edge.Status(err)
 	msg := tokenward.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		c.logger.Error("console request failed", "route", r.Pattern, "err", err)

@@ -1,4 +1,4 @@
-package api
+package edge
 
 import (
 	"fmt"
@@ -71,7 +71,7 @@ func CheckValues(what string, values url.Values) error {
 	return nil
 }
 
-// checkJSONText checks every string of a JSON body, keys included, whether or not the
+// CheckJSONText checks every string of a JSON body, keys included, whether or not the
 // route reads it: a field the route ignores today may be read tomorrow, and text the
 // service refuses should be refused the same everywhere. (encoding/json would turn
 // invalid UTF-8 into U+FFFD silently, so decodeBody checks the raw bytes first; here a
@@ -79,13 +79,13 @@ func CheckValues(what string, values url.Values) error {
 // send their paging as search conditions ({"key":"offset","value":string(rune(n))}),
 // so that offset 0 arrives as a NUL; such a condition filters nothing and is dropped
 // (tokenward.SearchRequest.Normalize), and its value is not checked.
-func checkJSONText(v any) error {
+func CheckJSONText(v any) error {
 	switch v := v.(type) {
 	case string:
 		return tokenward.CheckText("a string of the request body", v, MaxJSONString)
 	case []any:
 		for _, e := range v {
-			if err := checkJSONText(e); err != nil {
+			if err := CheckJSONText(e); err != nil {
 				return err
 			}
 		}
@@ -98,7 +98,7 @@ func checkJSONText(v any) error {
 			if paging && (k == "value" || k == "values") {
 				continue
 			}
-			if err := checkJSONText(e); err != nil {
+			if err := CheckJSONText(e); err != nil {
 				return err
 			}
 		}

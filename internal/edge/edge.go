@@ -1,0 +1,83 @@
+// Package edge is what every HTTP request of tokenward passes, the API's and the console's
+// alike: the text and size rules applied before any handler reads a request, the mapping
+// from the service's error codes to HTTP statuses, Retry-After, the client's address and
+// the shape of a route table. internal/api and internal/web both use it; neither imports
+// the other.
+package edge
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// Route is one registered route and the permission it needs, for the permission tests
+// and the documentation: "" for any authenticated caller (or signed-in person). A public
+// route (the sign-in form) needs nobody at all.
+type Route struct {
+	Pattern string
+	Needs   tokenward.Permission
+	Public  bool
+}
+
+// MaxBodyBytes is the largest request body accepted; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	var te *tokenward.Error
+	if errors.As(err, &te) && (te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
+	}
+}
+
+// ClientAddress returns the address failures are counted against: the connection's peer,
+// or, when trustForwarded is set (tokenward behind a proxy that sets it), the last
+// address in X-Forwarded-For, the one the proxy itself saw.
+func ClientAddress(r *http.Request, trustForwarded bool) string {
+	if trustForwarded {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(parts[len(parts)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Status returns the HTTP status of an error, for the API and the console alike.
+func Status(err error) int { return StatusOf(tokenward.ErrorCode(err)) }
+
+// StatusOf maps an error code to its HTTP status; the one place that does.
+func StatusOf(code string) int {
+	switch code {
+	case tokenward.EInvalid:
+		return http.StatusBadRequest
+	case tokenward.EUnauthorized:
+		return http.StatusUnauthorized
+	case tokenward.EForbidden:
+		return http.StatusForbidden
+	case tokenward.ENotFound:
+		return http.StatusNotFound
+	case tokenward.EConflict:
+		return http.StatusConflict
+	case tokenward.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case tokenward.ETooMany:
+		return http.StatusTooManyRequests
+	case tokenward.EUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
