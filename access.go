@@ -65,27 +65,27 @@ type GroupChange struct {
 // transaction.
 type AccessStore interface {
 	// CreateRole inserts r with its permissions; EConflict when the name is taken.
-	CreateRole(ctx context.Context, r Role) error
+	CreateRole(ctx context.Context, r Role, by AuditEvent) error
 	// RoleByID returns a role with its assignees, or ENotFound.
 	RoleByID(ctx context.Context, id string) (Role, error)
 	// SearchRoles returns a page of roles matching a request normalized against RoleSearch.
 	SearchRoles(ctx context.Context, req SearchRequest) (Page[Role], error)
 	// UpdateRoles applies all changes or none; ENotFound when a role, account or group is
 	// gone, EConflict for a taken name.
-	UpdateRoles(ctx context.Context, changes []RoleChange, at time.Time) error
+	UpdateRoles(ctx context.Context, changes []RoleChange, by AuditEvent) error
 	// DeleteRole removes a role from every account and group and deletes it; ENotFound.
-	DeleteRole(ctx context.Context, id string, at time.Time) error
+	DeleteRole(ctx context.Context, id string, by AuditEvent) error
 
 	// CreateGroup inserts g with its roles; EConflict when the name is taken.
-	CreateGroup(ctx context.Context, g UserGroup) error
+	CreateGroup(ctx context.Context, g UserGroup, by AuditEvent) error
 	// GroupByID returns a group with its roles and members, or ENotFound.
 	GroupByID(ctx context.Context, id string) (UserGroup, error)
 	// SearchGroups returns a page of groups matching a request normalized against GroupSearch.
 	SearchGroups(ctx context.Context, req SearchRequest) (Page[UserGroup], error)
 	// UpdateGroup applies a change; ENotFound when the group, a role or an account is gone.
-	UpdateGroup(ctx context.Context, c GroupChange, at time.Time) error
+	UpdateGroup(ctx context.Context, c GroupChange, by AuditEvent) error
 	// DeleteGroup deletes a group and its memberships; ENotFound.
-	DeleteGroup(ctx context.Context, id string, at time.Time) error
+	DeleteGroup(ctx context.Context, id string, by AuditEvent) error
 }
 
 // RoleSearch is what role searches accept (reference §11).
@@ -171,15 +171,15 @@ func (s *Service) CreateRole(ctx context.Context, p Principal, w RoleWrite) (Rol
 	if err := checkDescription(w.Description); err != nil {
 		return Role{}, err
 	}
-	now := s.clock()
-	r := Role{ID: newUUID(), Name: name, Created: now, Updated: now, UpdatedBy: p.Account}
+	by := s.by(p)
+	r := Role{ID: newUUID(), Name: name, Created: by.At, Updated: by.At, UpdatedBy: p.Account}
 	if w.Description != nil {
 		r.Description = *w.Description
 	}
 	if w.Permissions != nil {
 		r.Permissions = *w.Permissions
 	}
-	if err := s.store.CreateRole(ctx, r); err != nil {
+	if err := s.store.CreateRole(ctx, r, by); err != nil {
 		return Role{}, err
 	}
 	return s.store.RoleByID(ctx, r.ID)
@@ -238,7 +238,7 @@ func (s *Service) UpdateRole(ctx context.Context, p Principal, id string, w Role
 
 // changeRoles applies changes to roles, all or none, and returns the first role as stored.
 func (s *Service) changeRoles(ctx context.Context, p Principal, changes ...RoleChange) (Role, error) {
-	if err := s.written(ctx, s.store.UpdateRoles(ctx, changes, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.UpdateRoles(ctx, changes, s.by(p))); err != nil {
 		return Role{}, err
 	}
 	return s.store.RoleByID(ctx, changes[0].ID)
@@ -255,7 +255,7 @@ func (s *Service) DeleteRole(ctx context.Context, p Principal, id string) (Role,
 	if err != nil {
 		return Role{}, err
 	}
-	return r, s.written(ctx, s.store.DeleteRole(ctx, r.ID, s.clock()))
+	return r, s.written(ctx, s.store.DeleteRole(ctx, r.ID, s.by(p)))
 }
 
 // ChangeRoleAssignees assigns a role to (or takes it from) accounts and groups: each
@@ -332,7 +332,7 @@ func (s *Service) ChangeRolesPermission(ctx context.Context, p Principal, perm P
 		}
 		changes = append(changes, RoleChange{ID: r.ID, Permissions: &perms})
 	}
-	if err := s.written(ctx, s.store.UpdateRoles(ctx, changes, s.clock())); err != nil {
+	if err := s.written(ctx, s.store.UpdateRoles(ctx, changes, s.by(p))); err != nil {
 		return nil, err
 	}
 	out := make([]Role, len(changes))
@@ -393,7 +393,8 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, w GroupWrite) (U
 	if err := checkDescription(w.Description); err != nil {
 		return UserGroup{}, err
 	}
-	g := UserGroup{ID: newUUID(), Name: name, Created: s.clock(), Roles: []string{}}
+	by := s.by(p)
+	g := UserGroup{ID: newUUID(), Name: name, Created: by.At, Roles: []string{}}
 	if w.Description != nil {
 		g.Description = *w.Description
 	}
@@ -402,7 +403,7 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, w GroupWrite) (U
 			return UserGroup{}, err
 		}
 	}
-	if err := s.written(ctx, s.store.CreateGroup(ctx, g)); err != nil {
+	if err := s.written(ctx, s.store.CreateGroup(ctx, g, by)); err != nil {
 		return UserGroup{}, err
 	}
 	return s.store.GroupByID(ctx, g.ID)
@@ -458,11 +459,11 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, id string, w Gro
 		}
 		c.Roles = &roles
 	}
-	return s.changeGroup(ctx, c)
+	return s.changeGroup(ctx, p, c)
 }
 
-func (s *Service) changeGroup(ctx context.Context, c GroupChange) (UserGroup, error) {
-	if err := s.written(ctx, s.store.UpdateGroup(ctx, c, s.clock())); err != nil {
+func (s *Service) changeGroup(ctx context.Context, p Principal, c GroupChange) (UserGroup, error) {
+	if err := s.written(ctx, s.store.UpdateGroup(ctx, c, s.by(p))); err != nil {
 		return UserGroup{}, err
 	}
 	return s.store.GroupByID(ctx, c.ID)
@@ -488,7 +489,7 @@ func (s *Service) ChangeGroupRoles(ctx context.Context, p Principal, id string, 
 	} else {
 		c.RemoveRoles = roles
 	}
-	return s.changeGroup(ctx, c)
+	return s.changeGroup(ctx, p, c)
 }
 
 // ChangeGroupMembers adds accounts to (or removes them from) a group. The Everyone group's
@@ -520,7 +521,7 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string
 			c.RemoveMembers = append(c.RemoveMembers, a.ID)
 		}
 	}
-	return s.changeGroup(ctx, c)
+	return s.changeGroup(ctx, p, c)
 }
 
 // DeleteGroup deletes a user group; its members lose the permissions its roles gave them.
@@ -537,7 +538,7 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (User
 	if g.Everyone {
 		return UserGroup{}, Errorf(EInvalid, "the %s group cannot be deleted", EveryoneGroupName)
 	}
-	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.clock()))
+	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.by(p)))
 }
 
 // groupIDs checks that every id names a group other than Everyone (whose membership is

@@ -88,7 +88,7 @@ func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser)
 	if len(users) == 0 {
 		return nil, Errorf(EInvalid, "name at least one user")
 	}
-	now := s.clock()
+	by := s.by(p)
 	accounts := make([]*Account, len(users))
 	seen := distinct[string]{}
 	for i, u := range users {
@@ -99,7 +99,7 @@ func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser)
 		if err := seen.add(email, "account "+email); err != nil {
 			return nil, err
 		}
-		a := &Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: u.Permissions, Created: now}
+		a := &Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: u.Permissions, Created: by.At}
 		if a.Roles, err = s.roleIDs(ctx, u.Roles); err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func (s *Service) CreateUsers(ctx context.Context, p Principal, users []NewUser)
 		}
 		accounts[i] = a
 	}
-	if err := s.written(ctx, s.store.CreateAccounts(ctx, accounts)); err != nil {
+	if err := s.written(ctx, s.store.CreateAccounts(ctx, accounts, by)); err != nil {
 		return nil, err
 	}
 	out := make([]Account, len(accounts))
@@ -221,12 +221,12 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, email string, w U
 		}
 	}
 	if change.Permissions != nil || change.Roles != nil || change.Groups != nil {
-		if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.clock()), a.ID); err != nil {
+		if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.by(p)), a.ID); err != nil {
 			return Account{}, err
 		}
 	}
 	if hash != "" {
-		if err := s.store.SetPassword(ctx, a.ID, hash, s.clock()); err != nil {
+		if err := s.store.SetPassword(ctx, a.ID, hash, s.by(p)); err != nil {
 			return Account{}, err
 		}
 	}
@@ -248,7 +248,7 @@ func (s *Service) ChangeAccountRoles(ctx context.Context, p Principal, identifie
 		return Account{}, err
 	}
 	roles := changeSet(a.Roles, ids, add)
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Roles: &roles}}, s.clock()), a.ID); err != nil {
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Roles: &roles}}, s.by(p)), a.ID); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -273,7 +273,7 @@ func (s *Service) ChangeAccountGroups(ctx context.Context, p Principal, identifi
 		return Account{}, err
 	}
 	groups := changeSet(current, ids, add)
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Groups: &groups}}, s.clock()), a.ID); err != nil {
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{{ID: a.ID, Groups: &groups}}, s.by(p)), a.ID); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -369,7 +369,7 @@ func (s *Service) ChangePermission(ctx context.Context, p Principal, perm Permis
 	for i, c := range changes {
 		ids[i] = c.ID
 	}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, changes, s.clock()), ids...); err != nil {
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, changes, s.by(p)), ids...); err != nil {
 		return nil, err
 	}
 	for i := range accounts {
@@ -408,7 +408,7 @@ func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers [
 	if len(ids) == 0 {
 		return []Account{}, nil
 	}
-	if err := s.written(ctx, s.store.DeleteAccounts(ctx, ids, s.clock()), ids...); err != nil {
+	if err := s.written(ctx, s.store.DeleteAccounts(ctx, ids, s.by(p)), ids...); err != nil {
 		return nil, err
 	}
 	return accounts, nil
@@ -425,5 +425,5 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return err
 	}
-	return s.store.SetPassword(ctx, a.ID, hash, s.clock())
+	return s.store.SetPassword(ctx, a.ID, hash, s.by(Operator))
 }

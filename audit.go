@@ -2,6 +2,7 @@ package tokenward
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -61,26 +62,144 @@ const (
 	AuditGroupDelete       = "group.delete"
 )
 
-// Actor is who a request acts as, carried in its context down to the store, which writes
-// the audit event in the transaction of the change.
-type Actor struct {
-	Account string
-	Source  string
+// Operator is the principal of the operator at the command line, as the audit trail names
+// it. It holds no permission: the operator's methods (Operator) check none.
+var Operator = Principal{Account: "operator", Source: "command line"}
+
+// by returns the audit event that a write p makes now starts from: its actor, source and
+// instant (the service's clock). The service hands it to the store write; the store, inside
+// the write's transaction, turns it into the write's events with the constructors below
+// and inserts them, so the trail and the change commit together, and what an event says
+// is decided here, in one file, not in SQL code.
+func (s *Service) by(p Principal) AuditEvent {
+	return AuditEvent{At: s.clock(), Actor: p.Account, Source: p.Source}
 }
 
-type actorKey struct{}
-
-// WithActor returns ctx carrying the actor of the changes made with it.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
+// As returns e for another action, target and detail: the events of one write share its
+// actor, source and instant.
+func (e AuditEvent) As(action, target, detail string) AuditEvent {
+	e.Action, e.Target, e.Detail = action, target, detail
+	return e
 }
 
-// ActorFrom returns the actor ctx carries, or the operator at the command line when none.
-func ActorFrom(ctx context.Context) Actor {
-	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
-		return a
+// TokenTarget names a token in the audit trail: public id and owner, never the secret.
+func TokenTarget(id, account string) string { return id + " of " + account }
+
+// RoleTarget and GroupTarget name a role and a group in the audit trail.
+func RoleTarget(name, id string) string  { return "role " + name + " (" + id + ")" }
+func GroupTarget(name, id string) string { return "group " + name + " (" + id + ")" }
+
+// PermissionList is a permission set as the audit trail writes it.
+func PermissionList(set PermissionSet) string {
+	var names []string
+	for _, p := range set.List() {
+		names = append(names, string(p))
 	}
-	return Actor{Account: "operator", Source: "command line"}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// TokenGenerated, TokenRenamed and TokenRevoked are the events of a token's life; account
+// is its owner's identifier.
+func TokenGenerated(by AuditEvent, t Token, account string) AuditEvent {
+	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), "name: "+t.Name)
+}
+
+func TokenRenamed(by AuditEvent, id, account, name string) AuditEvent {
+	return by.As(AuditTokenRename, TokenTarget(id, account), "name: "+name)
+}
+
+func TokenRevoked(by AuditEvent, id, account string) AuditEvent {
+	return by.As(AuditTokenRevoke, TokenTarget(id, account), "")
+}
+
+// SignedIn is the event of a successful sign-in, whose actor is the account signing in.
+func SignedIn(by AuditEvent, identifier string) AuditEvent {
+	by.Actor = identifier
+	return by.As(AuditSignIn, identifier, "")
+}
+
+// PasswordSet is the event of setting an account's password, which ends its sessions.
+func PasswordSet(by AuditEvent, identifier string) AuditEvent {
+	return by.As(AuditPasswordSet, identifier, "console sessions ended")
+}
+
+// SavedSearchWritten is the event of creating, updating or deleting a saved search.
+func SavedSearchWritten(by AuditEvent, action, id, entityType string) AuditEvent {
+	return by.As(action, "saved search "+id, entityType)
+}
+
+// RoleCreated, RoleDeleted, GroupCreated and GroupDeleted are the events of a role's and
+// a group's life.
+func RoleCreated(by AuditEvent, r Role) AuditEvent {
+	return by.As(AuditRoleCreate, RoleTarget(r.Name, r.ID), "permissions: "+PermissionList(r.Permissions))
+}
+
+func RoleDeleted(by AuditEvent, name, id string) AuditEvent {
+	return by.As(AuditRoleDelete, RoleTarget(name, id), "")
+}
+
+func GroupCreated(by AuditEvent, g UserGroup) AuditEvent {
+	return by.As(AuditGroupCreate, GroupTarget(g.Name, g.ID), "roles: "+strings.Join(g.Roles, ", "))
+}
+
+func GroupDeleted(by AuditEvent, name, id string) AuditEvent {
+	return by.As(AuditGroupDelete, GroupTarget(name, id), "")
+}
+
+// AccountCreated is the event of creating a, by the actor and at the instant of by.
+func AccountCreated(by AuditEvent, a Account) AuditEvent {
+	detail := "permissions: " + PermissionList(a.Permissions)
+	if len(a.Roles) > 0 {
+		detail += "; roles: " + strings.Join(a.Roles, ", ")
+	}
+	if len(a.Groups) > 0 {
+		detail += "; groups: " + strings.Join(a.Groups, ", ")
+	}
+	return by.As(AuditAccountCreate, a.Identifier, detail)
+}
+
+// AccountChanged returns the events of one account change against the account as the
+// write's transaction locked it (before): activation, the description, each permission
+// granted or revoked, the roles and groups set. The store calls it inside that transaction,
+// so the events describe exactly what the write changed, whatever ran concurrently.
+func AccountChanged(by AuditEvent, before Account, c AccountChange) []AuditEvent {
+	var events []AuditEvent
+	if c.Active != nil && *c.Active != before.Active {
+		action := AuditAccountDeactivate
+		if *c.Active {
+			action = AuditAccountActivate
+		}
+		events = append(events, by.As(action, before.Identifier, ""))
+	}
+	if c.Description != nil && *c.Description != before.Description {
+		events = append(events, by.As(AuditAccountUpdate, before.Identifier, "description changed"))
+	}
+	if c.Permissions != nil {
+		for _, p := range AllPermissions {
+			had, has := before.Permissions.Has(p), c.Permissions.Has(p)
+			switch {
+			case has && !had:
+				events = append(events, by.As(AuditPermissionGrant, before.Identifier, string(p)))
+			case had && !has:
+				events = append(events, by.As(AuditPermissionRevoke, before.Identifier, string(p)))
+			}
+		}
+	}
+	if c.Roles != nil {
+		events = append(events, by.As(AuditAccountUpdate, before.Identifier, "roles: "+strings.Join(*c.Roles, ", ")))
+	}
+	if c.Groups != nil {
+		events = append(events, by.As(AuditAccountUpdate, before.Identifier, "groups: "+strings.Join(*c.Groups, ", ")))
+	}
+	return events
+}
+
+// AccountDeleted is the event of deleting an account, which revoked that many tokens.
+func AccountDeleted(by AuditEvent, identifier string, revoked int64) AuditEvent {
+	return by.As(AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked))
 }
 
 // AuditSearch is what the audit trail can be filtered by.
@@ -101,4 +220,57 @@ func (s *Service) AuditTrail(ctx context.Context, p Principal, f AuditFilter) (P
 	}
 	f.Offset, f.Limit = req.Offset, req.Limit
 	return s.store.AuditEvents(ctx, f)
+}
+
+// RoleChanged is the event of one change to a role, as its write's transaction saw it: the
+// role's name after the change, the name it had when renamed ("" otherwise), and the
+// identifiers of the accounts assigned (added) and taken from it (removed).
+func RoleChanged(by AuditEvent, c RoleChange, name, renamedFrom string, added, removed []string) AuditEvent {
+	details := nameAndDescription(renamedFrom, c.Description)
+	if c.Permissions != nil {
+		details = append(details, "permissions: "+PermissionList(*c.Permissions))
+	}
+	for _, l := range []struct {
+		verb  string
+		names []string
+	}{
+		{"assigned to accounts", added}, {"taken from accounts", removed},
+		{"assigned to groups", c.AddGroups}, {"taken from groups", c.RemoveGroups},
+	} {
+		if len(l.names) > 0 {
+			details = append(details, l.verb+" "+strings.Join(l.names, ", "))
+		}
+	}
+	return by.As(AuditRoleUpdate, RoleTarget(name, c.ID), strings.Join(details, "; "))
+}
+
+// GroupChanged is the event of one change to a user group, as RoleChanged is for roles.
+func GroupChanged(by AuditEvent, c GroupChange, name, renamedFrom string, added, removed []string) AuditEvent {
+	details := nameAndDescription(renamedFrom, c.Description)
+	if c.Roles != nil {
+		details = append(details, "roles: "+strings.Join(*c.Roles, ", "))
+	}
+	for _, l := range []struct {
+		verb  string
+		names []string
+	}{
+		{"roles added", c.AddRoles}, {"roles removed", c.RemoveRoles},
+		{"members added", added}, {"members removed", removed},
+	} {
+		if len(l.names) > 0 {
+			details = append(details, l.verb+": "+strings.Join(l.names, ", "))
+		}
+	}
+	return by.As(AuditGroupUpdate, GroupTarget(name, c.ID), strings.Join(details, "; "))
+}
+
+func nameAndDescription(renamedFrom string, description *string) []string {
+	var details []string
+	if renamedFrom != "" {
+		details = append(details, "renamed from "+renamedFrom)
+	}
+	if description != nil {
+		details = append(details, "description set")
+	}
+	return details
 }

@@ -34,11 +34,11 @@ func (s *Service) RevokeOrgToken(ctx context.Context, p Principal, ref string) (
 	if err != nil {
 		return Token{}, err
 	}
-	now := s.clock()
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, now), t.AccountID); err != nil {
+	by := s.by(p)
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, by), t.AccountID); err != nil {
 		return Token{}, err
 	}
-	t.Revoked = now
+	t.Revoked = by.At
 	return t, nil
 }
 

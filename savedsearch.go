@@ -35,11 +35,11 @@ const MaxSavedSearchesPerOwner = 100
 type SavedSearchStore interface {
 	// CreateSavedSearch stores s unless its owner already holds max saved searches
 	// (EInvalid), counted in the same transaction.
-	CreateSavedSearch(ctx context.Context, s SavedSearch, max int) error
+	CreateSavedSearch(ctx context.Context, s SavedSearch, max int, by AuditEvent) error
 	// SavedSearchOf returns the saved search with that id owned by ownerID, or ENotFound.
 	SavedSearchOf(ctx context.Context, ownerID int64, id string) (SavedSearch, error)
-	UpdateSavedSearch(ctx context.Context, s SavedSearch) error
-	DeleteSavedSearch(ctx context.Context, ownerID int64, id string, at time.Time) error
+	UpdateSavedSearch(ctx context.Context, s SavedSearch, by AuditEvent) error
+	DeleteSavedSearch(ctx context.Context, ownerID int64, id string, by AuditEvent) error
 	// SavedSearchesOf returns a page of ownerID's saved searches, of entityType unless "",
 	// oldest first.
 	SavedSearchesOf(ctx context.Context, ownerID int64, entityType string, offset, limit int) (Page[SavedSearch], error)
@@ -62,10 +62,10 @@ func (s *Service) CreateSavedSearch(ctx context.Context, p Principal, entityType
 	if err != nil {
 		return SavedSearch{}, err
 	}
-	now := s.clock()
+	by := s.by(p)
 	ss := SavedSearch{ID: strings.ToLower(rand.Text()[:16]), EntityType: entityType, Query: query, OwnerID: p.AccountID,
-		Owner: p.Account, Creator: p.Account, Updater: p.Account, Created: now, Updated: now}
-	if err := s.savedSearches().CreateSavedSearch(ctx, ss, MaxSavedSearchesPerOwner); err != nil {
+		Owner: p.Account, Creator: p.Account, Updater: p.Account, Created: by.At, Updated: by.At}
+	if err := s.savedSearches().CreateSavedSearch(ctx, ss, MaxSavedSearchesPerOwner, by); err != nil {
 		return SavedSearch{}, err
 	}
 	return ss, nil
@@ -88,8 +88,9 @@ func (s *Service) UpdateSavedSearch(ctx context.Context, p Principal, id, entity
 	if err != nil {
 		return SavedSearch{}, err
 	}
-	ss.EntityType, ss.Query, ss.Updater, ss.Updated = entityType, query, p.Account, s.clock()
-	if err := s.savedSearches().UpdateSavedSearch(ctx, ss); err != nil {
+	by := s.by(p)
+	ss.EntityType, ss.Query, ss.Updater, ss.Updated = entityType, query, p.Account, by.At
+	if err := s.savedSearches().UpdateSavedSearch(ctx, ss, by); err != nil {
 		return SavedSearch{}, err
 	}
 	return ss, nil
@@ -102,7 +103,7 @@ func (s *Service) DeleteSavedSearch(ctx context.Context, p Principal, id string)
 	if err != nil {
 		return SavedSearch{}, err
 	}
-	return ss, s.savedSearches().DeleteSavedSearch(ctx, p.AccountID, id, s.clock())
+	return ss, s.savedSearches().DeleteSavedSearch(ctx, p.AccountID, id, s.by(p))
 }
 
 // SavedSearches returns a page of the caller's saved searches, of entityType unless "".

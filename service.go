@@ -11,19 +11,19 @@ type Store interface {
 	// CreateAccount inserts a with its permissions, roles and groups, setting its ID;
 	// EConflict when the identifier is taken. passwordHash may be empty (the account
 	// cannot sign in).
-	CreateAccount(ctx context.Context, a *Account, passwordHash string) error
+	CreateAccount(ctx context.Context, a *Account, passwordHash string, by AuditEvent) error
 	// CreateAccounts inserts accounts without passwords, all or none, as CreateAccount.
-	CreateAccounts(ctx context.Context, accounts []*Account) error
+	CreateAccounts(ctx context.Context, accounts []*Account, by AuditEvent) error
 	// CreateFirstAdmin inserts a only when the database holds no account at all, and
 	// reports whether it did; safe when several instances start at once.
-	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string) (bool, error)
+	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string, by AuditEvent) (bool, error)
 	// AccountByIdentifier returns the live account with that identifier, or ENotFound.
 	AccountByIdentifier(ctx context.Context, identifier string) (Account, error)
 
 	// CreateToken inserts t for its account in a transaction that counts the account's live
 	// tokens first and returns TokenCapError when there are already max of them; ENotFound
 	// when the account does not exist. Concurrent calls, from any instance, cannot exceed max.
-	CreateToken(ctx context.Context, t *Token, digest Digest, max int) error
+	CreateToken(ctx context.Context, t *Token, digest Digest, max int, by AuditEvent) error
 	// LiveTokens returns the account's unrevoked tokens, oldest first.
 	LiveTokens(ctx context.Context, accountID int64) ([]Token, error)
 	// LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
@@ -31,9 +31,9 @@ type Store interface {
 	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
 	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
 	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-	RenameToken(ctx context.Context, id, name string, at time.Time) (Token, error)
-	// RevokeToken marks a live token revoked at the given time; ENotFound when it is not live.
-	RevokeToken(ctx context.Context, id string, at time.Time) error
+	RenameToken(ctx context.Context, id, name string, by AuditEvent) (Token, error)
+	// RevokeToken marks a live token revoked at by.At; ENotFound when it is not live.
+	RevokeToken(ctx context.Context, id string, by AuditEvent) error
 
 	// PrincipalByDigest returns who a secret with that digest authenticates: its token must
 	// be live and its account live and active. ENotFound otherwise.
@@ -46,17 +46,17 @@ type Store interface {
 	SearchAccounts(ctx context.Context, kind AccountKind, req SearchRequest) (Page[Account], error)
 	// UpdateAccounts applies all changes or none; EInvalid when they would leave no user
 	// account holding user_management, ENotFound when an account is gone.
-	UpdateAccounts(ctx context.Context, changes []AccountChange, at time.Time) error
+	UpdateAccounts(ctx context.Context, changes []AccountChange, by AuditEvent) error
 	// DeleteAccounts marks accounts deleted, revokes their tokens and ends their sessions,
 	// all or none, keeping an administrator as UpdateAccounts does.
-	DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error
+	DeleteAccounts(ctx context.Context, ids []int64, by AuditEvent) error
 	// SetPassword replaces a user account's password hash and ends its sessions.
-	SetPassword(ctx context.Context, accountID int64, hash string, at time.Time) error
+	SetPassword(ctx context.Context, accountID int64, hash string, by AuditEvent) error
 	// PasswordHash returns a live user account and its password hash; ENotFound otherwise.
 	PasswordHash(ctx context.Context, email string) (Account, string, error)
 
 	// CreateSession stores a console session and records the account's sign-in.
-	CreateSession(ctx context.Context, s Session, digest Digest) error
+	CreateSession(ctx context.Context, s Session, digest Digest, by AuditEvent) error
 	// SessionByDigest returns a session and its principal when its account is live and
 	// active; ENotFound otherwise.
 	SessionByDigest(ctx context.Context, digest Digest) (Session, Principal, error)
@@ -102,6 +102,9 @@ type Principal struct {
 	Kind        AccountKind
 	Permissions PermissionSet
 	TokenSeq    int64 // the internal number of the token that authenticated the request, if any
+	// Source is where the request came from (the client's address), as the audit trail
+	// records it; the API and the console set it, the service never judges by it.
+	Source string
 }
 
 // Verifier answers "who is this token" from memory. internal/auth implements it with an
@@ -218,9 +221,10 @@ func (s *Service) Bootstrap(ctx context.Context, adminEmail string) (string, boo
 	if err != nil {
 		return "", false, err
 	}
+	by := s.by(Operator)
 	admin := &Account{Identifier: email, Kind: UserAccount, Active: true,
-		Permissions: NewPermissionSet(AllPermissions...), Created: s.clock()}
-	created, err := s.store.CreateFirstAdmin(ctx, admin, hash)
+		Permissions: NewPermissionSet(AllPermissions...), Created: by.At}
+	created, err := s.store.CreateFirstAdmin(ctx, admin, hash, by)
 	if err != nil || !created {
 		return "", false, err
 	}
@@ -241,8 +245,9 @@ func (s *Service) CreateUser(ctx context.Context, email string, perms Permission
 			return Account{}, err
 		}
 	}
-	a := Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: perms, Created: s.clock()}
-	if err := s.store.CreateAccount(ctx, &a, hash); err != nil {
+	by := s.by(Operator)
+	a := Account{Identifier: email, Kind: UserAccount, Active: true, Permissions: perms, Created: by.At}
+	if err := s.store.CreateAccount(ctx, &a, hash, by); err != nil {
 		return Account{}, err
 	}
 	return a, nil

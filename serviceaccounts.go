@@ -38,7 +38,8 @@ func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w Ser
 	if err != nil {
 		return Account{}, err
 	}
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Created: s.clock()}
+	by := s.by(p)
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Created: by.At}
 	if w.Active != nil {
 		a.Active = *w.Active
 	}
@@ -48,7 +49,7 @@ func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w Ser
 	if w.Permissions != nil {
 		a.Permissions = *w.Permissions
 	}
-	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
+	if err := s.store.CreateAccount(ctx, &a, "", by); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -80,7 +81,7 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, p Principal, identif
 	if w.Permissions != nil || (w.Active != nil && !*w.Active) {
 		restricted = []int64{a.ID}
 	}
-	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.clock()), restricted...); err != nil {
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.by(p)), restricted...); err != nil {
 		return Account{}, err
 	}
 	return s.reread(ctx, a)
@@ -128,7 +129,7 @@ func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, 
 	if err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, a.ID, a.Identifier, name)
+	return s.generate(ctx, s.by(p), a.ID, a.Identifier, name)
 }
 
 // RenameServiceAccountToken renames a live token of a service account, named by public id
@@ -148,7 +149,7 @@ func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, id
 	if name, err = NormalizeTokenName(name); err != nil {
 		return Token{}, err
 	}
-	return s.store.RenameToken(ctx, t.ID, name, s.clock())
+	return s.store.RenameToken(ctx, t.ID, name, s.by(p))
 }
 
 // RevokeServiceAccountToken revokes a live token of a service account and returns the
@@ -165,7 +166,7 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	if err != nil {
 		return nil, err
 	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock()), t.AccountID); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.by(p)), t.AccountID); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, a.ID)
@@ -186,8 +187,9 @@ func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, p
 	if err := checkDescription(&description); err != nil {
 		return Account{}, err
 	}
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Description: description, Created: s.clock()}
-	if err := s.store.CreateAccount(ctx, &a, ""); err != nil {
+	by := s.by(Operator)
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Description: description, Created: by.At}
+	if err := s.store.CreateAccount(ctx, &a, "", by); err != nil {
 		return Account{}, err
 	}
 	return a, nil

@@ -146,7 +146,7 @@ func (s *Service) SignIn(ctx context.Context, a SignInAttempt) (SignInResult, er
 	g, now := s.signIn, s.clock()
 	email := strings.ToLower(strings.TrimSpace(a.Email))
 	target := auditable(email, 254)
-	ctx = WithActor(ctx, Actor{Source: auditable(a.Address, 64)})
+	anonymous := Principal{Source: auditable(a.Address, 64)} // who acts until the password is right
 	if err := s.forgetFullBudgets(ctx, now); err != nil {
 		return SignInResult{}, err
 	}
@@ -192,7 +192,7 @@ func (s *Service) SignIn(ctx context.Context, a SignInAttempt) (SignInResult, er
 			return SignInResult{}, errors.Join(err, refund())
 		}
 		if !granted {
-			return SignInResult{}, s.signInLimited(ctx, target, errSignInLimited(wait), refund)
+			return SignInResult{}, s.signInLimited(ctx, anonymous, target, errSignInLimited(wait), refund)
 		}
 		reserved = append(reserved, name)
 	}
@@ -203,13 +203,13 @@ func (s *Service) SignIn(ctx context.Context, a SignInAttempt) (SignInResult, er
 	err = g.checks.Acquire(wait, weight)
 	cancel()
 	if err != nil {
-		return SignInResult{}, s.signInLimited(ctx, target, errSignInBusy, refund)
+		return SignInResult{}, s.signInLimited(ctx, anonymous, target, errSignInBusy, refund)
 	}
 	ok := s.checkPassword(hash, a.Password)
 	g.checks.Release(weight)
 
 	if !ok || account.ID == 0 {
-		if err := s.store.RecordAudit(ctx, AuditEvent{At: s.clock(), Action: AuditSignInFailure, Target: target, Detail: "wrong email or password"}); err != nil {
+		if err := s.store.RecordAudit(ctx, s.by(anonymous).As(AuditSignInFailure, target, "wrong email or password")); err != nil {
 			return SignInResult{}, err
 		}
 		return SignInResult{}, ErrBadSignIn
@@ -217,7 +217,7 @@ func (s *Service) SignIn(ctx context.Context, a SignInAttempt) (SignInResult, er
 	if err := refund(); err != nil {
 		return SignInResult{}, err
 	}
-	return s.openSession(ctx, account, hash, a)
+	return s.openSession(ctx, anonymous, account, hash, a)
 }
 
 // budget returns the budget a reservation name spends.
@@ -229,11 +229,11 @@ func (s *Service) budget(name string) Budget {
 }
 
 // signInLimited records an attempt refused before its check and returns err.
-func (s *Service) signInLimited(ctx context.Context, target string, err *Error, refund func() error) error {
+func (s *Service) signInLimited(ctx context.Context, anonymous Principal, target string, err *Error, refund func() error) error {
 	if rerr := refund(); rerr != nil {
 		return rerr
 	}
-	if aerr := s.store.RecordAudit(ctx, AuditEvent{At: s.clock(), Action: AuditSignInLimited, Target: target, Detail: err.Message}); aerr != nil {
+	if aerr := s.store.RecordAudit(ctx, s.by(anonymous).As(AuditSignInLimited, target, err.Message)); aerr != nil {
 		return aerr
 	}
 	return err
@@ -272,8 +272,9 @@ func (s *Service) checkPassword(hash, password string) bool {
 
 // openSession opens a session for an account whose password was right, trusts the
 // browser for it and upgrades a hash made with older parameters.
-func (s *Service) openSession(ctx context.Context, account Account, hash string, a SignInAttempt) (SignInResult, error) {
-	now := s.clock()
+func (s *Service) openSession(ctx context.Context, anonymous Principal, account Account, hash string, a SignInAttempt) (SignInResult, error) {
+	by := s.by(anonymous)
+	now := by.At
 	if !currentParams(hash) {
 		if upgraded, err := HashPassword(a.Password); err == nil {
 			if err := s.store.UpgradePasswordHash(ctx, account.ID, hash, upgraded); err != nil {
@@ -290,7 +291,7 @@ func (s *Service) openSession(ctx context.Context, account Account, hash string,
 		return SignInResult{}, err
 	}
 	sess := Session{AccountID: account.ID, Created: now, LastSeen: now, Expires: r.Expires}
-	if err := s.store.CreateSession(ctx, sess, sha256.Sum256([]byte(r.Session))); err != nil {
+	if err := s.store.CreateSession(ctx, sess, sha256.Sum256([]byte(r.Session)), by); err != nil {
 		return SignInResult{}, err
 	}
 	return r, nil

@@ -63,7 +63,7 @@ func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string
 	if err := require(p, TokenManagement, "generating API tokens"); err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, p.AccountID, p.Account, name)
+	return s.generate(ctx, s.by(p), p.AccountID, p.Account, name)
 }
 
 // RenameOwnToken renames one of the caller's live tokens, named by public id or secret.
@@ -79,7 +79,7 @@ func (s *Service) RenameOwnToken(ctx context.Context, p Principal, ref, name str
 	if name, err = NormalizeTokenName(name); err != nil {
 		return Token{}, err
 	}
-	return s.store.RenameToken(ctx, t.ID, name, s.clock())
+	return s.store.RenameToken(ctx, t.ID, name, s.by(p))
 }
 
 // RevokeOwnToken revokes one of the caller's live tokens, named by public id or secret, and
@@ -93,7 +93,7 @@ func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.clock()), t.AccountID); err != nil {
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.by(p)), t.AccountID); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, p.AccountID)
@@ -111,7 +111,7 @@ func (s *Service) GenerateToken(ctx context.Context, account, name string) (Secr
 	if err != nil {
 		return "", Token{}, err
 	}
-	secret, tokens, err := s.generate(ctx, a.ID, a.Identifier, name)
+	secret, tokens, err := s.generate(ctx, s.by(Operator), a.ID, a.Identifier, name)
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -120,14 +120,14 @@ func (s *Service) GenerateToken(ctx context.Context, account, name string) (Secr
 
 // generate creates a token for an account and returns its secret and the account's live
 // tokens with the new one last (the API's contract, whatever the clock's resolution).
-func (s *Service) generate(ctx context.Context, accountID int64, account, name string) (Secret, []Token, error) {
+func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account, name string) (Secret, []Token, error) {
 	name, err := NormalizeTokenName(name)
 	if err != nil {
 		return "", nil, err
 	}
 	secret := NewSecret()
-	t := Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: accountID, Account: account, Created: s.clock()}
-	if err := s.written(ctx, s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount)); err != nil {
+	t := Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: accountID, Account: account, Created: by.At}
+	if err := s.written(ctx, s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount, by)); err != nil {
 		return "", nil, err
 	}
 	live, err := s.store.LiveTokens(ctx, accountID)

@@ -161,8 +161,8 @@ func (s *Server) authed(pattern string, needs tokenward.Permission, h authedHand
 			err = tokenward.RequireFor(p, needs)
 		}
 		if err == nil {
-			ctx := tokenward.WithActor(r.Context(), tokenward.Actor{Account: p.Account, Source: edge.ClientAddress(r, s.trustXFF)})
-			err = h(w, r.WithContext(ctx), p)
+			p.Source = edge.ClientAddress(r, s.trustXFF)
+			err = h(w, r, p)
 		}
 		if err != nil {
 			s.fail(w, r, err)

@@ -57,7 +57,7 @@ func (db *DB) roleAccounts(ctx context.Context, r *tokenward.Role) (err error) {
 }
 
 // CreateRole inserts a role with its permissions; EConflict when the name is taken.
-func (db *DB) CreateRole(ctx context.Context, r tokenward.Role) error {
+func (db *DB) CreateRole(ctx context.Context, r tokenward.Role, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO roles (id, name, description, created_at, updated_at, updated_by)
 			VALUES ($1, $2, $3, $4, $5, $6)`, r.ID, r.Name, r.Description, millis(r.Created), millis(r.Updated), r.UpdatedBy)
@@ -70,12 +70,9 @@ func (db *DB) CreateRole(ctx context.Context, r tokenward.Role) error {
 		if err := setRolePermissions(ctx, tx, r.ID, r.Permissions); err != nil {
 			return err
 		}
-		return audit(ctx, tx, r.Created, tokenward.AuditRoleCreate, roleTarget(r.Name, r.ID), "permissions: "+permissionList(r.Permissions))
+		return insertAudit(ctx, tx, tokenward.RoleCreated(by, r))
 	})
 }
-
-func roleTarget(name, id string) string  { return "role " + name + " (" + id + ")" }
-func groupTarget(name, id string) string { return "group " + name + " (" + id + ")" }
 
 func setRolePermissions(ctx context.Context, tx *sql.Tx, id string, perms tokenward.PermissionSet) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_id = $1`, id); err != nil {
@@ -158,7 +155,7 @@ func searchPage[T any](ctx context.Context, db *DB, what, from, columns string, 
 }
 
 // UpdateRoles applies changes to roles in one transaction, all or none.
-func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, at time.Time) error {
+func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		guard, err := db.lockAccounts(ctx, tx)
 		if err != nil {
@@ -166,7 +163,7 @@ func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, a
 		}
 		reach := false // whether some account's effective permissions may change
 		for _, c := range changes {
-			name, details, err := setNameAndDescription(ctx, tx, "roles", "role", c.ID, c.Name, c.Description, db.forUpdate())
+			name, renamedFrom, err := setNameAndDescription(ctx, tx, "roles", "role", c.ID, c.Name, c.Description, db.forUpdate())
 			if err != nil {
 				return err
 			}
@@ -174,81 +171,61 @@ func (db *DB) UpdateRoles(ctx context.Context, changes []tokenward.RoleChange, a
 				if err := setRolePermissions(ctx, tx, c.ID, *c.Permissions); err != nil {
 					return err
 				}
-				details = append(details, "permissions: "+permissionList(*c.Permissions))
 				reach = true
 			}
-			added, err := accountLinks(ctx, tx, c.AddAccounts)
+			added, removed, err := accountLinks(ctx, tx, c.AddAccounts, c.RemoveAccounts)
 			if err != nil {
 				return err
 			}
-			removed, err := accountLinks(ctx, tx, c.RemoveAccounts)
+			linked, err := applyLinks(ctx, tx, "role_id", c.ID, []linkChange{
+				{"account_roles", "account_id", added.ids, true},
+				{"account_roles", "account_id", removed.ids, false},
+				{"group_roles", "group_id", stringIDs(c.AddGroups), true},
+				{"group_roles", "group_id", stringIDs(c.RemoveGroups), false},
+			})
 			if err != nil {
 				return err
 			}
-			for _, l := range []struct {
-				verb, table, column string
-				links               links
-				add                 bool
-			}{
-				{"assigned to accounts", "account_roles", "account_id", added, true},
-				{"taken from accounts", "account_roles", "account_id", removed, false},
-				{"assigned to groups", "group_roles", "group_id", stringLinks(c.AddGroups), true},
-				{"taken from groups", "group_roles", "group_id", stringLinks(c.RemoveGroups), false},
-			} {
-				if len(l.links.ids) == 0 {
-					continue
-				}
-				for _, id := range l.links.ids {
-					if err := link(ctx, tx, l.add, l.table, l.column, id, "role_id", c.ID); err != nil {
-						return err
-					}
-				}
-				details = append(details, l.verb+" "+strings.Join(l.links.names, ", "))
-				reach = true
-			}
+			reach = reach || linked
 			if _, err := tx.ExecContext(ctx, `UPDATE roles SET updated_at = $1, updated_by = $2 WHERE id = $3`,
-				millis(at), tokenward.ActorFrom(ctx).Account, c.ID); err != nil {
+				millis(by.At), by.Actor, c.ID); err != nil {
 				return fmt.Errorf("update role: %w", err)
 			}
-			if err := audit(ctx, tx, at, tokenward.AuditRoleUpdate, roleTarget(name, c.ID), strings.Join(details, "; ")); err != nil {
+			if err := insertAudit(ctx, tx, tokenward.RoleChanged(by, c, name, renamedFrom, added.names, removed.names)); err != nil {
 				return err
 			}
 		}
-		return db.afterAccessChange(ctx, tx, guard, reach, at)
+		return db.afterAccessChange(ctx, tx, guard, reach, by.At)
 	})
 }
 
 // setNameAndDescription locks a role or group (table, called noun in messages), renames it
-// and sets its description when those are given, and returns its name after the change with
-// the audit details of what changed. ENotFound when it is gone, EConflict for a taken name.
-func setNameAndDescription(ctx context.Context, tx *sql.Tx, table, noun, id string, newName, description *string, forUpdate string) (string, []string, error) {
-	var name string
-	err := tx.QueryRowContext(ctx, `SELECT name FROM `+table+` WHERE id = $1`+forUpdate, id).Scan(&name)
+// and sets its description when those are given, and returns its name after the change and,
+// when it was renamed, the name it had. ENotFound when it is gone, EConflict for a taken name.
+func setNameAndDescription(ctx context.Context, tx *sql.Tx, table, noun, id string, newName, description *string, forUpdate string) (name, renamedFrom string, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT name FROM `+table+` WHERE id = $1`+forUpdate, id).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil, tokenward.Errorf(tokenward.ENotFound, "%s %s does not exist", noun, truncateID(id))
+		return "", "", tokenward.Errorf(tokenward.ENotFound, "%s %s does not exist", noun, truncateID(id))
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("read %s: %w", noun, err)
+		return "", "", fmt.Errorf("read %s: %w", noun, err)
 	}
-	var details []string
 	if newName != nil && *newName != name {
 		_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET name = $1 WHERE id = $2`, *newName, id)
 		if isUniqueViolation(err) {
-			return "", nil, tokenward.Errorf(tokenward.EConflict, "a %s named %q already exists", noun, *newName)
+			return "", "", tokenward.Errorf(tokenward.EConflict, "a %s named %q already exists", noun, *newName)
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("rename %s: %w", noun, err)
+			return "", "", fmt.Errorf("rename %s: %w", noun, err)
 		}
-		details = append(details, "renamed from "+name)
-		name = *newName
+		name, renamedFrom = *newName, name
 	}
 	if description != nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET description = $1 WHERE id = $2`, *description, id); err != nil {
-			return "", nil, fmt.Errorf("update %s: %w", noun, err)
+			return "", "", fmt.Errorf("update %s: %w", noun, err)
 		}
-		details = append(details, "description set")
 	}
-	return name, details, nil
+	return name, renamedFrom, nil
 }
 
 // afterAccessChange ends every write to roles and groups: when some account's effective
@@ -264,36 +241,64 @@ func (db *DB) afterAccessChange(ctx context.Context, tx *sql.Tx, guard adminGuar
 	return db.recordChange(ctx, tx, EveryAccount, at)
 }
 
-// links are the ids on one side of a link table, as query arguments, and as the audit
-// trail names them.
-type links struct {
+// accounts names accounts on one side of a link: their ids, as query arguments, and their
+// identifiers, as the audit trail names them.
+type accounts struct {
 	ids   []any
 	names []string
 }
 
-func stringLinks(ids []string) links {
-	l := links{names: ids}
-	for _, id := range ids {
-		l.ids = append(l.ids, id)
+// accountLinks reads the identifiers of the accounts a change adds to and removes from a
+// role or group. ENotFound when one is gone.
+func accountLinks(ctx context.Context, tx *sql.Tx, add, remove []int64) (added, removed accounts, err error) {
+	for _, side := range []struct {
+		ids []int64
+		out *accounts
+	}{{add, &added}, {remove, &removed}} {
+		for _, id := range side.ids {
+			var name string
+			err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1`, id).Scan(&name)
+			if errors.Is(err, sql.ErrNoRows) {
+				return added, removed, tokenward.Errorf(tokenward.ENotFound, "the account no longer exists")
+			}
+			if err != nil {
+				return added, removed, fmt.Errorf("read account: %w", err)
+			}
+			side.out.ids, side.out.names = append(side.out.ids, id), append(side.out.names, name)
+		}
 	}
-	return l
+	return added, removed, nil
 }
 
-// accountLinks names accounts by identifier for the audit trail.
-func accountLinks(ctx context.Context, tx *sql.Tx, ids []int64) (links, error) {
-	var l links
-	for _, id := range ids {
-		var name string
-		err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1`, id).Scan(&name)
-		if errors.Is(err, sql.ErrNoRows) {
-			return l, tokenward.Errorf(tokenward.ENotFound, "the account no longer exists")
-		}
-		if err != nil {
-			return l, fmt.Errorf("read account: %w", err)
-		}
-		l.ids, l.names = append(l.ids, id), append(l.names, name)
+func stringIDs(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
 	}
-	return l, nil
+	return out
+}
+
+// linkChange adds (add) or removes the links of a link table between the role or group
+// being changed and each of ids, in column.
+type linkChange struct {
+	table, column string
+	ids           []any
+	add           bool
+}
+
+// applyLinks applies changes to the links of the role or group whose id is selfID (in the
+// link tables' column self) and reports whether any changed.
+func applyLinks(ctx context.Context, tx *sql.Tx, self, selfID string, changes []linkChange) (bool, error) {
+	changed := false
+	for _, c := range changes {
+		for _, id := range c.ids {
+			if err := link(ctx, tx, c.add, c.table, c.column, id, self, selfID); err != nil {
+				return false, err
+			}
+			changed = true
+		}
+	}
+	return changed, nil
 }
 
 // link inserts (add) or deletes one row of a link table: column = id, other = otherID. An
@@ -317,7 +322,7 @@ func link(ctx context.Context, tx *sql.Tx, add bool, table, column string, id an
 }
 
 // DeleteRole deletes a role; its links to accounts and groups go with it.
-func (db *DB) DeleteRole(ctx context.Context, id string, at time.Time) error {
+func (db *DB) DeleteRole(ctx context.Context, id string, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		guard, err := db.lockAccounts(ctx, tx)
 		if err != nil {
@@ -331,178 +336,9 @@ func (db *DB) DeleteRole(ctx context.Context, id string, at time.Time) error {
 		if err != nil {
 			return fmt.Errorf("delete role: %w", err)
 		}
-		if err := audit(ctx, tx, at, tokenward.AuditRoleDelete, roleTarget(name, id), ""); err != nil {
+		if err := insertAudit(ctx, tx, tokenward.RoleDeleted(by, name, id)); err != nil {
 			return err
 		}
-		return db.afterAccessChange(ctx, tx, guard, true, at)
-	})
-}
-
-const groupColumns = `g.id, g.name, g.description, g.everyone, g.created_at,
-	COALESCE((SELECT string_agg(gr.role_id, ',') FROM group_roles gr WHERE gr.group_id = g.id), '')`
-
-func scanGroup(row interface{ Scan(...any) error }) (tokenward.UserGroup, error) {
-	var g tokenward.UserGroup
-	var created int64
-	var roles string
-	if err := row.Scan(&g.ID, &g.Name, &g.Description, &g.Everyone, &created, &roles); err != nil {
-		return g, err
-	}
-	g.Created, g.Roles = time.UnixMilli(created).UTC(), idList(roles)
-	return g, nil
-}
-
-// groupMembers fills in a group's members: for Everyone, every live user account.
-func (db *DB) groupMembers(ctx context.Context, g *tokenward.UserGroup) (err error) {
-	if g.Everyone {
-		g.Users, err = db.column(ctx, "group members", `SELECT a.identifier FROM accounts a
-			WHERE a.kind = 'user' AND a.deleted_at IS NULL ORDER BY a.identifier`)
-	} else {
-		g.Users, err = db.column(ctx, "group members", `SELECT a.identifier FROM group_members gm JOIN accounts a ON a.id = gm.account_id
-			WHERE gm.group_id = $1 AND a.deleted_at IS NULL ORDER BY a.identifier`, g.ID)
-	}
-	g.UserCount = len(g.Users)
-	return err
-}
-
-// CreateGroup inserts a group with its roles; EConflict when the name is taken.
-func (db *DB) CreateGroup(ctx context.Context, g tokenward.UserGroup) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO user_groups (id, name, description, everyone, created_at) VALUES ($1, $2, $3, FALSE, $4)`,
-			g.ID, g.Name, g.Description, millis(g.Created))
-		if isUniqueViolation(err) {
-			return tokenward.Errorf(tokenward.EConflict, "a user group named %q already exists", g.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("insert user group: %w", err)
-		}
-		for _, r := range g.Roles {
-			if err := link(ctx, tx, true, "group_roles", "role_id", r, "group_id", g.ID); err != nil {
-				return err
-			}
-		}
-		return audit(ctx, tx, g.Created, tokenward.AuditGroupCreate, groupTarget(g.Name, g.ID), "roles: "+strings.Join(g.Roles, ", "))
-	})
-}
-
-// GroupByID returns a group with its roles and members, or ENotFound.
-func (db *DB) GroupByID(ctx context.Context, id string) (tokenward.UserGroup, error) {
-	if !storable(id) {
-		return tokenward.UserGroup{}, tokenward.Errorf(tokenward.ENotFound, "no such user group")
-	}
-	g, err := scanGroup(db.read.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM user_groups g WHERE g.id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return g, tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist", truncateID(id))
-	}
-	if err != nil {
-		return g, fmt.Errorf("read user group: %w", err)
-	}
-	return g, db.groupMembers(ctx, &g)
-}
-
-var groupFields = map[string]field{
-	"id":          {expr: "g.id"},
-	"name":        {expr: "g.name"},
-	"description": {expr: "g.description"},
-	"permissions": {expr: "rp.permission", anyOf: "EXISTS (SELECT 1 FROM group_roles gr JOIN role_permissions rp ON rp.role_id = gr.role_id WHERE gr.group_id = g.id AND %s)"},
-	"freetext":    {freetext: []string{"g.name", "g.description", "g.id"}},
-}
-
-var groupSorts = map[string]string{"id": "g.id", "name": "g.name", "description": "g.description", "createdEpochMillis": "g.created_at"}
-
-// SearchGroups returns a page of groups matching a request normalized against GroupSearch.
-func (db *DB) SearchGroups(ctx context.Context, req tokenward.SearchRequest) (tokenward.Page[tokenward.UserGroup], error) {
-	var q query
-	if err := q.addConditions(req.Query, tokenward.GroupSearch, groupFields); err != nil {
-		return tokenward.Page[tokenward.UserGroup]{}, err
-	}
-	page, err := searchPage(ctx, db, "user groups", `FROM user_groups g`, groupColumns, q, req, groupSorts, "g.id", scanGroup)
-	for i := range page.Items {
-		if err == nil {
-			err = db.groupMembers(ctx, &page.Items[i])
-		}
-	}
-	return page, err
-}
-
-// UpdateGroup applies a change to a group in one transaction.
-func (db *DB) UpdateGroup(ctx context.Context, c tokenward.GroupChange, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		guard, err := db.lockAccounts(ctx, tx)
-		if err != nil {
-			return err
-		}
-		name, details, err := setNameAndDescription(ctx, tx, "user_groups", "user group", c.ID, c.Name, c.Description, db.forUpdate())
-		if err != nil {
-			return err
-		}
-		reach := false
-		if c.Roles != nil {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM group_roles WHERE group_id = $1`, c.ID); err != nil {
-				return fmt.Errorf("clear group roles: %w", err)
-			}
-			for _, r := range *c.Roles {
-				if err := link(ctx, tx, true, "group_roles", "role_id", r, "group_id", c.ID); err != nil {
-					return err
-				}
-			}
-			details = append(details, "roles: "+strings.Join(*c.Roles, ", "))
-			reach = true
-		}
-		added, err := accountLinks(ctx, tx, c.AddMembers)
-		if err != nil {
-			return err
-		}
-		removed, err := accountLinks(ctx, tx, c.RemoveMembers)
-		if err != nil {
-			return err
-		}
-		for _, l := range []struct {
-			verb, table, column string
-			links               links
-			add                 bool
-		}{
-			{"roles added", "group_roles", "role_id", stringLinks(c.AddRoles), true},
-			{"roles removed", "group_roles", "role_id", stringLinks(c.RemoveRoles), false},
-			{"members added", "group_members", "account_id", added, true},
-			{"members removed", "group_members", "account_id", removed, false},
-		} {
-			if len(l.links.ids) == 0 {
-				continue
-			}
-			for _, id := range l.links.ids {
-				if err := link(ctx, tx, l.add, l.table, l.column, id, "group_id", c.ID); err != nil {
-					return err
-				}
-			}
-			details = append(details, l.verb+": "+strings.Join(l.links.names, ", "))
-			reach = true
-		}
-		if err := audit(ctx, tx, at, tokenward.AuditGroupUpdate, groupTarget(name, c.ID), strings.Join(details, "; ")); err != nil {
-			return err
-		}
-		return db.afterAccessChange(ctx, tx, guard, reach, at)
-	})
-}
-
-// DeleteGroup deletes a group other than Everyone, with its memberships and role links.
-func (db *DB) DeleteGroup(ctx context.Context, id string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		guard, err := db.lockAccounts(ctx, tx)
-		if err != nil {
-			return err
-		}
-		var name string
-		err = tx.QueryRowContext(ctx, `DELETE FROM user_groups WHERE id = $1 AND NOT everyone RETURNING name`, id).Scan(&name)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tokenward.Errorf(tokenward.ENotFound, "user group %s does not exist or cannot be deleted", truncateID(id))
-		}
-		if err != nil {
-			return fmt.Errorf("delete user group: %w", err)
-		}
-		if err := audit(ctx, tx, at, tokenward.AuditGroupDelete, groupTarget(name, id), ""); err != nil {
-			return err
-		}
-		return db.afterAccessChange(ctx, tx, guard, true, at)
+		return db.afterAccessChange(ctx, tx, guard, true, by.At)
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -69,15 +68,15 @@ func idList(list string) []string {
 
 // CreateAccount inserts a with its permissions and sets a.ID. EConflict when a live account
 // already has the identifier.
-func (db *DB) CreateAccount(ctx context.Context, a *tokenward.Account, passwordHash string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAccount(ctx, tx, a, passwordHash) })
+func (db *DB) CreateAccount(ctx context.Context, a *tokenward.Account, passwordHash string, by tokenward.AuditEvent) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAccount(ctx, tx, a, passwordHash, by) })
 }
 
 // CreateAccounts inserts accounts without passwords in one transaction: all or none.
-func (db *DB) CreateAccounts(ctx context.Context, accounts []*tokenward.Account) error {
+func (db *DB) CreateAccounts(ctx context.Context, accounts []*tokenward.Account, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, a := range accounts {
-			if err := db.insertAccount(ctx, tx, a, ""); err != nil {
+			if err := db.insertAccount(ctx, tx, a, "", by); err != nil {
 				return err
 			}
 		}
@@ -87,7 +86,7 @@ func (db *DB) CreateAccounts(ctx context.Context, accounts []*tokenward.Account)
 
 // CreateFirstAdmin inserts a when no account exists yet, under the global lock so that two
 // instances starting at once create one administrator between them.
-func (db *DB) CreateFirstAdmin(ctx context.Context, a *tokenward.Account, passwordHash string) (bool, error) {
+func (db *DB) CreateFirstAdmin(ctx context.Context, a *tokenward.Account, passwordHash string, by tokenward.AuditEvent) (bool, error) {
 	created := false
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockGlobal(ctx, tx, lockAccounts); err != nil {
@@ -101,12 +100,12 @@ func (db *DB) CreateFirstAdmin(ctx context.Context, a *tokenward.Account, passwo
 			return nil
 		}
 		created = true
-		return db.insertAccount(ctx, tx, a, passwordHash)
+		return db.insertAccount(ctx, tx, a, passwordHash, by)
 	})
 	return created && err == nil, err
 }
 
-func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Account, passwordHash string) error {
+func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Account, passwordHash string, by tokenward.AuditEvent) error {
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO accounts (identifier, kind, active, description, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -127,14 +126,7 @@ func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Accoun
 	if err := insertLinks(ctx, tx, "group_members", "account_id", "group_id", a.ID, a.Groups); err != nil {
 		return err
 	}
-	detail := "permissions: " + permissionList(a.Permissions)
-	if len(a.Roles) > 0 {
-		detail += "; roles: " + strings.Join(a.Roles, ", ")
-	}
-	if len(a.Groups) > 0 {
-		detail += "; groups: " + strings.Join(a.Groups, ", ")
-	}
-	return audit(ctx, tx, a.Created, tokenward.AuditAccountCreate, a.Identifier, detail)
+	return insertAudit(ctx, tx, tokenward.AccountCreated(by, *a))
 }
 
 // insertLinks inserts rows (column = owner, other = each of ids) into a link table. A
@@ -150,18 +142,6 @@ func insertLinks(ctx context.Context, tx *sql.Tx, table, column, other string, o
 		}
 	}
 	return nil
-}
-
-// permissionList is a permission set as text for the audit trail.
-func permissionList(set tokenward.PermissionSet) string {
-	var names []string
-	for _, p := range set.List() {
-		names = append(names, string(p))
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
 }
 
 func insertPermissions(ctx context.Context, tx *sql.Tx, accountID int64, perms tokenward.PermissionSet) error {
@@ -248,7 +228,8 @@ func (db *DB) SearchAccounts(ctx context.Context, kind tokenward.AccountKind, re
 // UpdateAccounts applies changes to live accounts in one transaction: all of them or, on
 // any error, none. It keeps the invariant that at least one user account holds
 // user_management: a change that would remove the last one fails with EInvalid.
-func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountChange, at time.Time) error {
+func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountChange, by tokenward.AuditEvent) error {
+	at := by.At
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		guard, err := db.lockAccounts(ctx, tx)
 		if err != nil {
@@ -267,7 +248,7 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 				return fmt.Errorf("read account: %w", err)
 			}
 			before.Permissions = parsePermissions(perms)
-			if err := auditAccountChange(ctx, tx, at, before, c); err != nil {
+			if err := insertAudit(ctx, tx, tokenward.AccountChanged(by, before, c)...); err != nil {
 				return err
 			}
 			var sets []string
@@ -307,10 +288,6 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 				if err := insertLinks(ctx, tx, link.table, "account_id", link.other, c.ID, *link.ids); err != nil {
 					return err
 				}
-				if err := audit(ctx, tx, at, tokenward.AuditAccountUpdate, before.Identifier,
-					strings.TrimSuffix(link.other, "_id")+"s: "+strings.Join(*link.ids, ", ")); err != nil {
-					return err
-				}
 			}
 			if c.Active != nil || c.Permissions != nil || c.Roles != nil || c.Groups != nil {
 				if err := db.recordChange(ctx, tx, c.ID, at); err != nil {
@@ -322,46 +299,10 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 	})
 }
 
-// auditAccountChange writes the audit events of one account change: activation, the
-// description, and each permission granted or revoked.
-func auditAccountChange(ctx context.Context, tx *sql.Tx, at time.Time, before tokenward.Account, c tokenward.AccountChange) error {
-	if c.Active != nil && *c.Active != before.Active {
-		action := tokenward.AuditAccountDeactivate
-		if *c.Active {
-			action = tokenward.AuditAccountActivate
-		}
-		if err := audit(ctx, tx, at, action, before.Identifier, ""); err != nil {
-			return err
-		}
-	}
-	if c.Description != nil && *c.Description != before.Description {
-		if err := audit(ctx, tx, at, tokenward.AuditAccountUpdate, before.Identifier, "description changed"); err != nil {
-			return err
-		}
-	}
-	if c.Permissions != nil {
-		for _, p := range tokenward.AllPermissions {
-			had, has := before.Permissions.Has(p), c.Permissions.Has(p)
-			action := ""
-			switch {
-			case has && !had:
-				action = tokenward.AuditPermissionGrant
-			case had && !has:
-				action = tokenward.AuditPermissionRevoke
-			}
-			if action != "" {
-				if err := audit(ctx, tx, at, action, before.Identifier, string(p)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // DeleteAccounts marks accounts deleted, revokes all their live tokens and ends their
 // sessions, in one transaction, keeping at least one administrator.
-func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) error {
+func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, by tokenward.AuditEvent) error {
+	at := by.At
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		guard, err := db.lockAccounts(ctx, tx)
 		if err != nil {
@@ -382,7 +323,7 @@ func (db *DB) DeleteAccounts(ctx context.Context, ids []int64, at time.Time) err
 				return fmt.Errorf("revoke tokens of deleted account: %w", err)
 			}
 			revoked, _ := res.RowsAffected()
-			if err := audit(ctx, tx, at, tokenward.AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked)); err != nil {
+			if err := insertAudit(ctx, tx, tokenward.AccountDeleted(by, identifier, revoked)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, id); err != nil {
@@ -443,7 +384,7 @@ func usableAdministrator(ctx context.Context, tx *sql.Tx) (bool, error) {
 }
 
 // SetPassword replaces a live user account's password hash and ends its sessions.
-func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string, at time.Time) error {
+func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var identifier string
 		err := tx.QueryRowContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user' AND deleted_at IS NULL RETURNING identifier`,
@@ -454,7 +395,7 @@ func (db *DB) SetPassword(ctx context.Context, accountID int64, hash string, at 
 		if err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		if err := audit(ctx, tx, at, tokenward.AuditPasswordSet, identifier, "console sessions ended"); err != nil {
+		if err := insertAudit(ctx, tx, tokenward.PasswordSet(by, identifier)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {

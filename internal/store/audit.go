@@ -10,31 +10,21 @@ import (
 	"github.com/tokenward/tokenward"
 )
 
-// audit writes an audit event inside tx, with the actor the context carries, at the time
-// the service's clock gave the change (never the database's or this process's own clock).
-func audit(ctx context.Context, tx *sql.Tx, at time.Time, action, target, detail string) error {
-	a := tokenward.ActorFrom(ctx)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		millis(at), a.Account, a.Source, action, target, detail); err != nil {
-		return fmt.Errorf("write audit event: %w", err)
+// insertAudit inserts audit events, as the service's constructors built them, inside tx: in
+// the transaction of the change they describe.
+func insertAudit(ctx context.Context, tx *sql.Tx, events ...tokenward.AuditEvent) error {
+	for _, e := range events {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+			millis(e.At), e.Actor, e.Source, e.Action, e.Target, e.Detail); err != nil {
+			return fmt.Errorf("write audit event: %w", err)
+		}
 	}
 	return nil
 }
 
 // RecordAudit writes an audit event of its own (a failed sign-in: no change to go with).
 func (db *DB) RecordAudit(ctx context.Context, e tokenward.AuditEvent) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		a := tokenward.ActorFrom(ctx)
-		if e.Actor == "" && !strings.HasPrefix(e.Action, "signin.") { // a sign-in attempt is anonymous
-			e.Actor = a.Account
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-			millis(e.At), e.Actor, a.Source, e.Action, e.Target, e.Detail)
-		if err != nil {
-			return fmt.Errorf("write audit event: %w", err)
-		}
-		return nil
-	})
+	return db.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, e) })
 }
 
 // AuditEvents returns a page of audit events matching f, newest first. Actor and target
@@ -81,6 +71,3 @@ func (db *DB) AuditEvents(ctx context.Context, f tokenward.AuditFilter) (tokenwa
 	}
 	return page, rows.Err()
 }
-
-// tokenTarget names a token in the audit trail: public id and owner, never the secret.
-func tokenTarget(id, account string) string { return id + " of " + account }

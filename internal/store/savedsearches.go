@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -25,7 +24,7 @@ func scanSavedSearch(row interface{ Scan(...any) error }) (tokenward.SavedSearch
 
 // CreateSavedSearch stores a saved search unless its owner already holds max of them; the
 // owner's row is locked first, so that parallel creates on PostgreSQL count one by one.
-func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch, max int) error {
+func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch, max int, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT id FROM accounts WHERE id = $1`+db.forUpdate(), s.OwnerID); err != nil {
 			return fmt.Errorf("lock owner: %w", err)
@@ -42,7 +41,7 @@ func (db *DB) CreateSavedSearch(ctx context.Context, s tokenward.SavedSearch, ma
 		if err != nil {
 			return fmt.Errorf("insert saved search: %w", err)
 		}
-		return audit(ctx, tx, s.Created, tokenward.AuditSavedSearchCreate, "saved search "+s.ID, s.EntityType)
+		return insertAudit(ctx, tx, tokenward.SavedSearchWritten(by, tokenward.AuditSavedSearchCreate, s.ID, s.EntityType))
 	})
 }
 
@@ -70,25 +69,25 @@ func truncateID(id string) string {
 }
 
 // UpdateSavedSearch replaces a saved search's entity type, query, updater and update time.
-func (db *DB) UpdateSavedSearch(ctx context.Context, s tokenward.SavedSearch) error {
+func (db *DB) UpdateSavedSearch(ctx context.Context, s tokenward.SavedSearch, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE saved_searches SET entity_type = $1, query = $2, updater = $3, updated_at = $4
 			WHERE id = $5 AND owner_id = $6`, s.EntityType, s.Query, s.Updater, millis(s.Updated), s.ID, s.OwnerID)
 		if err := affectedOne(res, err, "update saved-search"); err != nil {
 			return err
 		}
-		return audit(ctx, tx, s.Updated, tokenward.AuditSavedSearchUpdate, "saved search "+s.ID, s.EntityType)
+		return insertAudit(ctx, tx, tokenward.SavedSearchWritten(by, tokenward.AuditSavedSearchUpdate, s.ID, s.EntityType))
 	})
 }
 
 // DeleteSavedSearch deletes ownerID's saved search with that id.
-func (db *DB) DeleteSavedSearch(ctx context.Context, ownerID int64, id string, at time.Time) error {
+func (db *DB) DeleteSavedSearch(ctx context.Context, ownerID int64, id string, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM saved_searches WHERE id = $1 AND owner_id = $2`, id, ownerID)
 		if err := affectedOne(res, err, "delete saved-search"); err != nil {
 			return err
 		}
-		return audit(ctx, tx, at, tokenward.AuditSavedSearchDelete, "saved search "+id, "")
+		return insertAudit(ctx, tx, tokenward.SavedSearchWritten(by, tokenward.AuditSavedSearchDelete, id, ""))
 	})
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // CreateSession stores a new console session of a user account and records the sign-in.
-func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tokenward.Digest) error {
+func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tokenward.Digest, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO sessions (digest, account_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -23,9 +23,7 @@ func (db *DB) CreateSession(ctx context.Context, s tokenward.Session, digest tok
 			millis(s.Created), s.AccountID).Scan(&identifier); err != nil {
 			return fmt.Errorf("record sign-in: %w", err)
 		}
-		// The actor of a sign-in is the account signing in.
-		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: identifier, Source: tokenward.ActorFrom(ctx).Source})
-		return audit(ctx, tx, s.Created, tokenward.AuditSignIn, identifier, "")
+		return insertAudit(ctx, tx, tokenward.SignedIn(by, identifier))
 	})
 }
 

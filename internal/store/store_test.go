@@ -16,7 +16,7 @@ var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 func newAccount(t *testing.T, db *store.DB, identifier string, kind tokenward.AccountKind, perms ...tokenward.Permission) tokenward.Account {
 	t.Helper()
 	a := tokenward.Account{Identifier: identifier, Kind: kind, Active: true, Permissions: tokenward.NewPermissionSet(perms...), Created: t0}
-	if err := db.CreateAccount(context.Background(), &a, ""); err != nil {
+	if err := db.CreateAccount(context.Background(), &a, "", at(a.Created)); err != nil {
 		t.Fatalf("CreateAccount(%s): %v", identifier, err)
 	}
 	return a
@@ -26,7 +26,7 @@ func newToken(t *testing.T, db *store.DB, a tokenward.Account, name string) (tok
 	t.Helper()
 	secret := tokenward.NewSecret()
 	tok := tokenward.Token{ID: tokenward.NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: a.ID, Account: a.Identifier, Created: t0}
-	if err := db.CreateToken(context.Background(), &tok, secret.Digest(), tokenward.MaxTokensPerAccount); err != nil {
+	if err := db.CreateToken(context.Background(), &tok, secret.Digest(), tokenward.MaxTokensPerAccount, at(tok.Created)); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return tok, secret
@@ -84,7 +84,7 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("AccountByIdentifier = %+v, want %+v", got, a)
 		}
 		dup := tokenward.Account{Identifier: "jane@example.com", Kind: tokenward.UserAccount, Active: true, Created: t0}
-		if err := db.CreateAccount(ctx, &dup, ""); tokenward.ErrorCode(err) != tokenward.EConflict {
+		if err := db.CreateAccount(ctx, &dup, "", at(dup.Created)); tokenward.ErrorCode(err) != tokenward.EConflict {
 			t.Errorf("duplicate CreateAccount: got %v, want code %s", err, tokenward.EConflict)
 		}
 		if _, err := db.AccountByIdentifier(ctx, "nobody@example.com"); tokenward.ErrorCode(err) != tokenward.ENotFound {
@@ -103,7 +103,7 @@ func TestCreateFirstAdminOnce(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				a := tokenward.Account{Identifier: "admin@localhost", Kind: tokenward.UserAccount, Active: true, Created: t0}
-				ok, err := db.CreateFirstAdmin(ctx, &a, "")
+				ok, err := db.CreateFirstAdmin(ctx, &a, "", at(a.Created))
 				if err != nil {
 					t.Errorf("CreateFirstAdmin: %v", err)
 				}
@@ -155,20 +155,20 @@ func TestTokenLifecycle(t *testing.T) {
 			t.Errorf("PrincipalByDigest = %+v, want jane with a token seq", p)
 		}
 
-		renamed, err := db.RenameToken(ctx, second.ID, "deploy", t0)
+		renamed, err := db.RenameToken(ctx, second.ID, "deploy", at(t0))
 		if err != nil || renamed.Name != "deploy" {
 			t.Errorf("RenameToken = %+v, %v; want name deploy", renamed, err)
 		}
 
-		if err := db.RevokeToken(ctx, first.ID, t0.Add(time.Hour)); err != nil {
+		if err := db.RevokeToken(ctx, first.ID, at(t0.Add(time.Hour))); err != nil {
 			t.Fatalf("RevokeToken: %v", err)
 		}
 		notFound := []struct {
 			name string
 			err  error
 		}{
-			{"revoke again", db.RevokeToken(ctx, first.ID, t0.Add(2*time.Hour))},
-			{"rename revoked", func() error { _, err := db.RenameToken(ctx, first.ID, "x", t0); return err }()},
+			{"revoke again", db.RevokeToken(ctx, first.ID, at(t0.Add(2*time.Hour)))},
+			{"rename revoked", func() error { _, err := db.RenameToken(ctx, first.ID, "x", at(t0)); return err }()},
 			{"by id", func() error { _, err := db.LiveTokenByID(ctx, first.ID); return err }()},
 			{"by digest", func() error { _, err := db.LiveTokenByDigest(ctx, firstSecret.Digest()); return err }()},
 			{"principal", func() error { _, err := db.PrincipalByDigest(ctx, firstSecret.Digest()); return err }()},
@@ -209,7 +209,7 @@ func TestTokenCapUnderConcurrency(t *testing.T) {
 			wg.Go(func() {
 				secret := tokenward.NewSecret()
 				tok := tokenward.Token{ID: tokenward.NewTokenID(), Hint: secret.Hint(), AccountID: bot.ID, Account: bot.Identifier, Created: t0}
-				results[i] = dbs[i%2].CreateToken(ctx, &tok, secret.Digest(), tokenward.MaxTokensPerAccount)
+				results[i] = dbs[i%2].CreateToken(ctx, &tok, secret.Digest(), tokenward.MaxTokensPerAccount, at(tok.Created))
 			})
 		}
 		wg.Wait()
@@ -232,13 +232,13 @@ func TestTokenCapUnderConcurrency(t *testing.T) {
 			t.Fatalf("LiveTokens = %d, %v; want %d", len(live), err, tokenward.MaxTokensPerAccount)
 		}
 		// A revoked token no longer counts.
-		if err := dbs[0].RevokeToken(ctx, live[0].ID, t0); err != nil {
+		if err := dbs[0].RevokeToken(ctx, live[0].ID, at(t0)); err != nil {
 			t.Fatal(err)
 		}
 		newToken(t, dbs[1], bot, "after revoke")
 		secret := tokenward.NewSecret()
 		over := tokenward.Token{ID: tokenward.NewTokenID(), Hint: secret.Hint(), AccountID: bot.ID, Account: bot.Identifier, Created: t0}
-		if err := dbs[0].CreateToken(ctx, &over, secret.Digest(), tokenward.MaxTokensPerAccount); tokenward.ErrorCode(err) != tokenward.EInvalid {
+		if err := dbs[0].CreateToken(ctx, &over, secret.Digest(), tokenward.MaxTokensPerAccount, at(over.Created)); tokenward.ErrorCode(err) != tokenward.EInvalid {
 			t.Errorf("21st live token: got %v, want code %s", err, tokenward.EInvalid)
 		}
 	})
@@ -249,9 +249,15 @@ func TestCreateTokenForMissingAccount(t *testing.T) {
 		db := storetest.Open(t, engine)
 		secret := tokenward.NewSecret()
 		tok := tokenward.Token{ID: tokenward.NewTokenID(), Hint: secret.Hint(), AccountID: 9999, Account: "ghost@example.com", Created: t0}
-		err := db.CreateToken(context.Background(), &tok, secret.Digest(), tokenward.MaxTokensPerAccount)
+		err := db.CreateToken(context.Background(), &tok, secret.Digest(), tokenward.MaxTokensPerAccount, at(tok.Created))
 		if tokenward.ErrorCode(err) != tokenward.ENotFound {
 			t.Errorf("CreateToken for a missing account: got %v, want code %s", err, tokenward.ENotFound)
 		}
 	})
+}
+
+// at is the audit event a store write made by the operator at instant t starts from, as
+// the service's by builds it.
+func at(t time.Time) tokenward.AuditEvent {
+	return tokenward.AuditEvent{At: t, Actor: tokenward.Operator.Account, Source: tokenward.Operator.Source}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -35,7 +34,7 @@ func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 // CreateToken inserts t after locking its account's row and counting the account's live
 // tokens, all in one transaction: concurrent generates on one account, from any number of
 // instances, queue on that lock, so the count each one sees is exact and the cap holds.
-func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenward.Digest, max int) error {
+func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenward.Digest, max int, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var identifier string
 		err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1 AND deleted_at IS NULL`+db.forUpdate(),
@@ -60,7 +59,7 @@ func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenw
 			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		if err := audit(ctx, tx, t.Created, tokenward.AuditTokenGenerate, tokenTarget(t.ID, identifier), "name: "+t.Name); err != nil {
+		if err := insertAudit(ctx, tx, tokenward.TokenGenerated(by, *t, identifier)); err != nil {
 			return err
 		}
 		return db.recordChange(ctx, tx, t.AccountID, t.Created)
@@ -120,7 +119,7 @@ func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.T
 }
 
 // RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-func (db *DB) RenameToken(ctx context.Context, id, name string, at time.Time) (tokenward.Token, error) {
+func (db *DB) RenameToken(ctx context.Context, id, name string, by tokenward.AuditEvent) (tokenward.Token, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var account string
 		err := tx.QueryRowContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_identifier`,
@@ -131,7 +130,7 @@ func (db *DB) RenameToken(ctx context.Context, id, name string, at time.Time) (t
 		if err != nil {
 			return fmt.Errorf("rename token: %w", err)
 		}
-		return audit(ctx, tx, at, tokenward.AuditTokenRename, tokenTarget(id, account), "name: "+name)
+		return insertAudit(ctx, tx, tokenward.TokenRenamed(by, id, account, name))
 	})
 	if err != nil {
 		return tokenward.Token{}, err
@@ -141,7 +140,8 @@ func (db *DB) RenameToken(ctx context.Context, id, name string, at time.Time) (t
 
 // RevokeToken marks a live token revoked; ENotFound when it is not live (already revoked
 // included: revocation happens once).
-func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+func (db *DB) RevokeToken(ctx context.Context, id string, by tokenward.AuditEvent) error {
+	at := by.At
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		// The last usable administrator may hold nothing but this token.
 		guard, err := db.lockAccounts(ctx, tx)
@@ -158,7 +158,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
-		if err := audit(ctx, tx, at, tokenward.AuditTokenRevoke, tokenTarget(id, account), ""); err != nil {
+		if err := insertAudit(ctx, tx, tokenward.TokenRevoked(by, id, account)); err != nil {
 			return err
 		}
 		if err := guard.check(ctx, tx); err != nil {

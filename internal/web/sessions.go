@@ -92,9 +92,8 @@ func (c *Console) session(h http.HandlerFunc) http.HandlerFunc {
 			c.fail(w, r, err)
 			return
 		}
-		ctx := context.WithValue(r.Context(), principalKey{}, p)
-		ctx = tokenward.WithActor(ctx, tokenward.Actor{Account: p.Account, Source: edge.ClientAddress(r, c.cfg.TrustForwardedFor)})
-		h(w, r.WithContext(ctx))
+		p.Source = edge.ClientAddress(r, c.cfg.TrustForwardedFor)
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
 }
 

@@ -145,7 +145,7 @@ func (c *fuzzConsole) ensureSession(t testing.TB) tokenward.Principal {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	c.sessionSecret = rand.Text()
 	s := tokenward.Session{AccountID: a.ID, Created: now, LastSeen: now, Expires: now.Add(tokenward.DefaultSessionMax)}
-	if err := c.db.CreateSession(ctx, s, sha256.Sum256([]byte(c.sessionSecret))); err != nil {
+	if err := c.db.CreateSession(ctx, s, sha256.Sum256([]byte(c.sessionSecret)), tokenward.AuditEvent{At: now, Source: "127.0.0.1"}); err != nil {
 		t.Fatalf("create a session of %s: %v", c.me, err)
 	}
 	c.browser.Jar.SetCookies(c.base, []*http.Cookie{{Name: c.cookieName, Value: c.sessionSecret, Path: "/"}})
