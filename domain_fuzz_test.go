@@ -222,7 +222,7 @@ func FuzzSearchRequestNormalize(f *testing.F) {
 		name string
 		spec tokenward.SearchSpec
 	}{{"TokenSearch", tokenward.TokenSearch}, {"AccountSearch", tokenward.AccountSearch}}
-	methods := []string{tokenward.MatchContains, tokenward.MatchStartsWith, tokenward.MatchExact, tokenward.MatchTagPath}
+	methods := []tokenward.MatchingMethod{tokenward.MatchContains, tokenward.MatchStartsWith, tokenward.MatchExact, tokenward.MatchTagPath}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var probe tokenward.SearchRequest
 		if json.Unmarshal(data, &probe) != nil {

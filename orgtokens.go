@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The organization's tokens: every live token of every account, for administrators.
@@ -21,7 +22,7 @@ func (s *Service) OrgToken(ctx context.Context, p Principal, ref string) (Token,
 	if err := RequireAccounts(p); err != nil {
 		return Token{}, err
 	}
-	return s.anyToken(ctx, ref)
+	return s.tokenOf(ctx, anyOwner, ref)
 }
 
 // RevokeOrgToken revokes any live token, named by public id or secret, and returns it as it
@@ -30,31 +31,7 @@ func (s *Service) RevokeOrgToken(ctx context.Context, p Principal, ref string) (
 	if err := RequireAccounts(p); err != nil {
 		return Token{}, err
 	}
-	t, err := s.anyToken(ctx, ref)
-	if err != nil {
-		return Token{}, err
-	}
-	by := s.by(p)
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, by), t.AccountID); err != nil {
-		return Token{}, err
-	}
-	t.Revoked = by.At
-	return t, nil
-}
-
-// anyToken returns the live token ref names, whoever owns it.
-func (s *Service) anyToken(ctx context.Context, ref string) (Token, error) {
-	var t Token
-	var err error
-	if secret, ok := ParseSecret(ref); ok {
-		t, err = s.store.LiveTokenByDigest(ctx, secret.Digest())
-	} else {
-		t, err = s.store.LiveTokenByID(ctx, ref)
-	}
-	if ErrorCode(err) == ENotFound {
-		return Token{}, Errorf(ENotFound, "no such API token (it may have been revoked)")
-	}
-	return t, err
+	return s.revokeToken(ctx, s.by(p), anyOwner, ref)
 }
 
 // SearchTokens returns a page of the organization's live tokens. Errors: EForbidden,
@@ -82,8 +59,8 @@ func (s *Service) TokenFacetsOf(ctx context.Context, p Principal, facets []strin
 	}
 	seen := distinct[string]{}
 	for _, facet := range facets {
-		if !slices.Contains(TokenFacets, facet) {
-			return nil, 0, Errorf(EInvalid, "unknown facet %q; facets are %s", truncate(facet, 64), strings.Join(TokenFacets, ", "))
+		if err := checkFacet(facet); err != nil {
+			return nil, 0, err
 		}
 		if err := seen.add(facet, "facet "+facet); err != nil {
 			return nil, 0, err
@@ -106,22 +83,69 @@ func (s *Service) TokenFacet(ctx context.Context, p Principal, facet string, req
 	if err := RequireAccounts(p); err != nil {
 		return Page[string]{}, err
 	}
-	if !slices.Contains(TokenFacets, facet) {
-		return Page[string]{}, Errorf(EInvalid, "unknown facet %q; facets are %s", truncate(facet, 64), strings.Join(TokenFacets, ", "))
+	if err := checkFacet(facet); err != nil {
+		return Page[string]{}, err
 	}
 	search := SearchRequest{Query: req.Query, Limit: req.Limit, Offset: req.Offset}
 	if err := search.Normalize(TokenSearch); err != nil {
 		return Page[string]{}, err
 	}
 	req.Query, req.Limit, req.Offset = search.Query, search.Limit, search.Offset
-	method := strings.ToUpper(req.FacetQueryMatchingMethod)
-	switch method {
-	case "":
-		method = MatchContains
-	case MatchContains, MatchStartsWith, MatchExact, MatchTagPath:
-	default:
+	method, ok := parseMatchingMethod(req.FacetQueryMatchingMethod)
+	if !ok {
 		return Page[string]{}, Errorf(EInvalid, "unknown facetQueryMatchingMethod %q", req.FacetQueryMatchingMethod)
 	}
 	req.FacetQueryMatchingMethod = method
 	return s.store.TokenFacet(ctx, facet, req)
+}
+
+// checkFacet refuses a facet that is not one of TokenFacets.
+func checkFacet(facet string) error {
+	if !slices.Contains(TokenFacets, facet) {
+		return Errorf(EInvalid, "unknown facet %q; facets are %s", truncate(facet, 64), strings.Join(TokenFacets, ", "))
+	}
+	return nil
+}
+
+// TokenUsage is a "By usage" filter of the organization's token table, as the console's
+// URLs and shared saved searches spell it.
+type TokenUsage string
+
+const (
+	AnyUsage        TokenUsage = ""
+	UsedLast7Days   TokenUsage = "used7"
+	UnusedFor30Days TokenUsage = "unused30"
+)
+
+// ParseTokenUsage reads a usage filter; anything unknown filters nothing.
+func ParseTokenUsage(s string) TokenUsage {
+	if u := TokenUsage(s); u == UsedLast7Days || u == UnusedFor30Days {
+		return u
+	}
+	return AnyUsage
+}
+
+// Label is the filter as the console names it.
+func (u TokenUsage) Label() string {
+	switch u {
+	case UsedLast7Days:
+		return "Used in last 7 days"
+	case UnusedFor30Days:
+		return "Unused for 30 days or more"
+	}
+	return ""
+}
+
+// Conditions are the filter as search conditions, as the reference defines them: used in
+// the last 7 days is lastUsed at or after now - 7 days; unused for 30 days or more is the
+// later of lastUsed and dateGenerated before now - 30 days.
+func (u TokenUsage) Conditions(now time.Time) []SearchCondition {
+	ms := func(t time.Time) *int64 { v := t.UnixMilli(); return &v }
+	switch u {
+	case UsedLast7Days:
+		return []SearchCondition{{Key: "lastUsed", Start: ms(now.Add(-7 * 24 * time.Hour))}}
+	case UnusedFor30Days:
+		return []SearchCondition{{Key: "lastActivity", End: ms(now.Add(-30*24*time.Hour - time.Millisecond))}}
+	}
+	return nil
 }

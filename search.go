@@ -32,7 +32,7 @@ type SearchCondition struct {
 	Key            string   `json:"key"`
 	Value          string   `json:"value"`
 	Values         []string `json:"values"`
-	MatchingMethod string   `json:"matchingMethod"`
+	MatchingMethod MatchingMethod `json:"matchingMethod"`
 	Negated        bool     `json:"negated"`
 	Start          *int64   `json:"start"`
 	End            *int64   `json:"end"`
@@ -45,13 +45,28 @@ type SearchSort struct {
 	Default   bool   `json:"default"`
 }
 
+// MatchingMethod is how a search value matches (reference §7).
+type MatchingMethod string
+
 // Matching methods.
 const (
-	MatchContains   = "CONTAINS"
-	MatchStartsWith = "STARTSWITH"
-	MatchExact      = "EXACT"
-	MatchTagPath    = "TAGPATH" // EXACT in which '*' matches any run of characters
+	MatchContains   MatchingMethod = "CONTAINS"
+	MatchStartsWith MatchingMethod = "STARTSWITH"
+	MatchExact      MatchingMethod = "EXACT"
+	MatchTagPath    MatchingMethod = "TAGPATH" // EXACT in which '*' matches any run of characters
 )
+
+// parseMatchingMethod reads a matching method as a client sends it: any case, CONTAINS
+// when empty. ok is false for an unknown one.
+func parseMatchingMethod(s MatchingMethod) (m MatchingMethod, ok bool) {
+	switch m = MatchingMethod(strings.ToUpper(string(s))); m {
+	case "":
+		return MatchContains, true
+	case MatchContains, MatchStartsWith, MatchExact, MatchTagPath:
+		return m, true
+	}
+	return s, false
+}
 
 // FieldKind says how a search key is matched.
 type FieldKind int
@@ -118,14 +133,11 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 			slices.Sort(keys)
 			return Errorf(EInvalid, "unknown search key %q; keys are %s", c.Key, strings.Join(keys, ", "))
 		}
-		c.MatchingMethod = strings.ToUpper(c.MatchingMethod)
-		switch c.MatchingMethod {
-		case "":
-			c.MatchingMethod = MatchContains
-		case MatchContains, MatchStartsWith, MatchExact, MatchTagPath:
-		default:
-			return Errorf(EInvalid, "unknown matchingMethod %q for key %q", c.MatchingMethod, c.Key)
+		method, ok := parseMatchingMethod(c.MatchingMethod)
+		if !ok {
+			return Errorf(EInvalid, "unknown matchingMethod %q for key %q", strings.ToUpper(string(c.MatchingMethod)), c.Key)
 		}
+		c.MatchingMethod = method
 		if len(c.Values) == 0 {
 			c.Values = []string{c.Value}
 		}
@@ -188,7 +200,7 @@ var TokenFacets = []string{"account", "accountType", "name", "id"}
 type FacetRequest struct {
 	Query                    []SearchCondition `json:"query"`
 	FacetQuery               string            `json:"facetQuery"`
-	FacetQueryMatchingMethod string            `json:"facetQueryMatchingMethod"`
+	FacetQueryMatchingMethod MatchingMethod    `json:"facetQueryMatchingMethod"`
 	Limit                    int               `json:"limit"`
 	Offset                   int               `json:"offset"`
 }

@@ -142,14 +142,7 @@ func (s *Service) RenameServiceAccountToken(ctx context.Context, p Principal, id
 	if err != nil {
 		return Token{}, err
 	}
-	t, err := s.tokenOf(ctx, a.ID, ref)
-	if err != nil {
-		return Token{}, err
-	}
-	if name, err = NormalizeTokenName(name); err != nil {
-		return Token{}, err
-	}
-	return s.store.RenameToken(ctx, t.ID, name, s.by(p))
+	return s.renameToken(ctx, s.by(p), a.ID, ref, name)
 }
 
 // RevokeServiceAccountToken revokes a live token of a service account and returns the
@@ -162,11 +155,7 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.tokenOf(ctx, a.ID, ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.by(p)), t.AccountID); err != nil {
+	if _, err := s.revokeToken(ctx, s.by(p), a.ID, ref); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, a.ID)

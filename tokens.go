@@ -72,14 +72,7 @@ func (s *Service) RenameOwnToken(ctx context.Context, p Principal, ref, name str
 	if err := requireUserAccount(p); err != nil {
 		return Token{}, err
 	}
-	t, err := s.tokenOf(ctx, p.AccountID, ref)
-	if err != nil {
-		return Token{}, err
-	}
-	if name, err = NormalizeTokenName(name); err != nil {
-		return Token{}, err
-	}
-	return s.store.RenameToken(ctx, t.ID, name, s.by(p))
+	return s.renameToken(ctx, s.by(p), p.AccountID, ref, name)
 }
 
 // RevokeOwnToken revokes one of the caller's live tokens, named by public id or secret, and
@@ -89,14 +82,38 @@ func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) (
 	if err := requireUserAccount(p); err != nil {
 		return nil, err
 	}
-	t, err := s.tokenOf(ctx, p.AccountID, ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, s.by(p)), t.AccountID); err != nil {
+	if _, err := s.revokeToken(ctx, s.by(p), p.AccountID, ref); err != nil {
 		return nil, err
 	}
 	return s.store.LiveTokens(ctx, p.AccountID)
+}
+
+// renameToken renames the live token of owner (anyOwner: of any account) that ref names:
+// the one path of every rename. Errors: ENotFound, EInvalid for a bad name.
+func (s *Service) renameToken(ctx context.Context, by AuditEvent, owner int64, ref, name string) (Token, error) {
+	t, err := s.tokenOf(ctx, owner, ref)
+	if err != nil {
+		return Token{}, err
+	}
+	if name, err = NormalizeTokenName(name); err != nil {
+		return Token{}, err
+	}
+	return s.store.RenameToken(ctx, t.ID, name, by)
+}
+
+// revokeToken revokes the live token of owner (anyOwner: of any account) that ref names,
+// waits until this instance's verifier refuses it, and returns it as it was: the one path
+// of every revocation. Errors: ENotFound, EInvalid when no administrator would remain.
+func (s *Service) revokeToken(ctx context.Context, by AuditEvent, owner int64, ref string) (Token, error) {
+	t, err := s.tokenOf(ctx, owner, ref)
+	if err != nil {
+		return Token{}, err
+	}
+	if err := s.written(ctx, s.store.RevokeToken(ctx, t.ID, by), t.AccountID); err != nil {
+		return Token{}, err
+	}
+	t.Revoked = by.At
+	return t, nil
 }
 
 // GenerateToken generates a token for any existing account, as the operator at the command
@@ -145,10 +162,14 @@ func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, 
 	return secret, append(tokens, newest), nil
 }
 
+// anyOwner is the owner of tokenOf, renameToken and revokeToken that names no account: an
+// administrator's reach over the organization's tokens.
+const anyOwner int64 = 0
+
 // tokenOf returns the live token that ref names, a public id or a secret, when it belongs to
-// the account; ENotFound otherwise, so that nobody learns of other accounts' tokens. The
-// message never repeats ref, which may be a secret.
-func (s *Service) tokenOf(ctx context.Context, accountID int64, ref string) (Token, error) {
+// owner (any account for anyOwner); ENotFound otherwise, so that nobody learns of other
+// accounts' tokens. The message never repeats ref, which may be a secret.
+func (s *Service) tokenOf(ctx context.Context, owner int64, ref string) (Token, error) {
 	var t Token
 	var err error
 	if secret, ok := ParseSecret(ref); ok {
@@ -156,7 +177,7 @@ func (s *Service) tokenOf(ctx context.Context, accountID int64, ref string) (Tok
 	} else {
 		t, err = s.store.LiveTokenByID(ctx, ref)
 	}
-	if err == nil && t.AccountID != accountID {
+	if err == nil && owner != anyOwner && t.AccountID != owner {
 		err = Errorf(ENotFound, "")
 	}
 	if ErrorCode(err) == ENotFound {

@@ -325,9 +325,9 @@ func describeRequest(req tokenward.SearchRequest) string {
 				s += fmt.Sprintf(" end=%d", *c.End)
 			}
 		case len(c.Values) > 0:
-			s += fmt.Sprintf(" %s %q", strings.ToLower(c.MatchingMethod), c.Values)
+			s += fmt.Sprintf(" %s %q", strings.ToLower(string(c.MatchingMethod)), c.Values)
 		default:
-			s += fmt.Sprintf(" %s %q", strings.ToLower(c.MatchingMethod), c.Value)
+			s += fmt.Sprintf(" %s %q", strings.ToLower(string(c.MatchingMethod)), c.Value)
 		}
 		conds = append(conds, s)
 	}

@@ -17,7 +17,7 @@ import (
 type tokenView struct {
 	Terms    []string // freetext search terms, shown as chips
 	Types    []string // account types
-	Usage    string   // "", "used7" or "unused30"
+	Usage    tokenward.TokenUsage
 	Accounts []string
 	Sort     string
 	Asc      bool
@@ -29,7 +29,7 @@ type tokenView struct {
 var pageSizes = []int{10, 25, 50, 100}
 
 func parseTokenView(q url.Values) tokenView {
-	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: q.Get("usage"), Accounts: nonEmpty(q["account"]),
+	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")), Accounts: nonEmpty(q["account"]),
 		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
 		v.Size = n
@@ -66,7 +66,7 @@ func (v tokenView) query(change func(*tokenView)) string {
 		q.Add("type", t)
 	}
 	if v.Usage != "" {
-		q.Set("usage", v.Usage)
+		q.Set("usage", string(v.Usage))
 	}
 	for _, a := range v.Accounts {
 		q.Add("account", a)
@@ -100,23 +100,9 @@ func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
 	if len(v.Accounts) > 0 {
 		conds = append(conds, tokenward.SearchCondition{Key: "account", Values: v.Accounts, MatchingMethod: tokenward.MatchExact})
 	}
-	conds = append(conds, usageConditions(v.Usage, now)...)
+	conds = append(conds, v.Usage.Conditions(now)...)
 	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
 		Limit: v.Size, Offset: (v.Page - 1) * v.Size}
-}
-
-// usageConditions are the "By usage" filters as the reference defines them: used in the
-// last 7 days is lastUsed at or after now - 7 days; unused for 30 days or more is the later
-// of lastUsed and dateGenerated before now - 30 days.
-func usageConditions(usage string, now time.Time) []tokenward.SearchCondition {
-	ms := func(t time.Time) *int64 { v := t.UnixMilli(); return &v }
-	switch usage {
-	case "used7":
-		return []tokenward.SearchCondition{{Key: "lastUsed", Start: ms(now.Add(-7 * 24 * time.Hour))}}
-	case "unused30":
-		return []tokenward.SearchCondition{{Key: "lastActivity", End: ms(now.Add(-30*24*time.Hour - time.Millisecond))}}
-	}
-	return nil
 }
 
 // orgTokensData is the API Tokens page.
@@ -175,7 +161,7 @@ func (d *orgTokensData) Link(change string, value string) string {
 			v.Types = slices.DeleteFunc(slices.Clone(v.Types), func(s string) bool { return s == value })
 			v.Page = 1
 		case "usage":
-			v.Usage, v.Page = value, 1
+			v.Usage, v.Page = tokenward.ParseTokenUsage(value), 1
 		}
 	})
 	if q == "" {
@@ -206,13 +192,11 @@ func (d *orgTokensData) AriaSort(field string) string {
 func (d *orgTokensData) HasType(t string) bool       { return slices.Contains(d.View.Types, t) }
 func (d *orgTokensData) HasAccount(a string) bool    { return slices.Contains(d.View.Accounts, a) }
 func (d *orgTokensData) TypeLabel(t string) string   { return typeLabels[t] }
-func (d *orgTokensData) UsageLabel(u string) string  { return usageLabels[u] }
 func (d *orgTokensData) TotalText() string           { return totalText(d.Total, d.Capped) }
 func (d *orgTokensData) AccountLink(a string) string { return accountLink(a) }
 
 var typeLabels = map[string]string{"USER_ACCOUNT": "User account", "SERVICE_ACCOUNT": "Service account",
 	"INACTIVE_SERVICE_ACCOUNT": "Inactive service account"}
-var usageLabels = map[string]string{"used7": "Used in last 7 days", "unused30": "Unused for 30 days or more"}
 
 func totalText(n int, capped bool) string {
 	s := groupDigits(n)
