@@ -29,13 +29,13 @@ type SearchRequest struct {
 // SearchCondition is one condition. Values, when given, is an OR of values and wins over
 // Value; Start and End make a range condition on a time field; Negated inverts the result.
 type SearchCondition struct {
-	Key            string   `json:"key"`
-	Value          string   `json:"value"`
-	Values         []string `json:"values"`
+	Key            string         `json:"key"`
+	Value          string         `json:"value"`
+	Values         []string       `json:"values"`
 	MatchingMethod MatchingMethod `json:"matchingMethod"`
-	Negated        bool     `json:"negated"`
-	Start          *int64   `json:"start"`
-	End            *int64   `json:"end"`
+	Negated        bool           `json:"negated"`
+	Start          *int64         `json:"start"`
+	End            *int64         `json:"end"`
 }
 
 // SearchSort orders search results by one field.
