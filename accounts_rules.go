@@ -59,9 +59,9 @@ func checkServicePermissions(perms PermissionSet) error {
 	return nil
 }
 
-// CreateUserAs creates a user account for an administrator. It has no password until the
+// CreateUser creates a user account for an administrator. It has no password until the
 // operator sets one (tokenward user set-password). Errors: EForbidden, EInvalid, EConflict.
-func (s *Service) CreateUserAs(ctx context.Context, p Principal, email string, perms PermissionSet) (Account, error) {
+func (s *Service) CreateUser(ctx context.Context, p Principal, email string, perms PermissionSet) (Account, error) {
 	users, err := s.CreateUsers(ctx, p, []NewUser{{Email: email, Permissions: perms}})
 	if err != nil {
 		return Account{}, err
@@ -414,16 +414,3 @@ func (s *Service) DeleteAccounts(ctx context.Context, p Principal, identifiers [
 	return accounts, nil
 }
 
-// SetPassword sets a user account's password and ends its sessions, for the operator at
-// the command line. Errors: ENotFound, EInvalid for a short password.
-func (s *Service) SetPassword(ctx context.Context, email, password string) error {
-	a, err := s.accountOf(ctx, email, UserAccount)
-	if err != nil {
-		return err
-	}
-	hash, err := HashPassword(password)
-	if err != nil {
-		return err
-	}
-	return s.store.SetPassword(ctx, a.ID, hash, s.by(Operator))
-}

@@ -62,9 +62,9 @@ const (
 	AuditGroupDelete       = "group.delete"
 )
 
-// Operator is the principal of the operator at the command line, as the audit trail names
+// operator is the principal of the operator at the command line, as the audit trail names
 // it. It holds no permission: the operator's methods (Operator) check none.
-var Operator = Principal{Account: "operator", Source: "command line"}
+var operator = Principal{Account: "operator", Source: "command line"}
 
 // by returns the audit event that a write p makes now starts from: its actor, source and
 // instant (the service's clock). The service hands it to the store write; the store, inside

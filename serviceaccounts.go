@@ -25,9 +25,9 @@ func (w ServiceAccountWrite) check() error {
 	return nil
 }
 
-// CreateServiceAccountAs creates a service account for an administrator. Errors:
+// CreateServiceAccount creates a service account for an administrator. Errors:
 // EForbidden, EInvalid (bad identifier, token_management, long description), EConflict.
-func (s *Service) CreateServiceAccountAs(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
+func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
 	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
@@ -161,25 +161,3 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	return s.store.LiveTokens(ctx, a.ID)
 }
 
-// CreateServiceAccount creates an active service account ("sa::" is added when missing) with
-// the given permissions, for the operator at the command line. Errors: EInvalid for a bad identifier or when perms hold
-// token_management (a service account never generates tokens for itself), EConflict when
-// the identifier is taken by any account.
-func (s *Service) CreateServiceAccount(ctx context.Context, identifier string, perms PermissionSet, description string) (Account, error) {
-	id, err := NormalizeServiceAccountID(identifier)
-	if err != nil {
-		return Account{}, err
-	}
-	if err := checkServicePermissions(perms); err != nil {
-		return Account{}, err
-	}
-	if err := checkDescription(&description); err != nil {
-		return Account{}, err
-	}
-	by := s.by(Operator)
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Permissions: perms, Description: description, Created: by.At}
-	if err := s.store.CreateAccount(ctx, &a, "", by); err != nil {
-		return Account{}, err
-	}
-	return a, nil
-}

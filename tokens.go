@@ -116,25 +116,6 @@ func (s *Service) revokeToken(ctx context.Context, by AuditEvent, owner int64, r
 	return t, nil
 }
 
-// GenerateToken generates a token for any existing account, as the operator at the command
-// line may. The cap applies. It returns the secret and the new token. Errors: ENotFound for
-// an unknown account, EInvalid for a bad name or a full account.
-func (s *Service) GenerateToken(ctx context.Context, account, name string) (Secret, Token, error) {
-	id, err := NormalizeAccountID(account)
-	if err != nil {
-		return "", Token{}, err
-	}
-	a, err := s.store.AccountByIdentifier(ctx, id)
-	if err != nil {
-		return "", Token{}, err
-	}
-	secret, tokens, err := s.generate(ctx, s.by(Operator), a.ID, a.Identifier, name)
-	if err != nil {
-		return "", Token{}, err
-	}
-	return secret, tokens[len(tokens)-1], nil
-}
-
 // generate creates a token for an account and returns its secret and the account's live
 // tokens with the new one last (the API's contract, whatever the clock's resolution).
 func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account, name string) (Secret, []Token, error) {

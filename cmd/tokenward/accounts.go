@@ -28,12 +28,12 @@ func (c *cli) userCreate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	service, db, err := openService(ctx, *dsn)
+	operator, db, err := openOperator(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a, err := service.CreateUser(ctx, pos[0], perms.set, password)
+	a, err := operator.CreateUser(ctx, pos[0], perms.set, password)
 	if err != nil {
 		return err
 	}
@@ -70,12 +70,12 @@ func (c *cli) userSetPassword(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	service, db, err := openService(ctx, *dsn)
+	operator, db, err := openOperator(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := service.SetPassword(ctx, pos[0], password); err != nil {
+	if err := operator.SetPassword(ctx, pos[0], password); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "password set for %s; its console sessions were ended\n", pos[0])
@@ -92,12 +92,12 @@ func (c *cli) serviceAccountCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	service, db, err := openService(ctx, *dsn)
+	operator, db, err := openOperator(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a, err := service.CreateServiceAccount(ctx, pos[0], perms.set, *description)
+	a, err := operator.CreateServiceAccount(ctx, pos[0], perms.set, *description)
 	if err != nil {
 		return err
 	}
@@ -114,12 +114,12 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	service, db, err := openService(ctx, *dsn)
+	operator, db, err := openOperator(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	secret, _, err := service.GenerateToken(ctx, pos[0], *name)
+	secret, _, err := operator.GenerateToken(ctx, pos[0], *name)
 	if err != nil {
 		return err
 	}

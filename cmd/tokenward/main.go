@@ -183,6 +183,16 @@ func openService(ctx context.Context, dsn string) (*tokenward.Service, *store.DB
 	return tokenward.NewService(db, time.Now), db, nil
 }
 
+// openOperator opens the database and returns the operator's methods over it: what the
+// account and token commands do.
+func openOperator(ctx context.Context, dsn string) (*tokenward.Operator, *store.DB, error) {
+	service, db, err := openService(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tokenward.NewOperator(service), db, nil
+}
+
 // permissionsFlag collects --permission, repeated or comma-separated.
 type permissionsFlag struct{ set tokenward.PermissionSet }
 

@@ -106,7 +106,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	verifier.Register(registry)
 
-	password, created, err := service.Bootstrap(ctx, *adminEmail)
+	password, created, err := tokenward.NewOperator(service).Bootstrap(ctx, *adminEmail)
 	if err != nil {
 		return fmt.Errorf("create the first administrator: %w", err)
 	}

@@ -106,11 +106,11 @@ func (e *fuzzAPI) ensureAdmin(t testing.TB) tokenward.Principal {
 		}
 	}
 	e.admin = fmt.Sprintf("fuzz-admin-%d@example.com", e.fresh())
-	if _, err := e.service.CreateUser(ctx, e.admin,
+	if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, e.admin,
 		tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), ""); err != nil {
 		t.Fatalf("create administrator %s: %v", e.admin, err)
 	}
-	secret, _, err := e.service.GenerateToken(ctx, e.admin, "fuzz")
+	secret, _, err := tokenward.NewOperator(e.service).GenerateToken(ctx, e.admin, "fuzz")
 	if err != nil {
 		t.Fatalf("token for %s: %v", e.admin, err)
 	}
@@ -131,10 +131,10 @@ func (e *fuzzAPI) ensureFixtures(t testing.TB) {
 		e.newServiceAccount(t)
 	}
 	if _, err := e.service.OrgToken(ctx, p, e.tokenID); e.tokenID == "" || err != nil {
-		_, tok, err := e.service.GenerateToken(ctx, e.sa, "fixture")
+		_, tok, err := tokenward.NewOperator(e.service).GenerateToken(ctx, e.sa, "fixture")
 		if err != nil { // the account is full of tokens the fuzzer generated
 			e.newServiceAccount(t)
-			_, tok, err = e.service.GenerateToken(ctx, e.sa, "fixture")
+			_, tok, err = tokenward.NewOperator(e.service).GenerateToken(ctx, e.sa, "fixture")
 		}
 		if err != nil {
 			t.Fatalf("token for %s: %v", e.sa, err)
@@ -143,7 +143,7 @@ func (e *fuzzAPI) ensureFixtures(t testing.TB) {
 	}
 	if _, err := e.service.AccountFor(ctx, p, e.user, tokenward.UserAccount); e.user == "" || err != nil {
 		e.user = fmt.Sprintf("fuzz-user-%d@example.com", e.fresh())
-		if _, err := e.service.CreateUser(ctx, e.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, e.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
 			t.Fatalf("create user %s: %v", e.user, err)
 		}
 	}
@@ -159,7 +159,7 @@ func (e *fuzzAPI) ensureFixtures(t testing.TB) {
 func (e *fuzzAPI) newServiceAccount(t testing.TB) {
 	t.Helper()
 	e.sa = fmt.Sprintf("sa::fuzz-fixture-%d", e.fresh())
-	if _, err := e.service.CreateServiceAccount(context.Background(), e.sa,
+	if _, err := tokenward.NewOperator(e.service).CreateServiceAccount(context.Background(), e.sa,
 		tokenward.NewPermissionSet(tokenward.Ingestion), "fixture"); err != nil {
 		t.Fatalf("create service account %s: %v", e.sa, err)
 	}

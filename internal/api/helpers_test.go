@@ -117,7 +117,7 @@ func (e *env) remember(secret string) string {
 func (e *env) user(email string, perms ...tokenward.Permission) string {
 	e.t.Helper()
 	ctx := context.Background()
-	if _, err := e.service.CreateUser(ctx, email, tokenward.NewPermissionSet(perms...), ""); err != nil {
+	if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, email, tokenward.NewPermissionSet(perms...), ""); err != nil {
 		e.t.Fatalf("CreateUser(%s): %v", email, err)
 	}
 	return e.token(email)
@@ -126,7 +126,7 @@ func (e *env) user(email string, perms ...tokenward.Permission) string {
 // token generates a token for an existing account, as the CLI does, and returns its secret.
 func (e *env) token(account string) string {
 	e.t.Helper()
-	secret, _, err := e.service.GenerateToken(context.Background(), account, "setup")
+	secret, _, err := tokenward.NewOperator(e.service).GenerateToken(context.Background(), account, "setup")
 	if err != nil {
 		e.t.Fatalf("GenerateToken(%s): %v", account, err)
 	}
@@ -268,7 +268,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // serviceAccount creates a service account with perms and returns a secret of a token of it.
 func (e *env) serviceAccount(id string, perms ...tokenward.Permission) string {
 	e.t.Helper()
-	if _, err := e.service.CreateServiceAccount(context.Background(), id, tokenward.NewPermissionSet(perms...), ""); err != nil {
+	if _, err := tokenward.NewOperator(e.service).CreateServiceAccount(context.Background(), id, tokenward.NewPermissionSet(perms...), ""); err != nil {
 		e.t.Fatalf("CreateServiceAccount(%s): %v", id, err)
 	}
 	return e.token(id)

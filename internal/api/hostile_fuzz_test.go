@@ -136,9 +136,9 @@ func newHostileEnv(f testing.TB) *hostileEnv {
 			f.Fatal(err)
 		}
 	}
-	_, err := service.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), password)
+	_, err := tokenward.NewOperator(service).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), password)
 	must(err)
-	secret, _, err := service.GenerateToken(ctx, "admin@example.com", "fuzz")
+	secret, _, err := tokenward.NewOperator(service).GenerateToken(ctx, "admin@example.com", "fuzz")
 	must(err)
 	e.admin = secret.Reveal()
 	p, err := service.Authenticate(ctx, e.admin)
@@ -146,9 +146,9 @@ func newHostileEnv(f testing.TB) *hostileEnv {
 	signIn, err := service.SignIn(ctx, tokenward.SignInAttempt{Email: "admin@example.com", Password: password, Address: "127.0.0.1"})
 	must(err)
 	e.cookie = "tokenward_session=" + signIn.Session
-	_, err = service.CreateUser(ctx, "jane@example.com", 0, "")
+	_, err = tokenward.NewOperator(service).CreateUser(ctx, "jane@example.com", 0, "")
 	must(err)
-	_, err = service.CreateServiceAccount(ctx, "sa::bot", 0, "")
+	_, err = tokenward.NewOperator(service).CreateServiceAccount(ctx, "sa::bot", 0, "")
 	must(err)
 	_, saTokens, err := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "ci")
 	must(err)

@@ -74,7 +74,7 @@ func newOrgFixture(t *testing.T, e *env) orgFixture {
 	}
 	for _, tok := range tokens {
 		e.clock.Set(now.Add(-tok.generated))
-		secret, _, err := e.service.GenerateToken(t.Context(), tok.account, tok.name)
+		secret, _, err := tokenward.NewOperator(e.service).GenerateToken(t.Context(), tok.account, tok.name)
 		if err != nil {
 			t.Fatal(err)
 		}

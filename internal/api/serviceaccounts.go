@@ -179,7 +179,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err := s.checkAssignments(r, p, body); err != nil {
 		return err
 	}
-	a, err := s.service.CreateServiceAccountAs(r.Context(), p, write)
+	a, err := s.service.CreateServiceAccount(r.Context(), p, write)
 	if err != nil {
 		return err
 	}

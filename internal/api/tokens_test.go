@@ -154,7 +154,7 @@ func TestOwnTokenPermissions(t *testing.T) {
 		e := newEnv(t, engine)
 		jane := e.user("jane@example.com", tokenward.TokenManagement)
 		bob := e.user("bob@example.com") // no API Tokens permission
-		if _, err := e.service.CreateServiceAccount(t.Context(), "sa::bot", tokenward.NewPermissionSet(tokenward.UserManagement), ""); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateServiceAccount(t.Context(), "sa::bot", tokenward.NewPermissionSet(tokenward.UserManagement), ""); err != nil {
 			t.Fatal(err)
 		}
 		bot := e.token("sa::bot")

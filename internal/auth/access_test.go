@@ -26,17 +26,17 @@ func TestEffectivePermissions(t *testing.T) {
 				t.Fatalf("%s: %v", what, err)
 			}
 		}
-		adminAccount, err := svc.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
+		adminAccount, err := tokenward.NewOperator(svc).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
 		must("create admin", err)
 		admin := tokenward.Principal{AccountID: adminAccount.ID, Account: adminAccount.Identifier, Kind: tokenward.UserAccount,
 			Permissions: tokenward.NewPermissionSet(tokenward.UserManagement)}
-		jane, err := svc.CreateUser(ctx, "jane@example.com", 0, "")
+		jane, err := tokenward.NewOperator(svc).CreateUser(ctx, "jane@example.com", 0, "")
 		must("create jane", err)
-		_, err = svc.CreateServiceAccount(ctx, "sa::bot", tokenward.NewPermissionSet(tokenward.Ingestion), "")
+		_, err = tokenward.NewOperator(svc).CreateServiceAccount(ctx, "sa::bot", tokenward.NewPermissionSet(tokenward.Ingestion), "")
 		must("create sa::bot", err)
-		janeSecret, _, err := svc.GenerateToken(ctx, jane.Identifier, "")
+		janeSecret, _, err := tokenward.NewOperator(svc).GenerateToken(ctx, jane.Identifier, "")
 		must("jane's token", err)
-		botSecret, _, err := svc.GenerateToken(ctx, "sa::bot", "")
+		botSecret, _, err := tokenward.NewOperator(svc).GenerateToken(ctx, "sa::bot", "")
 		must("bot's token", err)
 
 		str := func(s string) *string { return &s }
@@ -182,11 +182,11 @@ func TestLastUsableAdministrator(t *testing.T) {
 		ctx := context.Background()
 		in := newInstance(t, storetest.DSN(t, engine))
 		svc := in.service
-		real, err := svc.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "a long enough password")
+		real, err := tokenward.NewOperator(svc).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "a long enough password")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateUser(ctx, "ghost@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), ""); err != nil {
+		if _, err := tokenward.NewOperator(svc).CreateUser(ctx, "ghost@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), ""); err != nil {
 			t.Fatal(err)
 		}
 		admin := tokenward.Principal{AccountID: real.ID, Account: real.Identifier, Kind: tokenward.UserAccount,
@@ -207,7 +207,7 @@ func TestLastUsableAdministrator(t *testing.T) {
 			}
 		}
 		// Once the ghost has a token, somebody can act as them: the real one may go.
-		if _, _, err := svc.GenerateToken(ctx, "ghost@example.com", ""); err != nil {
+		if _, _, err := tokenward.NewOperator(svc).GenerateToken(ctx, "ghost@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.DeleteAccounts(ctx, admin, []string{"admin@example.com"}, false); err != nil {

@@ -46,11 +46,11 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 		dsn := storetest.DSN(t, engine)
 		a, b := newInstance(t, dsn), newInstance(t, dsn)
 
-		admin, err := a.service.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
+		admin, err := tokenward.NewOperator(a.service).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		adminSecret, _, err := a.service.GenerateToken(ctx, admin.Identifier, "")
+		adminSecret, _, err := tokenward.NewOperator(a.service).GenerateToken(ctx, admin.Identifier, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 			t.Fatalf("other instance after catching up: token not verified")
 		}
 
-		bot, err := a.service.CreateServiceAccountAs(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"})
+		bot, err := a.service.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 		defer stop()
 		go b.verifier.Run(runCtx, func(ctx context.Context, wake func()) { b.db.Listen(ctx, dsn, wake, func(error) {}) })
 		cli := tokenward.NewService(b.db, time.Now) // no verifier: like `tokenward token create`
-		cliSecret, _, err := cli.GenerateToken(ctx, "admin@example.com", "cli")
+		cliSecret, _, err := tokenward.NewOperator(cli).GenerateToken(ctx, "admin@example.com", "cli")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,14 +157,14 @@ func TestUsageIsRecordedInBatches(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		in := newInstance(t, storetest.DSN(t, engine))
-		if _, err := in.service.CreateUser(ctx, "jane@example.com", 0, ""); err != nil {
+		if _, err := tokenward.NewOperator(in.service).CreateUser(ctx, "jane@example.com", 0, ""); err != nil {
 			t.Fatal(err)
 		}
-		used, tok, err := in.service.GenerateToken(ctx, "jane@example.com", "used")
+		used, tok, err := tokenward.NewOperator(in.service).GenerateToken(ctx, "jane@example.com", "used")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, idle, err := in.service.GenerateToken(ctx, "jane@example.com", "idle")
+		_, idle, err := tokenward.NewOperator(in.service).GenerateToken(ctx, "jane@example.com", "idle")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,8 +205,8 @@ func TestUsageIsRecordedInBatches(t *testing.T) {
 func TestVerifyDoesNotAllocate(t *testing.T) {
 	ctx := context.Background()
 	in := newInstance(t, storetest.DSN(t, store.SQLite))
-	in.service.CreateUser(ctx, "jane@example.com", 0, "")
-	secret, _, err := in.service.GenerateToken(ctx, "jane@example.com", "")
+	tokenward.NewOperator(in.service).CreateUser(ctx, "jane@example.com", 0, "")
+	secret, _, err := tokenward.NewOperator(in.service).GenerateToken(ctx, "jane@example.com", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,13 +243,13 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 	v := auth.New(reader, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
 	service := tokenward.NewService(writer, time.Now)
 	service.SetVerifier(v)
-	admin, err := service.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
+	admin, err := tokenward.NewOperator(service).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminSecret, _, _ := service.GenerateToken(ctx, admin.Identifier, "")
+	adminSecret, _, _ := tokenward.NewOperator(service).GenerateToken(ctx, admin.Identifier, "")
 	p, _ := service.Authenticate(ctx, adminSecret.Reveal())
-	if _, err := service.CreateServiceAccountAs(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
+	if _, err := service.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
 		t.Fatal(err)
 	}
 	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a")

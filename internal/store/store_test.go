@@ -259,5 +259,5 @@ func TestCreateTokenForMissingAccount(t *testing.T) {
 // at is the audit event a store write made by the operator at instant t starts from, as
 // the service's by builds it.
 func at(t time.Time) tokenward.AuditEvent {
-	return tokenward.AuditEvent{At: t, Actor: tokenward.Operator.Account, Source: tokenward.Operator.Source}
+	return tokenward.AuditEvent{At: t, Actor: "operator", Source: "command line"}
 }

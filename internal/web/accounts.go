@@ -146,7 +146,7 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	description := r.PostFormValue("description")
-	a, err := c.service.CreateServiceAccountAs(r.Context(), p, tokenward.ServiceAccountWrite{
+	a, err := c.service.CreateServiceAccount(r.Context(), p, tokenward.ServiceAccountWrite{
 		Identifier: r.PostFormValue("identifier"), Description: &description, Permissions: &perms})
 	if err != nil {
 		c.failOnPage(w, r, err, back)
@@ -286,7 +286,7 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request) {
 		c.failOnPage(w, r, err, back)
 		return
 	}
-	a, err := c.service.CreateUserAs(r.Context(), principal(r), r.PostFormValue("email"), perms)
+	a, err := c.service.CreateUser(r.Context(), principal(r), r.PostFormValue("email"), perms)
 	if err != nil {
 		c.failOnPage(w, r, err, back)
 		return

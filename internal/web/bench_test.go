@@ -39,7 +39,7 @@ func BenchmarkAPITokensPage(b *testing.B) {
 				b.Fatal(err)
 			}
 			service := tokenward.NewService(db, time.Now)
-			if _, err := service.CreateUser(ctx, "bench@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), password); err != nil {
+			if _, err := tokenward.NewOperator(service).CreateUser(ctx, "bench@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), password); err != nil {
 				b.Fatal(err)
 			}
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -175,7 +175,7 @@ func TestHostileSignInLockOut(t *testing.T) {
 			t.Errorf("the owner's browser after its own 3 failures: %d, want 429", r.status)
 		}
 		// Another account's device cookie does not open jane's budget.
-		if _, err := e.service.CreateUser(context.Background(), "bob@example.com", 0, password); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateUser(context.Background(), "bob@example.com", 0, password); err != nil {
 			t.Fatal(err)
 		}
 		bob := e.browser()

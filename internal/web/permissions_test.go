@@ -18,7 +18,7 @@ import (
 // permission refuses a signed-in person without it with 403, before reading anything.
 func TestConsolePermissionTable(t *testing.T) {
 	e := newEnv(t, store.SQLite, false)
-	if _, err := e.service.CreateUser(context.Background(), "plain@example.com", tokenward.NewPermissionSet(tokenward.TokenManagement), password); err != nil {
+	if _, err := tokenward.NewOperator(e.service).CreateUser(context.Background(), "plain@example.com", tokenward.NewPermissionSet(tokenward.TokenManagement), password); err != nil {
 		t.Fatal(err)
 	}
 	plain := e.browser()

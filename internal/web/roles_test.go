@@ -19,7 +19,7 @@ import (
 // would see her, for reading back what the console did.
 func (e *env) admin() tokenward.Principal {
 	e.t.Helper()
-	secret, _, err := e.service.GenerateToken(context.Background(), "jane@example.com", "test")
+	secret, _, err := tokenward.NewOperator(e.service).GenerateToken(context.Background(), "jane@example.com", "test")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRolesAndGroupsInTheConsole(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, false)
 		ctx := context.Background()
-		if _, err := e.service.CreateUser(ctx, "bob@example.com", 0, password); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, "bob@example.com", 0, password); err != nil {
 			t.Fatal(err)
 		}
 		admin := e.admin()
@@ -206,7 +206,7 @@ func TestServiceAccountRolesAndGroups(t *testing.T) {
 		e := newEnv(t, engine, false)
 		ctx := context.Background()
 		admin := e.admin()
-		if _, err := e.service.CreateServiceAccount(ctx, "sa::ci", 0, "builds"); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateServiceAccount(ctx, "sa::ci", 0, "builds"); err != nil {
 			t.Fatal(err)
 		}
 		perms := tokenward.NewPermissionSet(tokenward.Ingestion, tokenward.TokenManagement)
@@ -376,7 +376,7 @@ func TestRolesAndGroupsNeedAccounts(t *testing.T) {
 		e := newEnv(t, engine, false)
 		ctx := context.Background()
 		admin := e.admin()
-		if _, err := e.service.CreateUser(ctx, "bob@example.com", tokenward.NewPermissionSet(tokenward.TokenManagement), password); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, "bob@example.com", tokenward.NewPermissionSet(tokenward.TokenManagement), password); err != nil {
 			t.Fatal(err)
 		}
 		ingest := tokenward.NewPermissionSet(tokenward.Ingestion)

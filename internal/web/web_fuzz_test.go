@@ -98,7 +98,7 @@ func newFuzzConsole(f *testing.F) *fuzzConsole {
 
 	// Sign in once through the form: the one password hash of the whole target.
 	c.me = "fuzz-console@example.com"
-	if _, err := service.CreateUser(context.Background(), c.me,
+	if _, err := tokenward.NewOperator(service).CreateUser(context.Background(), c.me,
 		tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), password); err != nil {
 		f.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func (c *fuzzConsole) ensureSession(t testing.TB) tokenward.Principal {
 		return p
 	}
 	c.me = fmt.Sprintf("fuzz-console-%d@example.com", c.fresh())
-	a, err := c.service.CreateUser(ctx, c.me, tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), "")
+	a, err := tokenward.NewOperator(c.service).CreateUser(ctx, c.me, tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), "")
 	if err != nil {
 		t.Fatalf("create administrator %s: %v", c.me, err)
 	}
@@ -166,10 +166,10 @@ func (c *fuzzConsole) ensureFixtures(t testing.TB) {
 		c.newServiceAccount(t)
 	}
 	if _, err := c.service.OrgToken(ctx, p, c.tokenID); c.tokenID == "" || err != nil {
-		_, tok, err := c.service.GenerateToken(ctx, c.sa, "fixture")
+		_, tok, err := tokenward.NewOperator(c.service).GenerateToken(ctx, c.sa, "fixture")
 		if err != nil { // the account is full of tokens the fuzzer generated
 			c.newServiceAccount(t)
-			_, tok, err = c.service.GenerateToken(ctx, c.sa, "fixture")
+			_, tok, err = tokenward.NewOperator(c.service).GenerateToken(ctx, c.sa, "fixture")
 		}
 		if err != nil {
 			t.Fatalf("token for %s: %v", c.sa, err)
@@ -178,7 +178,7 @@ func (c *fuzzConsole) ensureFixtures(t testing.TB) {
 	}
 	if _, err := c.service.AccountFor(ctx, p, c.user, tokenward.UserAccount); c.user == "" || err != nil {
 		c.user = fmt.Sprintf("fuzz-user-%d@example.com", c.fresh())
-		if _, err := c.service.CreateUser(ctx, c.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
+		if _, err := tokenward.NewOperator(c.service).CreateUser(ctx, c.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
 			t.Fatalf("create user %s: %v", c.user, err)
 		}
 	}
@@ -212,13 +212,13 @@ func (c *fuzzConsole) ensureFixtures(t testing.TB) {
 		c.everyone = groups.Items[0].ID
 	}
 	if c.own == "" || !c.ownTokenLive(ctx, p) {
-		_, tok, err := c.service.GenerateToken(ctx, c.me, "own")
+		_, tok, err := tokenward.NewOperator(c.service).GenerateToken(ctx, c.me, "own")
 		if err != nil { // full: the fuzzer generated the rest; revoke one to make room
 			tokens, _ := c.service.OwnTokens(ctx, p)
 			if len(tokens) > 0 {
 				c.service.RevokeOwnToken(ctx, p, tokens[0].ID)
 			}
-			_, tok, err = c.service.GenerateToken(ctx, c.me, "own")
+			_, tok, err = tokenward.NewOperator(c.service).GenerateToken(ctx, c.me, "own")
 		}
 		if err != nil {
 			t.Fatalf("token for %s: %v", c.me, err)
@@ -243,7 +243,7 @@ func (c *fuzzConsole) ownTokenLive(ctx context.Context, p tokenward.Principal) b
 func (c *fuzzConsole) newServiceAccount(t testing.TB) {
 	t.Helper()
 	c.sa = fmt.Sprintf("sa::fuzz-fixture-%d", c.fresh())
-	if _, err := c.service.CreateServiceAccount(context.Background(), c.sa,
+	if _, err := tokenward.NewOperator(c.service).CreateServiceAccount(context.Background(), c.sa,
 		tokenward.NewPermissionSet(tokenward.Ingestion), "fixture"); err != nil {
 		t.Fatalf("create service account %s: %v", c.sa, err)
 	}

@@ -52,7 +52,7 @@ func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *en
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	if _, err := service.CreateUser(context.Background(), "jane@example.com",
+	if _, err := tokenward.NewOperator(service).CreateUser(context.Background(), "jane@example.com",
 		tokenward.NewPermissionSet(tokenward.TokenManagement, tokenward.UserManagement), password); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSessionsEndWithTheAccount(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		e := newEnv(t, engine, false)
 		ctx := context.Background()
-		if _, err := e.service.CreateUser(ctx, "bob@example.com", 0, password); err != nil {
+		if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, "bob@example.com", 0, password); err != nil {
 			t.Fatal(err)
 		}
 		b := e.browser()
@@ -236,7 +236,7 @@ func TestSessionsEndWithTheAccount(t *testing.T) {
 		if r := e.send(b, "GET", home, nil); r.status != 200 {
 			t.Fatalf("bob signed in: %d", r.status)
 		}
-		if err := e.service.SetPassword(ctx, "bob@example.com", "another long password"); err != nil {
+		if err := tokenward.NewOperator(e.service).SetPassword(ctx, "bob@example.com", "another long password"); err != nil {
 			t.Fatal(err)
 		}
 		if r := e.send(b, "GET", home, nil); r.status != http.StatusSeeOther {
@@ -250,7 +250,7 @@ func TestSessionsEndWithTheAccount(t *testing.T) {
 			t.Fatalf("bob with his new password: %d", r.status)
 		}
 		// Deleting the account ends its sessions.
-		secret, _, err := e.service.GenerateToken(ctx, "jane@example.com", "admin")
+		secret, _, err := tokenward.NewOperator(e.service).GenerateToken(ctx, "jane@example.com", "admin")
 		if err != nil {
 			t.Fatal(err)
 		}

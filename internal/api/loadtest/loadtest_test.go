@@ -167,10 +167,10 @@ func newForwardAuthServer(t *testing.T) forwardAuth {
 		t.Fatal(err)
 	}
 	service.SetVerifier(verifier)
-	if _, err := service.CreateUser(ctx, account, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
+	if _, err := tokenward.NewOperator(service).CreateUser(ctx, account, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
-	secret, _, err := service.GenerateToken(ctx, account, "load")
+	secret, _, err := tokenward.NewOperator(service).GenerateToken(ctx, account, "load")
 	if err != nil {
 		t.Fatalf("GenerateToken: %v", err)
 	}
