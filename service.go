@@ -1,6 +1,7 @@
 package tokenward
 
 import (
+	"cmp"
 	"context"
 	"time"
 )
@@ -142,20 +143,36 @@ const (
 	DefaultSessionMax  = 12 * time.Hour
 )
 
-// NewService returns a Service over store; now is the clock (time.Now outside tests).
-func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: now, sessionIdle: DefaultSessionIdle, sessionMax: DefaultSessionMax,
-		signIn: newSignInGate(DefaultSignInPolicy())}
+// Config is what a Service is built from; zero fields take their defaults.
+type Config struct {
+	Store Store
+	Now   func() time.Time // the clock; time.Now when nil
+	// Verifier answers Authenticate from memory; nil: from the database (the command line,
+	// which verifies nothing).
+	Verifier Verifier
+	// SessionIdle and SessionMax bound a console session: it ends after SessionIdle without
+	// activity, and SessionMax after sign-in whatever the activity (DefaultSessionIdle,
+	// DefaultSessionMax when zero).
+	SessionIdle, SessionMax time.Duration
+	// SignIn limits console sign-ins; DefaultSignInPolicy when nil.
+	SignIn *SignInPolicy
 }
 
-// SetSessionLifetimes changes how long console sessions last: idle is the longest time
-// without activity, max the longest time after sign-in.
-func (s *Service) SetSessionLifetimes(idle, max time.Duration) {
-	s.sessionIdle, s.sessionMax = idle, max
+// NewService returns a Service built from cfg. It is not changed after: every instance
+// setting comes in here.
+func NewService(cfg Config) *Service {
+	s := &Service{store: cfg.Store, now: cfg.Now, verifier: cfg.Verifier,
+		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	policy := DefaultSignInPolicy()
+	if cfg.SignIn != nil {
+		policy = *cfg.SignIn
+	}
+	s.signIn = newSignInGate(policy)
+	return s
 }
-
-// SetVerifier makes Authenticate answer from v instead of the database.
-func (s *Service) SetVerifier(v Verifier) { s.verifier = v }
 
 // written wraps every write that affects verification and returns its error. After a
 // committed write, with a verifier, it applies the write to this instance's index before
@@ -207,4 +224,3 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	}
 	return p, err
 }
-

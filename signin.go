@@ -124,9 +124,6 @@ func newSignInGate(p SignInPolicy) *signInGate {
 	return &signInGate{policy: p, checks: semaphore.NewWeighted(room), room: room}
 }
 
-// SetSignInPolicy changes how sign-ins are limited.
-func (s *Service) SetSignInPolicy(p SignInPolicy) { s.signIn = newSignInGate(p) }
-
 // Sign-in errors other than ErrBadSignIn.
 func errSignInLimited(wait time.Duration) *Error {
 	return &Error{Code: ETooMany, RetryAfter: wait,

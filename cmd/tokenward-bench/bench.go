@@ -125,7 +125,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		return nil, "", err
 	}
 	defer db.Close()
-	svc := tokenward.NewService(db, time.Now)
+	svc := tokenward.NewService(tokenward.Config{Store: db})
 
 	var vacuumedBefore string
 	if engine == store.Postgres {

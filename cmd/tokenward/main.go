@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/store"
@@ -180,7 +179,7 @@ func openService(ctx context.Context, dsn string) (*tokenward.Service, *store.DB
 	if err != nil {
 		return nil, nil, err
 	}
-	return tokenward.NewService(db, time.Now), db, nil
+	return tokenward.NewService(tokenward.Config{Store: db}), db, nil
 }
 
 // openOperator opens the database and returns the operator's methods over it: what the

@@ -16,6 +16,7 @@ import (
 	"github.com/tokenward/tokenward/internal/api"
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/limit"
+	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/web"
 )
 
@@ -76,17 +77,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(handler)
 
-	service, db, err := openService(ctx, *dsn)
+	db, err := store.Open(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	service.SetSessionLifetimes(*sessionIdle, *sessionMax)
 	policy := tokenward.DefaultSignInPolicy()
 	policy.PerAccount = tokenward.Budget(*rules["--limit-signin-account"])
 	policy.PerAddress = tokenward.Budget(*rules["--limit-signin-address"])
 	policy.CheckMemory, policy.CheckParallel = int64(*checkMemory)<<20, *checkParallel
-	service.SetSignInPolicy(policy)
 	logger.Info("database ready", "engine", db.Engine())
 
 	verifier := auth.New(db, time.Now, logger, *syncInterval)
@@ -94,7 +93,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := verifier.Load(ctx); err != nil {
 		return fmt.Errorf("build the verification index: %w", err)
 	}
-	service.SetVerifier(verifier)
+	service := tokenward.NewService(tokenward.Config{Store: db, Verifier: verifier,
+		SessionIdle: *sessionIdle, SessionMax: *sessionMax, SignIn: &policy})
 	logger.Info("verification index built", "tokens", verifier.Size(), "duration_ms", time.Since(loadStart).Milliseconds())
 	background, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()

@@ -72,14 +72,13 @@ type fuzzAPI struct {
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	f.Helper()
 	db := storetest.Open(f, store.SQLite)
-	service := tokenward.NewService(db, time.Now)
 	logs := &fuzzLog{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	verifier := auth.New(db, time.Now, logger, time.Hour)
 	if err := verifier.Load(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	service.SetVerifier(verifier)
+	service := tokenward.NewService(tokenward.Config{Store: db, Now: time.Now, Verifier: verifier})
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
 	f.Cleanup(srv.Close)
 	client := srv.Client()

@@ -70,7 +70,6 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	}
 	db, dsn := storetest.OpenDSN(t, engine)
 	clock := testkit.NewClock()
-	service := tokenward.NewService(db, clock.Now)
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Verify as serve does: from the in-memory index, caught up by each write.
@@ -78,7 +77,7 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	if err := verifier.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	service.SetVerifier(verifier)
+	service := tokenward.NewService(tokenward.Config{Store: db, Now: clock.Now, Verifier: verifier})
 	cfg := api.Config{Org: "acme", Logger: logger}
 	if configure != nil {
 		configure(&cfg)

@@ -84,7 +84,7 @@ func hostileRoutes(t testing.TB) []hostileRoute {
 			routes = append(routes, r)
 		}
 	}
-	for _, route := range web.New(tokenward.NewService(nil, time.Now), web.Config{}).Routes() {
+	for _, route := range web.New(tokenward.NewService(tokenward.Config{}), web.Config{}).Routes() {
 		method, pattern, _ := strings.Cut(route.Pattern, " ")
 		r := hostileRoute{method: method, pattern: strings.TrimSuffix(pattern, "{$}")}
 		if r.method == "POST" {
@@ -112,14 +112,13 @@ type hostileEnv struct {
 func newHostileEnv(f testing.TB) *hostileEnv {
 	db, dsn := storetest.OpenDSN(f, store.Postgres)
 	clock := testkit.NewClock()
-	service := tokenward.NewService(db, clock.Now)
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	verifier := auth.New(db, clock.Now, logger, time.Hour)
 	if err := verifier.Load(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	service.SetVerifier(verifier)
+	service := tokenward.NewService(tokenward.Config{Store: db, Now: clock.Now, Verifier: verifier})
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger,
 		Console: web.New(service, web.Config{Org: "acme", Logger: logger})}))
 	f.Cleanup(srv.Close)

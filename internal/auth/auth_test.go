@@ -31,8 +31,7 @@ func newInstance(t *testing.T, dsn string) *instance {
 	if err := v.Load(context.Background()); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	s := tokenward.NewService(db, time.Now)
-	s.SetVerifier(v)
+	s := tokenward.NewService(tokenward.Config{Store: db, Verifier: v})
 	return &instance{service: s, verifier: v, db: db}
 }
 
@@ -121,7 +120,7 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 		runCtx, stop := context.WithCancel(ctx)
 		defer stop()
 		go b.verifier.Run(runCtx, func(ctx context.Context, wake func()) { b.db.Listen(ctx, dsn, wake, func(error) {}) })
-		cli := tokenward.NewService(b.db, time.Now) // no verifier: like `tokenward token create`
+		cli := tokenward.NewService(tokenward.Config{Store: b.db}) // no verifier: like `tokenward token create`
 		cliSecret, _, err := tokenward.NewOperator(cli).GenerateToken(ctx, "admin@example.com", "cli")
 		if err != nil {
 			t.Fatal(err)
@@ -241,8 +240,7 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := auth.New(reader, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
-	service := tokenward.NewService(writer, time.Now)
-	service.SetVerifier(v)
+	service := tokenward.NewService(tokenward.Config{Store: writer, Verifier: v})
 	admin, err := tokenward.NewOperator(service).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
 	if err != nil {
 		t.Fatal(err)

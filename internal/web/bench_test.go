@@ -38,7 +38,7 @@ func BenchmarkAPITokensPage(b *testing.B) {
 				NeverUsedShare: 0.2, Now: time.Now()}); err != nil {
 				b.Fatal(err)
 			}
-			service := tokenward.NewService(db, time.Now)
+			service := tokenward.NewService(tokenward.Config{Store: db})
 			if _, err := tokenward.NewOperator(service).CreateUser(ctx, "bench@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), password); err != nil {
 				b.Fatal(err)
 			}

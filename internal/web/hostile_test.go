@@ -112,8 +112,8 @@ func (e *env) auditCount(admin tokenward.Principal, action, target string) int {
 // attempt is in the audit trail as checked (signin.failure) or refused (signin.limited).
 func TestHostileSignInChecksPastTheBudget(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
-		e := newEnv(t, engine, false)
-		e.service.SetSignInPolicy(signInPolicy(tokenward.Budget{Burst: 5, Per: 15 * time.Minute}, tokenward.Budget{Burst: 100, Per: 15 * time.Minute}))
+		policy := signInPolicy(tokenward.Budget{Burst: 5, Per: 15 * time.Minute}, tokenward.Budget{Burst: 100, Per: 15 * time.Minute})
+		e := newEnvWith(t, engine, false, web.Config{}, tokenward.Config{SignIn: &policy})
 		admin := e.admin()
 		statuses := map[int]int{}
 		var mu sync.Mutex
@@ -151,8 +151,8 @@ func TestHostileSignInChecksPastTheBudget(t *testing.T) {
 // out: a browser that signed in before spends a budget of its own.
 func TestHostileSignInLockOut(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
-		e := newEnv(t, engine, false)
-		e.service.SetSignInPolicy(signInPolicy(tokenward.Budget{Burst: 3, Per: 15 * time.Minute}, tokenward.Budget{}))
+		policy := signInPolicy(tokenward.Budget{Burst: 3, Per: 15 * time.Minute}, tokenward.Budget{})
+		e := newEnvWith(t, engine, false, web.Config{}, tokenward.Config{SignIn: &policy})
 		owner := e.browser()
 		if r := e.signIn(owner, "jane@example.com", password); r.status != http.StatusSeeOther {
 			t.Fatalf("first sign-in: %d", r.status)
@@ -193,8 +193,8 @@ func TestHostileSignInLockOut(t *testing.T) {
 // from there, and the attempts are audited with their text storable and shown escaped.
 func TestHostileSignInAddressBudget(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
-		e := newEnv(t, engine, false)
-		e.service.SetSignInPolicy(signInPolicy(tokenward.Budget{}, tokenward.Budget{Burst: 4, Per: 15 * time.Minute}))
+		policy := signInPolicy(tokenward.Budget{}, tokenward.Budget{Burst: 4, Per: 15 * time.Minute})
+		e := newEnvWith(t, engine, false, web.Config{}, tokenward.Config{SignIn: &policy})
 		admin := e.admin()
 		for _, email := range []string{"nobody@example.com", "evil\n\u202e@example.com", "nul\x00@example.com", "bad\xff@example.com"} {
 			if r := e.signIn(e.browser(), email, "guess guess guess"); r.status != 401 {
@@ -220,10 +220,9 @@ func TestHostileSignInAddressBudget(t *testing.T) {
 // TestHostileSignInFlood: password checks at once are capped by memory; past a short
 // wait a sign-in gets 503 with Retry-After, and is audited as limited.
 func TestHostileSignInFlood(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, false, web.Config{TrustForwardedFor: true})
 	p := signInPolicy(tokenward.Budget{}, tokenward.Budget{})
 	p.CheckMemory, p.QueueWait = tokenward.ArgonMemoryKiB<<10, time.Millisecond
-	e.service.SetSignInPolicy(p)
+	e := newEnvWith(t, store.SQLite, false, web.Config{TrustForwardedFor: true}, tokenward.Config{SignIn: &p})
 	admin := e.admin()
 	statuses := map[int]int{}
 	var mu sync.Mutex

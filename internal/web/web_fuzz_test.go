@@ -79,7 +79,7 @@ type fuzzConsole struct {
 func newFuzzConsole(f *testing.F) *fuzzConsole {
 	f.Helper()
 	db := storetest.Open(f, store.SQLite)
-	service := tokenward.NewService(db, time.Now)
+	service := tokenward.NewService(tokenward.Config{Store: db})
 	logs := &fuzzLog{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, web.Config{Org: "acme", Logger: logger})})

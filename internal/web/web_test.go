@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -33,15 +34,18 @@ const home = "/console/profile/api-access"
 
 func newEnv(t *testing.T, engine store.Engine, tls bool) *env {
 	t.Helper()
-	return newEnvWith(t, engine, tls, web.Config{})
+	return newEnvWith(t, engine, tls, web.Config{}, tokenward.Config{})
 }
 
-func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config) *env {
+// newEnvWith is newEnv with the console's configuration and the service's (its store and
+// clock are the env's; its sessions last 30 minutes idle and 8 hours at most unless set).
+func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config, svc tokenward.Config) *env {
 	t.Helper()
 	db := storetest.Open(t, engine)
 	c := testkit.NewClock()
-	service := tokenward.NewService(db, c.Now)
-	service.SetSessionLifetimes(30*time.Minute, 8*time.Hour)
+	svc.Store, svc.Now = db, c.Now
+	svc.SessionIdle, svc.SessionMax = cmp.Or(svc.SessionIdle, 30*time.Minute), cmp.Or(svc.SessionMax, 8*time.Hour)
+	service := tokenward.NewService(svc)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Org, cfg.Logger = "acme", logger
 	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, cfg)})

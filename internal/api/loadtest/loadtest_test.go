@@ -160,13 +160,12 @@ func newForwardAuthServer(t *testing.T) forwardAuth {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, store.SQLite)
-	service := tokenward.NewService(db, time.Now)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	verifier := auth.New(db, time.Now, logger, time.Hour)
 	if err := verifier.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	service.SetVerifier(verifier)
+	service := tokenward.NewService(tokenward.Config{Store: db, Now: time.Now, Verifier: verifier})
 	if _, err := tokenward.NewOperator(service).CreateUser(ctx, account, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
