@@ -13,6 +13,9 @@ type Store interface {
 	// EConflict when the identifier is taken. passwordHash may be empty (the account
 	// cannot sign in).
 	CreateAccount(ctx context.Context, a *Account, passwordHash string, by AuditEvent) error
+	// CreateAccountWithToken inserts a without a password, as CreateAccount, and its first
+	// token t, as CreateToken, in one transaction: both or neither.
+	CreateAccountWithToken(ctx context.Context, a *Account, t *Token, digest Digest, by AuditEvent) error
 	// CreateAccounts inserts accounts without passwords, all or none, as CreateAccount.
 	CreateAccounts(ctx context.Context, accounts []*Account, by AuditEvent) error
 	// CreateFirstAdmin inserts a only when the database holds no account at all, and

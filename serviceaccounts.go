@@ -28,6 +28,48 @@ func (w ServiceAccountWrite) check() error {
 // CreateServiceAccount creates a service account for an administrator. Errors:
 // EForbidden, EInvalid (bad identifier, token_management, long description), EConflict.
 func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
+	a, err := newServiceAccount(p, w)
+	if err != nil {
+		return Account{}, err
+	}
+	by := s.by(p)
+	a.Created = by.At
+	if err := s.store.CreateAccount(ctx, &a, "", by); err != nil {
+		return Account{}, err
+	}
+	return s.reread(ctx, a)
+}
+
+// CreateServiceAccountWithToken creates a service account and generates its first token,
+// named tokenName, in one transaction: both or neither, so that a bad token name or a
+// failure in between leaves no account without the token its creator asked for. It
+// returns the account, the token's secret (to be shown once) and the token. Errors: those
+// of CreateServiceAccount, and EInvalid for a bad token name.
+func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal, w ServiceAccountWrite, tokenName string) (Account, Secret, Token, error) {
+	a, err := newServiceAccount(p, w)
+	if err != nil {
+		return Account{}, "", Token{}, err
+	}
+	if tokenName, err = NormalizeTokenName(tokenName); err != nil {
+		return Account{}, "", Token{}, err
+	}
+	by := s.by(p)
+	a.Created = by.At
+	secret := NewSecret()
+	t := Token{ID: NewTokenID(), Name: tokenName, Hint: secret.Hint(), Account: a.Identifier, Created: by.At}
+	if err := s.written(ctx, s.store.CreateAccountWithToken(ctx, &a, &t, secret.Digest(), by)); err != nil {
+		return Account{}, "", Token{}, err
+	}
+	if a, err = s.reread(ctx, a); err != nil {
+		return Account{}, "", Token{}, err
+	}
+	t, err = s.store.LiveTokenByID(ctx, t.ID) // as stored, with the account's type filled in
+	return a, secret, t, err
+}
+
+// newServiceAccount checks an administrator's create of a service account and returns the
+// account to insert.
+func newServiceAccount(p Principal, w ServiceAccountWrite) (Account, error) {
 	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
@@ -38,8 +80,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w Servi
 	if err != nil {
 		return Account{}, err
 	}
-	by := s.by(p)
-	a := Account{Identifier: id, Kind: ServiceAccount, Active: true, Created: by.At}
+	a := Account{Identifier: id, Kind: ServiceAccount, Active: true}
 	if w.Active != nil {
 		a.Active = *w.Active
 	}
@@ -49,10 +90,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w Servi
 	if w.Permissions != nil {
 		a.Permissions = *w.Permissions
 	}
-	if err := s.store.CreateAccount(ctx, &a, "", by); err != nil {
-		return Account{}, err
-	}
-	return s.reread(ctx, a)
+	return a, nil
 }
 
 // UpdateServiceAccount changes the fields the write carries. A write whose identifier

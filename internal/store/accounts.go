@@ -72,6 +72,18 @@ func (db *DB) CreateAccount(ctx context.Context, a *tokenward.Account, passwordH
 	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAccount(ctx, tx, a, passwordHash, by) })
 }
 
+// CreateAccountWithToken inserts a, as CreateAccount, and its first token t, as CreateToken,
+// in one transaction: both or neither. It sets a.ID and t.AccountID.
+func (db *DB) CreateAccountWithToken(ctx context.Context, a *tokenward.Account, t *tokenward.Token, digest tokenward.Digest, by tokenward.AuditEvent) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.insertAccount(ctx, tx, a, "", by); err != nil {
+			return err
+		}
+		t.AccountID = a.ID
+		return db.insertToken(ctx, tx, t, digest, tokenward.MaxTokensPerAccount, by)
+	})
+}
+
 // CreateAccounts inserts accounts without passwords in one transaction: all or none.
 func (db *DB) CreateAccounts(ctx context.Context, accounts []*tokenward.Account, by tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {

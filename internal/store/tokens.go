@@ -35,35 +35,38 @@ func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 // tokens, all in one transaction: concurrent generates on one account, from any number of
 // instances, queue on that lock, so the count each one sees is exact and the cap holds.
 func (db *DB) CreateToken(ctx context.Context, t *tokenward.Token, digest tokenward.Digest, max int, by tokenward.AuditEvent) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		var identifier string
-		err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1 AND deleted_at IS NULL`+db.forUpdate(),
-			t.AccountID).Scan(&identifier)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tokenward.Errorf(tokenward.ENotFound, "account %s does not exist", t.Account)
-		}
-		if err != nil {
-			return fmt.Errorf("lock account: %w", err)
-		}
-		var live int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`,
-			t.AccountID).Scan(&live); err != nil {
-			return fmt.Errorf("count tokens: %w", err)
-		}
-		if live >= max {
-			return tokenward.TokenCapError(identifier)
-		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at)
-			SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6 FROM accounts a WHERE a.id = $5`,
-			t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
-			return fmt.Errorf("insert token: %w", err)
-		}
-		if err := insertAudit(ctx, tx, tokenward.TokenGenerated(by, *t, identifier)); err != nil {
-			return err
-		}
-		return db.recordChange(ctx, tx, t.AccountID, t.Created)
-	})
+	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertToken(ctx, tx, t, digest, max, by) })
+}
+
+// insertToken is CreateToken inside tx.
+func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, digest tokenward.Digest, max int, by tokenward.AuditEvent) error {
+	var identifier string
+	err := tx.QueryRowContext(ctx, `SELECT identifier FROM accounts WHERE id = $1 AND deleted_at IS NULL`+db.forUpdate(),
+		t.AccountID).Scan(&identifier)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tokenward.Errorf(tokenward.ENotFound, "account %s does not exist", t.Account)
+	}
+	if err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	var live int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`,
+		t.AccountID).Scan(&live); err != nil {
+		return fmt.Errorf("count tokens: %w", err)
+	}
+	if live >= max {
+		return tokenward.TokenCapError(identifier)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at)
+		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6 FROM accounts a WHERE a.id = $5`,
+		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
+		return fmt.Errorf("insert token: %w", err)
+	}
+	if err := insertAudit(ctx, tx, tokenward.TokenGenerated(by, *t, identifier)); err != nil {
+		return err
+	}
+	return db.recordChange(ctx, tx, t.AccountID, t.Created)
 }
 
 // LiveTokens returns the account's unrevoked tokens, oldest first.
