@@ -9,6 +9,15 @@ import (
 	"unicode"
 )
 
+// AuditStore is what the audit trail needs from the database.
+type AuditStore interface {
+	// RecordAudit writes an audit event that belongs to no other change (a failed sign-in);
+	// the store writes every other event in the transaction of its change.
+	RecordAudit(ctx context.Context, e AuditEvent) error
+	// AuditEvents returns a page of audit events matching f, newest first.
+	AuditEvents(ctx context.Context, f AuditFilter) (Page[AuditEvent], error)
+}
+
 // AuditEvent is one entry of the audit trail: who did what to what, when and from where.
 // It never holds a secret: tokens appear by public id.
 type AuditEvent struct {

@@ -6,86 +6,17 @@ import (
 	"time"
 )
 
-// Store is what the Service needs from a database. internal/store implements it for SQLite
-// and PostgreSQL; every method that changes tokens does so in one transaction.
+// Store is what the Service needs from a database: each kind of rule's own interface,
+// declared beside the rules that use it. internal/store implements it for SQLite and
+// PostgreSQL; every write runs in one transaction with its audit events.
 type Store interface {
-	// CreateAccount inserts a with its permissions, roles and groups, setting its ID;
-	// EConflict when the identifier is taken. passwordHash may be empty (the account
-	// cannot sign in).
-	CreateAccount(ctx context.Context, a *Account, passwordHash string, by AuditEvent) error
-	// CreateAccountWithToken inserts a without a password, as CreateAccount, and its first
-	// token t, as CreateToken, in one transaction: both or neither.
-	CreateAccountWithToken(ctx context.Context, a *Account, t *Token, digest Digest, by AuditEvent) error
-	// CreateAccounts inserts accounts without passwords, all or none, as CreateAccount.
-	CreateAccounts(ctx context.Context, accounts []*Account, by AuditEvent) error
-	// CreateFirstAdmin inserts a only when the database holds no account at all, and
-	// reports whether it did; safe when several instances start at once.
-	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string, by AuditEvent) (bool, error)
-	// AccountByIdentifier returns the live account with that identifier, or ENotFound.
-	AccountByIdentifier(ctx context.Context, identifier string) (Account, error)
-
-	// CreateToken inserts t for its account in a transaction that counts the account's live
-	// tokens first and returns TokenCapError when there are already max of them; ENotFound
-	// when the account does not exist. Concurrent calls, from any instance, cannot exceed max.
-	CreateToken(ctx context.Context, t *Token, digest Digest, max int, by AuditEvent) error
-	// LiveTokens returns the account's unrevoked tokens, oldest first.
-	LiveTokens(ctx context.Context, accountID int64) ([]Token, error)
-	// LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
-	LiveTokenByID(ctx context.Context, id string) (Token, error)
-	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
-	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
-	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-	RenameToken(ctx context.Context, id, name string, by AuditEvent) (Token, error)
-	// RevokeToken marks a live token revoked at by.At; ENotFound when it is not live.
-	RevokeToken(ctx context.Context, id string, by AuditEvent) error
-
-	// PrincipalByDigest returns who a secret with that digest authenticates: its token must
-	// be live and its account live and active. ENotFound otherwise.
-	PrincipalByDigest(ctx context.Context, digest Digest) (Principal, error)
-	// LiveTokensOfAccounts returns the live tokens of each of the accounts, oldest first.
-	LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map[int64][]Token, error)
-
-	// SearchAccounts returns a page of live accounts of kind ("" for both) matching a
-	// request normalized against AccountSearch.
-	SearchAccounts(ctx context.Context, kind AccountKind, req SearchRequest) (Page[Account], error)
-	// UpdateAccounts applies all changes or none; EInvalid when they would leave no user
-	// account holding user_management, ENotFound when an account is gone.
-	UpdateAccounts(ctx context.Context, changes []AccountChange, by AuditEvent) error
-	// DeleteAccounts marks accounts deleted, revokes their tokens and ends their sessions,
-	// all or none, keeping an administrator as UpdateAccounts does.
-	DeleteAccounts(ctx context.Context, ids []int64, by AuditEvent) error
-	// SetPassword replaces a user account's password hash and ends its sessions.
-	SetPassword(ctx context.Context, accountID int64, hash string, by AuditEvent) error
-	// PasswordHash returns a live user account and its password hash; ENotFound otherwise.
-	PasswordHash(ctx context.Context, email string) (Account, string, error)
-
-	// CreateSession stores a console session and records the account's sign-in.
-	CreateSession(ctx context.Context, s Session, digest Digest, by AuditEvent) error
-	// SessionByDigest returns a session and its principal when its account is live and
-	// active; ENotFound otherwise.
-	SessionByDigest(ctx context.Context, digest Digest) (Session, Principal, error)
-	// TouchSession records activity on a session.
-	TouchSession(ctx context.Context, digest Digest, at time.Time) error
-	// DeleteSession ends a session.
-	DeleteSession(ctx context.Context, digest Digest) error
-
-	// SearchTokens returns a page of live tokens matching a request normalized against
-	// TokenSearch; Total may be a lower bound past a large number of matches.
-	SearchTokens(ctx context.Context, req SearchRequest) (Page[Token], error)
-	// EachLiveTokenOfOrg calls fn for every live token, oldest first, streaming.
-	EachLiveTokenOfOrg(ctx context.Context, fn func(Token) error) error
-	// TokenFacet returns a page of distinct values of a token field (one of TokenFacets).
-	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
-
+	AccountStore
+	TokenStore
+	SessionStore
 	SavedSearchStore
 	SignInStore
 	AccessStore
-
-	// RecordAudit writes an audit event that belongs to no other change (a failed sign-in);
-	// the store writes every other event in the transaction of its change.
-	RecordAudit(ctx context.Context, e AuditEvent) error
-	// AuditEvents returns a page of audit events matching f, newest first.
-	AuditEvents(ctx context.Context, f AuditFilter) (Page[AuditEvent], error)
+	AuditStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -198,4 +198,3 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	}
 	return s.store.LiveTokens(ctx, a.ID)
 }
-

@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// SessionStore is what console sessions need from the database.
+type SessionStore interface {
+	// CreateSession stores a console session and records the account's sign-in.
+	CreateSession(ctx context.Context, s Session, digest Digest, by AuditEvent) error
+	// SessionByDigest returns a session and its principal when its account is live and
+	// active; ENotFound otherwise.
+	SessionByDigest(ctx context.Context, digest Digest) (Session, Principal, error)
+	// TouchSession records activity on a session.
+	TouchSession(ctx context.Context, digest Digest, at time.Time) error
+	// DeleteSession ends a session.
+	DeleteSession(ctx context.Context, digest Digest) error
+}
+
 // Session is a console session of a user account. The browser holds its secret in a
 // cookie; the database holds only the secret's digest.
 type Session struct {

@@ -5,6 +5,39 @@ import (
 	"fmt"
 )
 
+// TokenStore is what tokens need from the database: every write that changes what
+// verifies records a change for every instance in its transaction.
+type TokenStore interface {
+	// CreateToken inserts t for its account in a transaction that counts the account's live
+	// tokens first and returns TokenCapError when there are already max of them; ENotFound
+	// when the account does not exist. Concurrent calls, from any instance, cannot exceed max.
+	CreateToken(ctx context.Context, t *Token, digest Digest, max int, by AuditEvent) error
+	// LiveTokens returns the account's unrevoked tokens, oldest first.
+	LiveTokens(ctx context.Context, accountID int64) ([]Token, error)
+	// LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
+	LiveTokenByID(ctx context.Context, id string) (Token, error)
+	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
+	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
+	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
+	RenameToken(ctx context.Context, id, name string, by AuditEvent) (Token, error)
+	// RevokeToken marks a live token revoked at by.At; ENotFound when it is not live.
+	RevokeToken(ctx context.Context, id string, by AuditEvent) error
+
+	// PrincipalByDigest returns who a secret with that digest authenticates: its token must
+	// be live and its account live and active. ENotFound otherwise.
+	PrincipalByDigest(ctx context.Context, digest Digest) (Principal, error)
+	// LiveTokensOfAccounts returns the live tokens of each of the accounts, oldest first.
+	LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map[int64][]Token, error)
+
+	// SearchTokens returns a page of live tokens matching a request normalized against
+	// TokenSearch; Total may be a lower bound past a large number of matches.
+	SearchTokens(ctx context.Context, req SearchRequest) (Page[Token], error)
+	// EachLiveTokenOfOrg calls fn for every live token, oldest first, streaming.
+	EachLiveTokenOfOrg(ctx context.Context, fn func(Token) error) error
+	// TokenFacet returns a page of distinct values of a token field (one of TokenFacets).
+	TokenFacet(ctx context.Context, facet string, req FacetRequest) (Page[string], error)
+}
+
 // TokenCapError is the error for a generate request on an account that already holds
 // MaxTokensPerAccount live tokens. The store returns it from inside the transaction that
 // counted them.

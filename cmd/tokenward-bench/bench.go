@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
 	"github.com/tokenward/tokenward/internal/store"
 )
 
@@ -90,7 +91,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	perAccount := opts.tokens / opts.accounts
 	fmt.Fprintf(out, "%s: seeding %d tokens over %d accounts (%d each) ...\n", engine, opts.tokens, opts.accounts, perAccount)
 	began := time.Now()
-	err = db.Seed(ctx, store.SeedSpec{Accounts: opts.accounts, TokensPerAccount: perAccount,
+	err = seed.Fill(ctx, db, seed.Spec{Accounts: opts.accounts, TokensPerAccount: perAccount,
 		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now})
 	rep.seed = time.Since(began)
 	db.Close() // reopened after ANALYZE, so that no connection plans with stale statistics

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
@@ -34,7 +35,7 @@ func seededDB(b *testing.B, engine store.Engine, tokens int) *store.DB {
 	b.Helper()
 	db := storetest.Open(b, engine)
 	start := time.Now()
-	if err := db.Seed(context.Background(), store.SeedSpec{Accounts: tokens / 20, TokensPerAccount: 20,
+	if err := seed.Fill(context.Background(), db, seed.Spec{Accounts: tokens / 20, TokensPerAccount: 20,
 		ServiceShare: 0.25, NeverUsedShare: 0.2, Now: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
@@ -67,13 +68,13 @@ func BenchmarkVerify(b *testing.B) {
 		_, ok = v.Verify(s.Digest())
 		return ok
 	}
-	known, unknown := store.SeedSecret(n/2).Reveal(), tokenward.NewSecret().Reveal()
+	known, unknown := seed.Secret(n/2).Reveal(), tokenward.NewSecret().Reveal()
 	if !verify(known) || verify(unknown) {
 		b.Fatal("the known token must verify and the unknown one must not")
 	}
 	baseline := make(map[[32]byte]int64, n)
 	for i := range n {
-		baseline[sha256.Sum256([]byte(store.SeedSecret(i)))] = int64(i)
+		baseline[sha256.Sum256([]byte(seed.Secret(i)))] = int64(i)
 	}
 	b.Run("known", func(b *testing.B) {
 		b.ReportAllocs()

@@ -14,17 +14,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/store"
 )
 
 // Source is the database as the Verifier reads it; *store.DB implements it.
 type Source interface {
 	LatestChange(ctx context.Context) (int64, error)
-	ChangesSince(ctx context.Context, seq int64, limit int) ([]store.Change, error)
+	ChangesSince(ctx context.Context, seq int64, limit int) ([]Change, error)
 	CountLiveTokens(ctx context.Context) (int, error)
-	EachVerificationState(ctx context.Context, fn func(store.VerificationState)) error
-	EachLiveToken(ctx context.Context, fn func(store.LiveToken)) error
-	AccountVerificationState(ctx context.Context, accountID int64) (store.VerificationState, []store.LiveToken, error)
+	EachVerificationState(ctx context.Context, fn func(VerificationState)) error
+	EachLiveToken(ctx context.Context, fn func(LiveToken)) error
+	AccountVerificationState(ctx context.Context, accountID int64) (VerificationState, []LiveToken, error)
 	RecordUsage(ctx context.Context, used map[int64]int64) error
 	Ping(ctx context.Context) error
 }
@@ -134,7 +133,7 @@ func (v *Verifier) Size() int {
 
 // apply replaces what the index knows of one account and its live tokens. A state with no
 // identifier is a deleted account: it and its tokens leave the index.
-func (v *Verifier) apply(state store.VerificationState, live []store.LiveToken) {
+func (v *Verifier) apply(state VerificationState, live []LiveToken) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	a := v.accounts[state.AccountID]
@@ -159,7 +158,7 @@ func (v *Verifier) apply(state store.VerificationState, live []store.LiveToken) 
 	}
 }
 
-func setAccount(a *account, s store.VerificationState) {
+func setAccount(a *account, s VerificationState) {
 	a.principal = tokenward.Principal{AccountID: s.AccountID, Account: s.Identifier, Kind: s.Kind, Permissions: s.Permissions}
 	a.usable = s.Usable
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/store"
 )
 
 // Load builds the index from the database. It notes the newest change first and applies
@@ -25,14 +24,14 @@ func (v *Verifier) Load(ctx context.Context) error {
 	}
 	tokens := make(map[tokenward.Digest]slot, n)
 	accounts := map[int64]*account{}
-	if err := v.src.EachVerificationState(ctx, func(s store.VerificationState) {
+	if err := v.src.EachVerificationState(ctx, func(s VerificationState) {
 		a := &account{}
 		setAccount(a, s)
 		accounts[s.AccountID] = a
 	}); err != nil {
 		return err
 	}
-	if err := v.src.EachLiveToken(ctx, func(t store.LiveToken) {
+	if err := v.src.EachLiveToken(ctx, func(t LiveToken) {
 		if a := accounts[t.AccountID]; a != nil {
 			tokens[t.Digest] = slot{seq: t.Seq, account: a}
 			a.tokens = append(a.tokens, t.Digest)
@@ -54,8 +53,8 @@ func (v *Verifier) Load(ctx context.Context) error {
 // reloadAccounts re-reads the state of every live account (permissions and whether its
 // tokens verify), leaving the tokens of the index as they are.
 func (v *Verifier) reloadAccounts(ctx context.Context) error {
-	var states []store.VerificationState
-	if err := v.src.EachVerificationState(ctx, func(s store.VerificationState) { states = append(states, s) }); err != nil {
+	var states []VerificationState
+	if err := v.src.EachVerificationState(ctx, func(s VerificationState) { states = append(states, s) }); err != nil {
 		return err
 	}
 	v.mu.Lock()
@@ -92,7 +91,7 @@ func (v *Verifier) catchUpLocked(ctx context.Context) error {
 		}
 		applied := map[int64]bool{}
 		for _, c := range changes {
-			if c.AccountID == store.EveryAccount && !applied[c.AccountID] {
+			if c.AccountID == EveryAccount && !applied[c.AccountID] {
 				// A role or group changed: any account's permissions may have; one query
 				// re-reads them all, and the tokens stay as they are.
 				if err := v.reloadAccounts(ctx); err != nil {

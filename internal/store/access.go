@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/auth"
 )
 
 // Roles and user groups (reference §11). Every write that can change what an account may
@@ -238,7 +239,7 @@ func (db *DB) afterAccessChange(ctx context.Context, tx *sql.Tx, guard adminGuar
 	if err := guard.check(ctx, tx); err != nil {
 		return err
 	}
-	return db.recordChange(ctx, tx, EveryAccount, at)
+	return db.recordChange(ctx, tx, auth.EveryAccount, at)
 }
 
 // accounts names accounts on one side of a link: their ids, as query arguments, and their

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/auth"
 )
 
 // ChangesChannel is the PostgreSQL notification channel that tells instances a change was
@@ -35,19 +36,6 @@ func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, accountID int64, at 
 	return nil
 }
 
-// EveryAccount is the account id of a change that may touch the effective permissions of
-// any number of accounts (a role's permissions, a group's roles or members): an instance
-// that reads it re-reads every account's state.
-const EveryAccount = 0
-
-// Change is one committed change to an account's verification state, or to every
-// account's (AccountID EveryAccount).
-type Change struct {
-	Seq       int64
-	AccountID int64
-	At        time.Time
-}
-
 // LatestChange returns the sequence number of the newest change, 0 when there is none.
 func (db *DB) LatestChange(ctx context.Context) (int64, error) {
 	var seq int64
@@ -58,15 +46,15 @@ func (db *DB) LatestChange(ctx context.Context) (int64, error) {
 }
 
 // ChangesSince returns up to limit changes after seq, oldest first.
-func (db *DB) ChangesSince(ctx context.Context, seq int64, limit int) ([]Change, error) {
+func (db *DB) ChangesSince(ctx context.Context, seq int64, limit int) ([]auth.Change, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT seq, account_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", err)
 	}
 	defer rows.Close()
-	var out []Change
+	var out []auth.Change
 	for rows.Next() {
-		var c Change
+		var c auth.Change
 		var at int64
 		if err := rows.Scan(&c.Seq, &c.AccountID, &at); err != nil {
 			return nil, fmt.Errorf("scan change: %w", err)
@@ -77,24 +65,8 @@ func (db *DB) ChangesSince(ctx context.Context, seq int64, limit int) ([]Change,
 	return out, rows.Err()
 }
 
-// VerificationState is what the verification index keeps of an account.
-type VerificationState struct {
-	AccountID   int64
-	Identifier  string
-	Kind        tokenward.AccountKind
-	Usable      bool // live and active: its tokens verify
-	Permissions tokenward.PermissionSet
-}
-
-// LiveToken is what the verification index keeps of a token.
-type LiveToken struct {
-	Seq       int64
-	Digest    tokenward.Digest
-	AccountID int64
-}
-
 // EachVerificationState calls fn for every live account.
-func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationState)) error {
+func (db *DB) EachVerificationState(ctx context.Context, fn func(auth.VerificationState)) error {
 	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.identifier, a.kind, a.active, `+permissionColumns+`
 		FROM accounts a WHERE a.deleted_at IS NULL`)
 	if err != nil {
@@ -102,7 +74,7 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationSta
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var s VerificationState
+		var s auth.VerificationState
 		var kind, direct, fromRoles string
 		if err := rows.Scan(&s.AccountID, &s.Identifier, &kind, &s.Usable, &direct, &fromRoles); err != nil {
 			return fmt.Errorf("scan account: %w", err)
@@ -115,7 +87,7 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(VerificationSta
 }
 
 // EachLiveToken calls fn for every live token.
-func (db *DB) EachLiveToken(ctx context.Context, fn func(LiveToken)) error {
+func (db *DB) EachLiveToken(ctx context.Context, fn func(auth.LiveToken)) error {
 	rows, err := db.read.QueryContext(ctx, `SELECT seq, digest, account_id FROM tokens WHERE revoked_at IS NULL`)
 	if err != nil {
 		return fmt.Errorf("load tokens: %w", err)
@@ -123,7 +95,7 @@ func (db *DB) EachLiveToken(ctx context.Context, fn func(LiveToken)) error {
 	defer rows.Close()
 	var digest []byte
 	for rows.Next() {
-		var t LiveToken
+		var t auth.LiveToken
 		if err := rows.Scan(&t.Seq, &digest, &t.AccountID); err != nil {
 			return fmt.Errorf("scan token: %w", err)
 		}
@@ -135,9 +107,9 @@ func (db *DB) EachLiveToken(ctx context.Context, fn func(LiveToken)) error {
 
 // AccountVerificationState returns an account's state and its live tokens, read in one
 // snapshot. A deleted or unknown account comes back not usable, with no tokens.
-func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (VerificationState, []LiveToken, error) {
-	s := VerificationState{AccountID: accountID}
-	var tokens []LiveToken
+func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (auth.VerificationState, []auth.LiveToken, error) {
+	s := auth.VerificationState{AccountID: accountID}
+	var tokens []auth.LiveToken
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: db.snapshotIsolation()})
 	if err != nil {
 		return s, nil, fmt.Errorf("begin read: %w", err)
@@ -161,7 +133,7 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (Ve
 	defer rows.Close()
 	var digest []byte
 	for rows.Next() {
-		t := LiveToken{AccountID: accountID}
+		t := auth.LiveToken{AccountID: accountID}
 		if err := rows.Scan(&t.Seq, &digest); err != nil {
 			return s, nil, fmt.Errorf("scan token: %w", err)
 		}

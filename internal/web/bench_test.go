@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
 	"github.com/tokenward/tokenward/internal/api"
-	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 	"github.com/tokenward/tokenward/internal/web"
 )
@@ -34,7 +34,7 @@ func BenchmarkAPITokensPage(b *testing.B) {
 		b.Run(string(engine), func(b *testing.B) {
 			ctx := context.Background()
 			db := storetest.Open(b, engine)
-			if err := db.Seed(ctx, store.SeedSpec{Accounts: n / 20, TokensPerAccount: 20, ServiceShare: 0.25, InactiveShare: 0.1,
+			if err := seed.Fill(ctx, db, seed.Spec{Accounts: n / 20, TokensPerAccount: 20, ServiceShare: 0.25, InactiveShare: 0.1,
 				NeverUsedShare: 0.2, Now: time.Now()}); err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,6 @@
-package store
+// Package seed fills an empty database with a synthetic organization for benchmarks and
+// load tests: it ships in tokenward-bench, never in tokenward.
+package seed
 
 import (
 	"context"
@@ -10,10 +12,11 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/store"
 )
 
-// SeedSpec describes a synthetic organization for benchmarks and load tests.
-type SeedSpec struct {
+// Spec describes a synthetic organization for benchmarks and load tests.
+type Spec struct {
 	Accounts         int       // how many accounts
 	TokensPerAccount int       // live tokens each (at most tokenward.MaxTokensPerAccount)
 	ServiceShare     float64   // the share of accounts that are service accounts
@@ -25,26 +28,26 @@ type SeedSpec struct {
 // seedNames are the words seeded token names start with.
 var seedNames = []string{"ci", "deploy", "laptop", "grafana", "terraform", "backup", "ingest", "metrics", "alerts", "cron"}
 
-// SeedSecret returns the secret of the n-th seeded token (n from 0), so that benchmarks can
+// Secret returns the secret of the n-th seeded token (n from 0), so that benchmarks can
 // present real secrets without the database storing them.
-func SeedSecret(n int) tokenward.Secret {
+func Secret(n int) tokenward.Secret {
 	return tokenward.Secret(fmt.Sprintf("00000000-0000-4000-8000-%012x", n))
 }
 
-// Seed fills an empty database with a synthetic organization: accounts named
+// Fill fills an empty database with a synthetic organization: accounts named
 // seed-N@example.com and sa::seed-N, each with TokensPerAccount tokens whose secrets are
-// SeedSecret(0), SeedSecret(1), .... Generation times spread over the year before Now,
+// Secret(0), Secret(1), .... Generation times spread over the year before Now,
 // last-used times between generation and Now, a share never used. It writes in large
 // batches inside one transaction per thousand accounts and records no changes: start
 // instances after seeding.
-func (db *DB) Seed(ctx context.Context, spec SeedSpec) error {
+func Fill(ctx context.Context, db *store.DB, spec Spec) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	year := int64(365 * 24 * time.Hour / time.Millisecond)
 	now := spec.Now.UnixMilli()
 	n := 0
 	const accountsPerTx = 1000
 	for first := 0; first < spec.Accounts; first += accountsPerTx {
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.WriteBatch(ctx, func(tx *sql.Tx) error {
 			for i := first; i < min(first+accountsPerTx, spec.Accounts); i++ {
 				kind, identifier, active := "user", fmt.Sprintf("seed-%d@example.com", i), true
 				if rng.Float64() < spec.ServiceShare {
@@ -59,7 +62,7 @@ func (db *DB) Seed(ctx context.Context, spec SeedSpec) error {
 				var rows []string
 				var args []any
 				for range spec.TokensPerAccount {
-					secret := SeedSecret(n)
+					secret := Secret(n)
 					digest := sha256.Sum256([]byte(secret))
 					created := now - rng.Int64N(year)
 					var lastUsed any
