@@ -5,52 +5,6 @@ import (
 	"slices"
 )
 
-// AccountStore is what accounts need from the database.
-type AccountStore interface {
-	// CreateAccount inserts a with its permissions, roles and groups, setting its ID;
-	// EConflict when the identifier is taken. passwordHash may be empty (the account
-	// cannot sign in).
-	CreateAccount(ctx context.Context, a *Account, passwordHash string, by AuditEvent) error
-	// CreateAccountWithToken inserts a without a password, as CreateAccount, and its first
-	// token t, as CreateToken, in one transaction: both or neither.
-	CreateAccountWithToken(ctx context.Context, a *Account, t *Token, digest Digest, by AuditEvent) error
-	// CreateAccounts inserts accounts without passwords, all or none, as CreateAccount.
-	CreateAccounts(ctx context.Context, accounts []*Account, by AuditEvent) error
-	// CreateFirstAdmin inserts a only when the database holds no account at all, and
-	// reports whether it did; safe when several instances start at once.
-	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string, by AuditEvent) (bool, error)
-	// AccountByIdentifier returns the live account with that identifier, or ENotFound.
-	AccountByIdentifier(ctx context.Context, identifier string) (Account, error)
-
-	// SearchAccounts returns a page of live accounts of kind ("" for both) matching a
-	// request normalized against AccountSearch.
-	SearchAccounts(ctx context.Context, kind AccountKind, req SearchRequest) (Page[Account], error)
-	// UpdateAccounts applies all changes or none; EInvalid when they would leave no user
-	// account holding user_management, ENotFound when an account is gone.
-	UpdateAccounts(ctx context.Context, changes []AccountChange, by AuditEvent) error
-	// DeleteAccounts marks accounts deleted, revokes their tokens and ends their sessions,
-	// all or none, keeping an administrator as UpdateAccounts does.
-	DeleteAccounts(ctx context.Context, ids []int64, by AuditEvent) error
-	// SetPassword replaces a user account's password hash and ends its sessions.
-	SetPassword(ctx context.Context, accountID int64, hash string, by AuditEvent) error
-	// PasswordHash returns a live user account and its password hash; ENotFound otherwise.
-	PasswordHash(ctx context.Context, email string) (Account, string, error)
-}
-
-// RequireAccounts is the check every account-management operation starts with: EForbidden
-// unless p holds user_management. Handlers call it before validating a request body, so
-// that a caller without the permission learns nothing from validation messages.
-func RequireAccounts(p Principal) error { return require(p, UserManagement, "managing accounts") }
-
-// RequireFor is the check a route declares for the permission it needs, in the words the
-// service uses for the same check: EForbidden when p lacks perm.
-func RequireFor(p Principal, perm Permission) error {
-	if perm == UserManagement {
-		return RequireAccounts(p)
-	}
-	return RequirePermission(p, perm)
-}
-
 // accountOf returns the live account that identifier names, of the given kind ("" for
 // either). ENotFound names the account the way the API's clients expect.
 func (s *Service) accountOf(ctx context.Context, identifier string, kind AccountKind) (Account, error) {

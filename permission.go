@@ -103,3 +103,17 @@ func (s PermissionSet) List() []Permission {
 	}
 	return out
 }
+
+// RequireAccounts is the check every account-management operation starts with: EForbidden
+// unless p holds user_management. Handlers call it before validating a request body, so
+// that a caller without the permission learns nothing from validation messages.
+func RequireAccounts(p Principal) error { return require(p, UserManagement, "managing accounts") }
+
+// RequireFor is the check a route declares for the permission it needs, in the words the
+// service uses for the same check: EForbidden when p lacks perm.
+func RequireFor(p Principal, perm Permission) error {
+	if perm == UserManagement {
+		return RequireAccounts(p)
+	}
+	return RequirePermission(p, perm)
+}
