@@ -55,7 +55,6 @@ type engineReport struct {
 	notes     []string
 	loadStart string // the machine's load averages when the measurements began
 	loadEnd   string
-	busy      bool // the 1-minute load exceeded the CPU count at either end
 }
 
 // benchEngine seeds a fresh database on engine, times every request and explains the ones
@@ -82,23 +81,10 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	rep = &engineReport{engine: engine, describe: t.describe}
 	fmt.Fprintf(out, "%s: %s\n", engine, t.describe)
 
-	// Seed.
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	db, err := store.Open(ctx, t.dsn)
-	if err != nil {
+	if rep.seed, err = fill(ctx, out, engine, t.dsn, opts, now); err != nil {
 		return nil, "", err
 	}
-	perAccount := opts.tokens / opts.accounts
-	fmt.Fprintf(out, "%s: seeding %d tokens over %d accounts (%d each) ...\n", engine, opts.tokens, opts.accounts, perAccount)
-	began := time.Now()
-	err = seed.Fill(ctx, db, seed.Spec{Accounts: opts.accounts, TokensPerAccount: perAccount,
-		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now})
-	rep.seed = time.Since(began)
-	db.Close() // reopened after ANALYZE, so that no connection plans with stale statistics
-	if err != nil {
-		return nil, "", err
-	}
-	fmt.Fprintf(out, "%s: seeded in %.1f s\n", engine, rep.seed.Seconds())
 
 	// Statistics for the planners, on a plain connection.
 	direct, err := sql.Open(t.driver, t.direct)
@@ -107,7 +93,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	}
 	defer direct.Close()
 	direct.SetMaxOpenConns(1)
-	began = time.Now()
+	began := time.Now()
 	if _, err := direct.ExecContext(ctx, "ANALYZE"); err != nil {
 		return nil, "", fmt.Errorf("analyze: %s", redact(err.Error(), t.direct))
 	}
@@ -121,7 +107,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	if err != nil {
 		return nil, "", err
 	}
-	db, err = store.Open(ctx, t.dsn)
+	db, err := store.Open(ctx, t.dsn)
 	if err != nil {
 		return nil, "", err
 	}
@@ -134,7 +120,49 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	}
 	rep.loadStart = loadAverage()
 	began = time.Now()
-	for _, req := range requests(now, ids) {
+	if rep.results, err = measure(ctx, out, engine, svc, direct, opts, requests(now, ids)); err != nil {
+		return nil, "", err
+	}
+	rep.measure = time.Since(began)
+	rep.loadEnd = loadAverage()
+	if busy(rep.loadStart) || busy(rep.loadEnd) {
+		rep.notes = append(rep.notes, fmt.Sprintf("the machine was busy (load average %s at the start, %s at the end, on %d CPUs): other work inflates these timings, mostly the p95", rep.loadStart, rep.loadEnd, runtime.NumCPU()))
+	}
+	if engine == store.Postgres {
+		if after := lastAutovacuum(ctx, direct); after != vacuumedBefore {
+			rep.notes = append(rep.notes, fmt.Sprintf("autovacuum/autoanalyze of tokens ran during the measurements (now %s); timings near it may be noisy", after))
+		}
+	}
+	return rep, "", nil
+}
+
+// fill seeds the target database with the synthetic organization and returns how long it
+// took. The connection is closed after: the benchmark reopens it after ANALYZE, so that no
+// connection plans with stale statistics.
+func fill(ctx context.Context, out io.Writer, engine store.Engine, dsn string, opts options, now time.Time) (time.Duration, error) {
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	perAccount := opts.tokens / opts.accounts
+	fmt.Fprintf(out, "%s: seeding %d tokens over %d accounts (%d each) ...\n", engine, opts.tokens, opts.accounts, perAccount)
+	began := time.Now()
+	if err := seed.Fill(ctx, db, seed.Spec{Accounts: opts.accounts, TokensPerAccount: perAccount,
+		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now}); err != nil {
+		return 0, err
+	}
+	took := time.Since(began)
+	fmt.Fprintf(out, "%s: seeded in %.1f s\n", engine, took.Seconds())
+	return took, nil
+}
+
+// measure runs each request warmups+opts.runs times through the service, timing the runs
+// after the warm-ups, and checks the reproduced SQL against each last answer.
+func measure(ctx context.Context, out io.Writer, engine store.Engine, svc *tokenward.Service, direct *sql.DB, opts options, reqs []request) ([]*result, error) {
+	var results []*result
+	var err error
+	for _, req := range reqs {
 		r := &result{request: req}
 		fmt.Fprintf(out, "%s: %-34s", engine, req.name)
 		var page tokenward.Page[tokenward.Token]
@@ -145,7 +173,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 			elapsed := time.Since(start)
 			if err != nil {
 				fmt.Fprintln(out)
-				return nil, "", fmt.Errorf("%s: %w", req.name, err)
+				return nil, fmt.Errorf("%s: %w", req.name, err)
 			}
 			if i >= warmups {
 				r.times = append(r.times, elapsed)
@@ -165,19 +193,9 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		if r.p95 >= opts.goal {
 			r.plan = explain(ctx, direct, engine, last, page)
 		}
-		rep.results = append(rep.results, r)
+		results = append(results, r)
 	}
-	rep.measure = time.Since(began)
-	rep.loadEnd = loadAverage()
-	if busy(rep.loadStart) || busy(rep.loadEnd) {
-		rep.notes = append(rep.notes, fmt.Sprintf("the machine was busy (load average %s at the start, %s at the end, on %d CPUs): other work inflates these timings, mostly the p95", rep.loadStart, rep.loadEnd, runtime.NumCPU()))
-	}
-	if engine == store.Postgres {
-		if after := lastAutovacuum(ctx, direct); after != vacuumedBefore {
-			rep.notes = append(rep.notes, fmt.Sprintf("autovacuum/autoanalyze of tokens ran during the measurements (now %s); timings near it may be noisy", after))
-		}
-	}
-	return rep, "", nil
+	return results, nil
 }
 
 // loadAverage returns the 1-, 5- and 15-minute load averages, or "?" where /proc has none.

@@ -210,10 +210,7 @@ func explain(ctx context.Context, db *sql.DB, engine store.Engine, req tokenward
 		return "cannot reproduce the SQL: " + err.Error()
 	}
 	var b strings.Builder
-	shown := []any{}
-	for _, a := range args {
-		shown = append(shown, a)
-	}
+	shown := append([]any{}, args...)
 	fmt.Fprintf(&b, "    request: %s\n", describeRequest(req))
 	queries := []struct{ label, sql string }{{"page query", pageSQL}}
 	if countRuns(page) {
