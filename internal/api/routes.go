@@ -69,11 +69,11 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/account/deleteAccounts", tokenward.UserManagement, s.deleteAccounts)
 	s.authed("POST /api/v2/account/validateAccounts", tokenward.UserManagement, s.validateAccounts(""))
 	// {action} patterns: literal ones would conflict with their siblings (see byAction).
-	s.authed("POST /api/v2/account/{id}/{action}/{permission}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}/{permission}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"grant":  s.changePermission(true),  // bare
 		"revoke": s.changePermission(false), // bare
 	}))
-	s.authed("POST /api/v2/account/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"addRoles":         s.changeAccountRoles(true),   // bare
 		"removeRoles":      s.changeAccountRoles(false),  // bare
 		"addUserGroups":    s.changeAccountGroups(true),  // bare
@@ -98,7 +98,7 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/user/deleteUsers", tokenward.UserManagement, s.deleteUsers)
 	s.authed("POST /api/v2/user/invite", tokenward.UserManagement, s.inviteUsers) // bare
 	s.authed("POST /api/v2/user/validateUsers", tokenward.UserManagement, s.validateAccounts(tokenward.UserAccount))
-	s.authed("POST /api/v2/user/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/user/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"grant":            onlyUsers(s.changeUserPermission(true)),  // bare; form field group=<permission>
 		"revoke":           onlyUsers(s.changeUserPermission(false)), // bare; form field group=<permission>
 		"addUserGroups":    onlyUsers(s.changeAccountGroups(true)),   // bare
@@ -113,7 +113,7 @@ func (s *Server) routes() {
 	s.authed("GET /api/v2/role/{id}", tokenward.UserManagement, s.getRole)
 	s.authed("PUT /api/v2/role/{id}", tokenward.UserManagement, s.updateRole)
 	s.authed("DELETE /api/v2/role/{id}", tokenward.UserManagement, s.deleteRole)
-	s.authed("POST /api/v2/role/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/role/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"addAssignees":    s.changeRoleAssignees(true),
 		"removeAssignees": s.changeRoleAssignees(false),
 	}))
@@ -138,10 +138,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/", s.noRoute)
 }
 
-// authedHandler is a handler that runs for an authenticated caller and returns its error
-// rather than writing it, so that every failure is answered the same way.
-type authedHandler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error
-
 // authenticated is the permission of routes open to any authenticated caller: the
 // caller's own tokens and saved searches, and reading one's own account (the service
 // decides what else such a caller may do).
@@ -153,7 +149,7 @@ func (s *Server) Routes() []edge.Route { return slices.Clone(s.table) }
 // authed registers h behind token authentication and the permission it needs. The check
 // here comes before the handler reads anything, so that a caller without the permission
 // learns nothing from validation messages; the service checks again on its own.
-func (s *Server) authed(pattern string, needs tokenward.Permission, h authedHandler) {
+func (s *Server) authed(pattern string, needs tokenward.Permission, h edge.Handler) {
 	s.table = append(s.table, edge.Route{Pattern: pattern, Needs: needs})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
