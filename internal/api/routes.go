@@ -10,7 +10,8 @@ import (
 	"github.com/tokenward/tokenward/internal/edge"
 )
 
-// routes registers every route of the API; this is the one place that lists them.
+// routes registers every route of the API; this file is the one place that lists them,
+// each with the permission it needs.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/openapi.json", serveOpenAPI)
 
@@ -21,6 +22,19 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/auth/verify", s.forwardAuth)
 	s.mux.HandleFunc("/auth/verify/", s.forwardAuth)
 
+	s.tokenRoutes()
+	s.accountRoutes()
+	s.roleAndGroupRoutes()
+
+	if s.console != nil {
+		s.mux.Handle("/console/", s.console)
+		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
+	}
+	s.mux.HandleFunc("/", s.noRoute)
+}
+
+// tokenRoutes registers the routes of tokens, the audit trail and saved searches.
+func (s *Server) tokenRoutes() {
 	// The caller's own tokens (reference §4).
 	s.authed("GET /api/v2/apitoken", authenticated, s.listOwnTokens)
 	s.authed("POST /api/v2/apitoken", authenticated, s.generateOwnToken)
@@ -51,7 +65,10 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", tokenward.UserManagement, s.generateServiceAccountToken)
 	s.authed("PUT /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.renameServiceAccountToken)
 	s.authed("DELETE /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.revokeServiceAccountToken)
+}
 
+// accountRoutes registers the routes of accounts of both kinds, the legacy user API's among them.
+func (s *Server) accountRoutes() {
 	// Service accounts (§5).
 	s.authed("GET /api/v2/account/serviceaccount", tokenward.UserManagement, s.listServiceAccounts)
 	s.authed("POST /api/v2/account/serviceaccount", tokenward.UserManagement, s.createServiceAccount)
@@ -106,7 +123,10 @@ func (s *Server) routes() {
 	}))
 	s.authed("POST /api/v2/user/grant/{permission}", tokenward.UserManagement, s.changeUsersPermission(true))   // bare
 	s.authed("POST /api/v2/user/revoke/{permission}", tokenward.UserManagement, s.changeUsersPermission(false)) // bare
+}
 
+// roleAndGroupRoutes registers the routes of roles and user groups.
+func (s *Server) roleAndGroupRoutes() {
 	// Roles and user groups (§11), all in containers.
 	s.authed("GET /api/v2/role", tokenward.UserManagement, s.listRoles)
 	s.authed("POST /api/v2/role", tokenward.UserManagement, s.createRole)
@@ -130,12 +150,6 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/usergroup/{id}/addRoles", tokenward.UserManagement, s.changeGroupRoles(true))
 	s.authed("POST /api/v2/usergroup/{id}/removeRoles", tokenward.UserManagement, s.changeGroupRoles(false))
 	s.authed("POST /api/v2/search/usergroup", tokenward.UserManagement, s.searchGroups)
-
-	if s.console != nil {
-		s.mux.Handle("/console/", s.console)
-		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
-	}
-	s.mux.HandleFunc("/", s.noRoute)
 }
 
 // authenticated is the permission of routes open to any authenticated caller: the

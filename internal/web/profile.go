@@ -38,12 +38,9 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// apiAccess is a person's own API Access page. The kind is not a permission: a session
-// speaks for a user account, and this says so should that ever change.
+// apiAccess is a person's own API Access page. Only user accounts have one: the service
+// refuses any other (EForbidden, requireUserAccount), and only users can sign in anyway.
 func (c *Console) apiAccess(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if p.Kind != tokenward.UserAccount {
-		return tokenward.Errorf(tokenward.EForbidden, "only user accounts have an API Access page")
-	}
 	return c.page(w, r, "api-access", func() (view, error) { return c.apiAccessView(r, p) })
 }
 
