@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // accountJSON is the Account object of the reference §6.
@@ -141,7 +142,7 @@ func pageQuery(r *http.Request) (tokenward.SearchRequest, error) {
 // and neither is more specific; a pattern ending in {action} is less specific than both.
 // Another action is answered as no route would be (404, or 405 naming the methods the
 // path has).
-func (s *Server) byAction(actions map[string]authedHandler) authedHandler {
+func (s *Server) byAction(actions map[string]edge.Handler) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		h, ok := actions[r.PathValue("action")]
 		if !ok {
@@ -218,7 +219,7 @@ func identifiers(as []tokenward.Account) []string {
 
 // changePermission serves grant and revoke of one permission, on the account in the path
 // or on the accounts listed in the body, answering the first account as a bare UserModel.
-func (s *Server) changePermission(grant bool) authedHandler {
+func (s *Server) changePermission(grant bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		perm, err := tokenward.ParsePermission(r.PathValue("permission"))
 		if err != nil {
@@ -239,7 +240,7 @@ func (s *Server) changePermission(grant bool) authedHandler {
 }
 
 // changeAccountRoles serves POST /api/v2/account/{id}/addRoles and removeRoles.
-func (s *Server) changeAccountRoles(add bool) authedHandler {
+func (s *Server) changeAccountRoles(add bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		ids, err := idsBody(w, r, p)
 		if err != nil {
@@ -255,7 +256,7 @@ func (s *Server) changeAccountRoles(add bool) authedHandler {
 
 // changeAccountGroups serves addUserGroups and removeUserGroups, under /api/v2/account
 // and /api/v2/user alike.
-func (s *Server) changeAccountGroups(add bool) authedHandler {
+func (s *Server) changeAccountGroups(add bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		ids, err := idsBody(w, r, p)
 		if err != nil {
@@ -286,7 +287,7 @@ type validatedUsers struct {
 }
 
 // validateAccounts serves validateAccounts (accounts of any kind) and validateUsers.
-func (s *Server) validateAccounts(kind tokenward.AccountKind) authedHandler {
+func (s *Server) validateAccounts(kind tokenward.AccountKind) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		var ids []string
 		if err := decodeBody(w, r, &ids, false); err != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // Roles (reference §11). Every answer is a RoleDTO or a page of them, in a container.
@@ -152,7 +153,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p tokenward.
 
 // changeRoleAssignees serves addAssignees and removeAssignees: account identifiers and
 // group ids.
-func (s *Server) changeRoleAssignees(assign bool) authedHandler {
+func (s *Server) changeRoleAssignees(assign bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		ids, err := idsBody(w, r, p)
 		if err != nil {
@@ -168,7 +169,7 @@ func (s *Server) changeRoleAssignees(assign bool) authedHandler {
 
 // changeRolesPermission serves POST /api/v2/role/grant/{permission} and revoke on the
 // roles the body lists, answering the first.
-func (s *Server) changeRolesPermission(grant bool) authedHandler {
+func (s *Server) changeRolesPermission(grant bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		perm, err := tokenward.ParsePermission(r.PathValue("permission"))
 		if err != nil {

@@ -10,7 +10,8 @@ import (
 	"github.com/tokenward/tokenward/internal/edge"
 )
 
-// routes registers every route of the API; this is the one place that lists them.
+// routes registers every route of the API; this file is the one place that lists them,
+// each with the permission it needs.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/openapi.json", serveOpenAPI)
 
@@ -21,6 +22,19 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/auth/verify", s.forwardAuth)
 	s.mux.HandleFunc("/auth/verify/", s.forwardAuth)
 
+	s.tokenRoutes()
+	s.accountRoutes()
+	s.roleAndGroupRoutes()
+
+	if s.console != nil {
+		s.mux.Handle("/console/", s.console)
+		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
+	}
+	s.mux.HandleFunc("/", s.noRoute)
+}
+
+// tokenRoutes registers the routes of tokens, the audit trail and saved searches.
+func (s *Server) tokenRoutes() {
 	// The caller's own tokens (reference §4).
 	s.authed("GET /api/v2/apitoken", authenticated, s.listOwnTokens)
 	s.authed("POST /api/v2/apitoken", authenticated, s.generateOwnToken)
@@ -51,7 +65,10 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}", tokenward.UserManagement, s.generateServiceAccountToken)
 	s.authed("PUT /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.renameServiceAccountToken)
 	s.authed("DELETE /api/v2/apitoken/serviceaccount/{saId}/{token}", tokenward.UserManagement, s.revokeServiceAccountToken)
+}
 
+// accountRoutes registers the routes of accounts of both kinds, the legacy user API's among them.
+func (s *Server) accountRoutes() {
 	// Service accounts (§5).
 	s.authed("GET /api/v2/account/serviceaccount", tokenward.UserManagement, s.listServiceAccounts)
 	s.authed("POST /api/v2/account/serviceaccount", tokenward.UserManagement, s.createServiceAccount)
@@ -69,11 +86,11 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/account/deleteAccounts", tokenward.UserManagement, s.deleteAccounts)
 	s.authed("POST /api/v2/account/validateAccounts", tokenward.UserManagement, s.validateAccounts(""))
 	// {action} patterns: literal ones would conflict with their siblings (see byAction).
-	s.authed("POST /api/v2/account/{id}/{action}/{permission}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}/{permission}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"grant":  s.changePermission(true),  // bare
 		"revoke": s.changePermission(false), // bare
 	}))
-	s.authed("POST /api/v2/account/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/account/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"addRoles":         s.changeAccountRoles(true),   // bare
 		"removeRoles":      s.changeAccountRoles(false),  // bare
 		"addUserGroups":    s.changeAccountGroups(true),  // bare
@@ -98,7 +115,7 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/user/deleteUsers", tokenward.UserManagement, s.deleteUsers)
 	s.authed("POST /api/v2/user/invite", tokenward.UserManagement, s.inviteUsers) // bare
 	s.authed("POST /api/v2/user/validateUsers", tokenward.UserManagement, s.validateAccounts(tokenward.UserAccount))
-	s.authed("POST /api/v2/user/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/user/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"grant":            onlyUsers(s.changeUserPermission(true)),  // bare; form field group=<permission>
 		"revoke":           onlyUsers(s.changeUserPermission(false)), // bare; form field group=<permission>
 		"addUserGroups":    onlyUsers(s.changeAccountGroups(true)),   // bare
@@ -106,14 +123,17 @@ func (s *Server) routes() {
 	}))
 	s.authed("POST /api/v2/user/grant/{permission}", tokenward.UserManagement, s.changeUsersPermission(true))   // bare
 	s.authed("POST /api/v2/user/revoke/{permission}", tokenward.UserManagement, s.changeUsersPermission(false)) // bare
+}
 
+// roleAndGroupRoutes registers the routes of roles and user groups.
+func (s *Server) roleAndGroupRoutes() {
 	// Roles and user groups (§11), all in containers.
 	s.authed("GET /api/v2/role", tokenward.UserManagement, s.listRoles)
 	s.authed("POST /api/v2/role", tokenward.UserManagement, s.createRole)
 	s.authed("GET /api/v2/role/{id}", tokenward.UserManagement, s.getRole)
 	s.authed("PUT /api/v2/role/{id}", tokenward.UserManagement, s.updateRole)
 	s.authed("DELETE /api/v2/role/{id}", tokenward.UserManagement, s.deleteRole)
-	s.authed("POST /api/v2/role/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]authedHandler{
+	s.authed("POST /api/v2/role/{id}/{action}", tokenward.UserManagement, s.byAction(map[string]edge.Handler{
 		"addAssignees":    s.changeRoleAssignees(true),
 		"removeAssignees": s.changeRoleAssignees(false),
 	}))
@@ -130,17 +150,7 @@ func (s *Server) routes() {
 	s.authed("POST /api/v2/usergroup/{id}/addRoles", tokenward.UserManagement, s.changeGroupRoles(true))
 	s.authed("POST /api/v2/usergroup/{id}/removeRoles", tokenward.UserManagement, s.changeGroupRoles(false))
 	s.authed("POST /api/v2/search/usergroup", tokenward.UserManagement, s.searchGroups)
-
-	if s.console != nil {
-		s.mux.Handle("/console/", s.console)
-		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
-	}
-	s.mux.HandleFunc("/", s.noRoute)
 }
-
-// authedHandler is a handler that runs for an authenticated caller and returns its error
-// rather than writing it, so that every failure is answered the same way.
-type authedHandler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error
 
 // authenticated is the permission of routes open to any authenticated caller: the
 // caller's own tokens and saved searches, and reading one's own account (the service
@@ -153,7 +163,7 @@ func (s *Server) Routes() []edge.Route { return slices.Clone(s.table) }
 // authed registers h behind token authentication and the permission it needs. The check
 // here comes before the handler reads anything, so that a caller without the permission
 // learns nothing from validation messages; the service checks again on its own.
-func (s *Server) authed(pattern string, needs tokenward.Permission, h authedHandler) {
+func (s *Server) authed(pattern string, needs tokenward.Permission, h edge.Handler) {
 	s.table = append(s.table, edge.Route{Pattern: pattern, Needs: needs})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)

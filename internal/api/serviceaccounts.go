@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // serviceAccountJSON is the ServiceAccount object of the reference §5.
@@ -219,7 +220,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	return s.writeServiceAccount(w, r, p, a)
 }
 
-func (s *Server) setServiceAccountActive(active bool) authedHandler {
+func (s *Server) setServiceAccountActive(active bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		a, err := s.service.SetServiceAccountActive(r.Context(), p, r.PathValue("id"), active)
 		if err != nil {

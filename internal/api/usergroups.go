@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // User groups (reference §11). Every answer is a UserGroupModel or a page of them, in a
@@ -136,7 +137,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p tokenward
 }
 
 // changeGroupMembers serves addUsers and removeUsers.
-func (s *Server) changeGroupMembers(add bool) authedHandler {
+func (s *Server) changeGroupMembers(add bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		ids, err := idsBody(w, r, p)
 		if err != nil {
@@ -151,7 +152,7 @@ func (s *Server) changeGroupMembers(add bool) authedHandler {
 }
 
 // changeGroupRoles serves addRoles and removeRoles.
-func (s *Server) changeGroupRoles(add bool) authedHandler {
+func (s *Server) changeGroupRoles(add bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		ids, err := idsBody(w, r, p)
 		if err != nil {

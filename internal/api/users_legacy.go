@@ -46,7 +46,7 @@ func requireUserIDs(ids ...string) error {
 // onlyUsers wraps a handler of /api/v2/user/{id}/... whose service operation takes any
 // account, so that it refuses a service account in the path (after the route's permission
 // check, so that a caller without it learns nothing).
-func onlyUsers(h authedHandler) authedHandler {
+func onlyUsers(h edge.Handler) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		if err := requireUserIDs(r.PathValue("id")); err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Server) deleteUsers(w http.ResponseWriter, r *http.Request, p tokenward
 
 // changeUserPermission serves POST /api/v2/user/{id}/grant and revoke, whose permission
 // is the form field "group".
-func (s *Server) changeUserPermission(grant bool) authedHandler {
+func (s *Server) changeUserPermission(grant bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		r.Body = http.MaxBytesReader(w, r.Body, edge.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
@@ -158,7 +158,7 @@ func (s *Server) changeUserPermission(grant bool) authedHandler {
 
 // changeUsersPermission serves POST /api/v2/user/grant/{permission} and revoke, on the
 // users the body lists.
-func (s *Server) changeUsersPermission(grant bool) authedHandler {
+func (s *Server) changeUsersPermission(grant bool) edge.Handler {
 	return func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 		perm, err := tokenward.ParsePermission(r.PathValue("permission"))
 		if err != nil {

@@ -1,7 +1,7 @@
 // Package edge is what every HTTP request of tokenward passes, the API's and the console's
 // alike: the text and size rules applied before any handler reads a request, the mapping
 // from the service's error codes to HTTP statuses, Retry-After, the client's address and
-// the shape of a route table. internal/api and internal/web both use it; neither imports
+// the shape of a handler and of a route table. internal/api and internal/web both use it; neither imports
 // the other.
 package edge
 
@@ -24,6 +24,12 @@ type Route struct {
 	Needs   tokenward.Permission
 	Public  bool
 }
+
+// Handler is the one shape of an authenticated handler, the API's and the console's: it
+// runs for the principal its route's registration resolved and checked (token or session,
+// and the permission the route line declares), and returns its failure rather than
+// writing it, so that the registration answers every failure of its surface the same way.
+type Handler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error
 
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 const MaxBodyBytes = 1 << 20

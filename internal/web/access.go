@@ -15,8 +15,7 @@ type catalog struct {
 	Groups []tokenward.UserGroup
 }
 
-func (c *Console) catalog(r *http.Request) (catalog, error) {
-	p := principal(r)
+func (c *Console) catalog(r *http.Request, p tokenward.Principal) (catalog, error) {
 	var cat catalog
 	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
 	for {
@@ -87,9 +86,9 @@ func (cat catalog) roleNames() map[string]string {
 // accountChoices returns identifiers of accounts for a picker's suggestions (a datalist:
 // any other identifier can still be typed). It stops at a bound, so that a page stays small
 // in an organization of many accounts.
-func (c *Console) accountChoices(r *http.Request) ([]string, error) {
+func (c *Console) accountChoices(r *http.Request, p tokenward.Principal) ([]string, error) {
 	const bound = 200
-	page, err := c.service.SearchAccounts(r.Context(), principal(r), "", tokenward.SearchRequest{Limit: bound})
+	page, err := c.service.SearchAccounts(r.Context(), p, "", tokenward.SearchRequest{Limit: bound})
 	if err != nil {
 		return nil, err
 	}

@@ -50,16 +50,16 @@ func pageKind(r *http.Request) tokenward.AccountKind {
 }
 
 // changeAccountRoles gives the account of the page roles (or takes them away).
-func (c *Console) changeAccountRoles(w http.ResponseWriter, r *http.Request) {
-	c.changeAccountAccess(w, r, "role", func(p tokenward.Principal, a tokenward.Account, add bool, ids []string) error {
+func (c *Console) changeAccountRoles(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.changeAccountAccess(w, r, p, "role", func(a tokenward.Account, add bool, ids []string) error {
 		_, err := c.service.ChangeAccountRoles(r.Context(), p, a.Identifier, add, ids)
 		return err
 	})
 }
 
 // changeAccountGroups adds the account of the page to groups (or removes it).
-func (c *Console) changeAccountGroups(w http.ResponseWriter, r *http.Request) {
-	c.changeAccountAccess(w, r, "group", func(p tokenward.Principal, a tokenward.Account, add bool, ids []string) error {
+func (c *Console) changeAccountGroups(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.changeAccountAccess(w, r, p, "group", func(a tokenward.Account, add bool, ids []string) error {
 		_, err := c.service.ChangeAccountGroups(r.Context(), p, a.Identifier, add, ids)
 		return err
 	})
@@ -67,53 +67,49 @@ func (c *Console) changeAccountGroups(w http.ResponseWriter, r *http.Request) {
 
 // changeAccountAccess reads the ids a role or group form posts (field is "role" or
 // "group") and applies change to the page's account; a refusal shows on the page.
-func (c *Console) changeAccountAccess(w http.ResponseWriter, r *http.Request, field string,
-	change func(p tokenward.Principal, a tokenward.Account, add bool, ids []string) error) {
+func (c *Console) changeAccountAccess(w http.ResponseWriter, r *http.Request, p tokenward.Principal, field string,
+	change func(a tokenward.Account, add bool, ids []string) error) error {
 	kind := pageKind(r)
-	back := func() (view, error) { return c.accountView(r, kind) }
+	back := func() (view, error) { return c.accountView(r, p, kind) }
 	add, err := opAdds(r)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	p := principal(r)
 	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	ids, err := formList(r, field, "choose a "+field)
 	if err == nil {
-		err = change(p, a, add, ids)
+		err = change(a, add, ids)
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	var notice string
 	switch {
 	case field == "role" && add:
-		notice = fmt.Sprintf("%s now holds %s.", a.Identifier, c.namedRoles(r, ids))
+		notice = fmt.Sprintf("%s now holds %s.", a.Identifier, c.namedRoles(r, p, ids))
 	case field == "role":
-		notice = fmt.Sprintf("%s no longer holds %s.", a.Identifier, c.namedRoles(r, ids))
+		notice = fmt.Sprintf("%s no longer holds %s.", a.Identifier, c.namedRoles(r, p, ids))
 	case add:
-		notice = fmt.Sprintf("%s added to %s.", a.Identifier, c.namedGroups(r, ids))
+		notice = fmt.Sprintf("%s added to %s.", a.Identifier, c.namedGroups(r, p, ids))
 	default:
-		notice = fmt.Sprintf("%s removed from %s.", a.Identifier, c.namedGroups(r, ids))
+		notice = fmt.Sprintf("%s removed from %s.", a.Identifier, c.namedGroups(r, p, ids))
 	}
 	redirect(w, r, accountPath(a), notice)
+	return nil
 }
 
 // namedRoles names roles for a notice: "role Deployers", "roles A and B".
-func (c *Console) namedRoles(r *http.Request, ids []string) string {
+func (c *Console) namedRoles(r *http.Request, p tokenward.Principal, ids []string) string {
 	names := make([]string, len(ids))
 	for i, id := range ids {
 		names[i] = id
-		if role, err := c.service.Role(r.Context(), principal(r), id); err == nil {
+		if role, err := c.service.Role(r.Context(), p, id); err == nil {
 			names[i] = role.Name
 		}
 	}
@@ -121,11 +117,11 @@ func (c *Console) namedRoles(r *http.Request, ids []string) string {
 }
 
 // namedGroups names groups for a notice: "group Ops", "groups A and B".
-func (c *Console) namedGroups(r *http.Request, ids []string) string {
+func (c *Console) namedGroups(r *http.Request, p tokenward.Principal, ids []string) string {
 	names := make([]string, len(ids))
 	for i, id := range ids {
 		names[i] = id
-		if g, err := c.service.Group(r.Context(), principal(r), id); err == nil {
+		if g, err := c.service.Group(r.Context(), p, id); err == nil {
 			names[i] = g.Name
 		}
 	}

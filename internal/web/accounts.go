@@ -36,8 +36,7 @@ type accountData struct {
 	Effective []permissionOrigin
 }
 
-func (c *Console) accountListView(r *http.Request, kind tokenward.AccountKind) (view, error) {
-	p := principal(r)
+func (c *Console) accountListView(r *http.Request, p tokenward.Principal, kind tokenward.AccountKind) (view, error) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
 	if q != "" {
@@ -71,8 +70,7 @@ func serviceAccountPermissions() []tokenward.Permission {
 	return out
 }
 
-func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view, error) {
-	p := principal(r)
+func (c *Console) accountView(r *http.Request, p tokenward.Principal, kind tokenward.AccountKind) (view, error) {
 	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
 	if err != nil {
 		return view{}, err
@@ -81,7 +79,7 @@ func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view
 	if err != nil {
 		return view{}, err
 	}
-	cat, err := c.catalog(r)
+	cat, err := c.catalog(r, p)
 	if err != nil {
 		return view{}, err
 	}
@@ -99,29 +97,30 @@ func (c *Console) accountView(r *http.Request, kind tokenward.AccountKind) (view
 		Groups: cat.groupsIn(a.Groups, true), OtherGroups: cat.joinable(a.Groups), Effective: origins(sources)}}, nil
 }
 
-func (c *Console) page(w http.ResponseWriter, r *http.Request, page string, build func() (view, error)) {
+// page renders the page build returns.
+func (c *Console) page(w http.ResponseWriter, r *http.Request, name string, build func() (view, error)) error {
 	v, err := build()
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	c.render(w, r, http.StatusOK, page, v)
+	c.render(w, r, http.StatusOK, name, v)
+	return nil
 }
 
-func (c *Console) serviceAccounts(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "service-accounts", func() (view, error) { return c.accountListView(r, tokenward.ServiceAccount) })
+func (c *Console) serviceAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "service-accounts", func() (view, error) { return c.accountListView(r, p, tokenward.ServiceAccount) })
 }
 
-func (c *Console) users(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "users", func() (view, error) { return c.accountListView(r, tokenward.UserAccount) })
+func (c *Console) users(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "users", func() (view, error) { return c.accountListView(r, p, tokenward.UserAccount) })
 }
 
-func (c *Console) serviceAccount(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "service-account", func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
+func (c *Console) serviceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "service-account", func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 }
 
-func (c *Console) user(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "user", func() (view, error) { return c.accountView(r, tokenward.UserAccount) })
+func (c *Console) user(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "user", func() (view, error) { return c.accountView(r, p, tokenward.UserAccount) })
 }
 
 func accountPath(a tokenward.Account) string {
@@ -133,182 +132,167 @@ func accountPath(a tokenward.Account) string {
 
 // createServiceAccount creates a service account and, when asked, its first token, whose
 // secret the response shows once.
-func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.accountListView(r, tokenward.ServiceAccount) }
+func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.accountListView(r, p, tokenward.ServiceAccount) }
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	p := principal(r)
 	perms, err := formPermissions(r)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	description := r.PostFormValue("description")
-	a, err := c.service.CreateServiceAccount(r.Context(), p, tokenward.ServiceAccountWrite{
-		Identifier: r.PostFormValue("identifier"), Description: &description, Permissions: &perms})
-	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
-	}
+	write := tokenward.ServiceAccountWrite{Identifier: r.PostFormValue("identifier"), Description: &description, Permissions: &perms}
 	if r.PostFormValue("token") == "" {
+		a, err := c.service.CreateServiceAccount(r.Context(), p, write)
+		if err != nil {
+			return onPage(err, back)
+		}
 		redirect(w, r, accountPath(a), "Service account created.")
-		return
+		return nil
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, a.Identifier, r.PostFormValue("token_name"))
+	// With its first token: both or neither, so that a bad token name creates nothing.
+	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"))
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return onPage(err, back)
 	}
 	r.SetPathValue("id", a.Identifier)
-	v, err := c.accountView(r, tokenward.ServiceAccount)
+	v, err := c.accountView(r, p, tokenward.ServiceAccount)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	d := v.Data.(*accountData)
-	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
+	d.NewSecret, d.NewName = secret.Reveal(), token.Name
 	v.Notice = "Service account created."
 	c.render(w, r, http.StatusOK, "service-account", v)
+	return nil
 }
 
-func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) }
+func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	perms, err := formPermissions(r)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	description := r.PostFormValue("description")
-	a, err := c.service.UpdateServiceAccount(r.Context(), principal(r), r.PathValue("id"),
+	a, err := c.service.UpdateServiceAccount(r.Context(), p, r.PathValue("id"),
 		tokenward.ServiceAccountWrite{Description: &description, Permissions: &perms})
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, accountPath(a), "Service account updated.")
+	return nil
 }
 
-func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request) {
+func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	active := r.PostFormValue("active") == "true"
-	a, err := c.service.SetServiceAccountActive(r.Context(), principal(r), r.PathValue("id"), active)
+	a, err := c.service.SetServiceAccountActive(r.Context(), p, r.PathValue("id"), active)
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
-		return
+		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 	}
 	notice := "Service account activated: its tokens work again."
 	if !active {
 		notice = "Service account deactivated: its tokens get an authorization error until it is activated."
 	}
 	redirect(w, r, accountPath(a), notice)
+	return nil
 }
 
 // deleteAccount deletes the account the page is about: a service account's page deletes
 // only service accounts, a user's page only users.
-func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request) {
+func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	kind := pageKind(r)
-	p := principal(r)
 	a, err := c.service.AccountFor(r.Context(), p, r.PathValue("id"), kind)
 	var deleted []tokenward.Account
 	if err == nil {
 		deleted, err = c.service.DeleteAccounts(r.Context(), p, []string{a.Identifier}, false)
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, kind) })
-		return
+		return onPage(err, func() (view, error) { return c.accountView(r, p, kind) })
 	}
 	list := "/console/accounts/users"
 	if kind == tokenward.ServiceAccount {
 		list = "/console/accounts/service-accounts"
 	}
 	redirect(w, r, list, deleted[0].Identifier+" deleted; its tokens were revoked.")
+	return nil
 }
 
-func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) }
+func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PostFormValue("name"))
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"))
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	v, err := back()
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	d := v.Data.(*accountData)
 	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
 	c.render(w, r, http.StatusOK, "service-account", v)
+	return nil
 }
 
-func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Request) {
+func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	if _, err := c.service.RenameServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PathValue("token"),
+	if _, err := c.service.RenameServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token"),
 		r.PostFormValue("name")); err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
-		return
+		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 	}
 	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token renamed.")
+	return nil
 }
 
-func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request) {
-	if _, err := c.service.RevokeServiceAccountToken(r.Context(), principal(r), r.PathValue("id"), r.PathValue("token")); err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.accountView(r, tokenward.ServiceAccount) })
-		return
+func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	if _, err := c.service.RevokeServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token")); err != nil {
+		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 	}
 	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token revoked.")
+	return nil
 }
 
-func (c *Console) createUser(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.accountListView(r, tokenward.UserAccount) }
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.accountListView(r, p, tokenward.UserAccount) }
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	perms, err := formPermissions(r)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
-	a, err := c.service.CreateUser(r.Context(), principal(r), r.PostFormValue("email"), perms)
+	a, err := c.service.CreateUser(r.Context(), p, r.PostFormValue("email"), perms)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, accountPath(a), "User created. They can sign in once the operator sets a password (tokenward user set-password).")
+	return nil
 }
 
-func (c *Console) updateUser(w http.ResponseWriter, r *http.Request) {
+func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
+	back := func() (view, error) { return c.accountView(r, p, tokenward.UserAccount) }
 	perms, err := formPermissions(r)
-	back := func() (view, error) { return c.accountView(r, tokenward.UserAccount) }
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
-	a, err := c.service.UpdateUser(r.Context(), principal(r), r.PathValue("id"), tokenward.UserWrite{Permissions: &perms})
+	a, err := c.service.UpdateUser(r.Context(), p, r.PathValue("id"), tokenward.UserWrite{Permissions: &perms})
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, accountPath(a), "Permissions updated.")
+	return nil
 }

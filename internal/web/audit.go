@@ -23,8 +23,8 @@ type auditData struct {
 
 var auditActions = []string{"token.", "account.", "permission.", "role.", "group.", "signin.", "savedsearch.", "password.set"}
 
-func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "audit", func() (view, error) {
+func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "audit", func() (view, error) {
 		q := r.URL.Query()
 		d := &auditData{Filter: tokenward.AuditFilter{Actor: q.Get("actor"), Target: q.Get("target"), Action: q.Get("action"), Limit: 50},
 			From: q.Get("from"), To: q.Get("to"), Page: 1, Actions: auditActions}
@@ -38,20 +38,20 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request) {
 		if t, err := time.Parse("2006-01-02", d.To); err == nil {
 			d.Filter.End = t.Add(24*time.Hour - time.Millisecond)
 		}
-		page, err := c.service.AuditTrail(r.Context(), principal(r), d.Filter)
+		page, err := c.service.AuditTrail(r.Context(), p, d.Filter)
 		if err != nil {
 			return view{}, err
 		}
 		d.Events = page.Items
 		d.Total = totalText(page.Total, page.Total >= page.Offset+page.Limit+1_000)
-		link := func(p int) string {
+		link := func(n int) string {
 			v := url.Values{}
 			for _, k := range []string{"actor", "target", "action", "from", "to"} {
 				if q.Get(k) != "" {
 					v.Set(k, q.Get(k))
 				}
 			}
-			v.Set("page", strconv.Itoa(p))
+			v.Set("page", strconv.Itoa(n))
 			return "/console/accounts/audit?" + v.Encode()
 		}
 		if d.Page > 1 {

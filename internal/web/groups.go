@@ -41,17 +41,17 @@ type groupData struct {
 
 func groupPath(id string) string { return "/console/accounts/groups/" + url.PathEscape(id) }
 
-func (c *Console) groupListView(r *http.Request) (view, error) {
+func (c *Console) groupListView(r *http.Request, p tokenward.Principal) (view, error) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
 	if q != "" {
 		req.Query = []tokenward.SearchCondition{{Key: "freetext", Value: q}}
 	}
-	page, err := c.service.SearchGroups(r.Context(), principal(r), req)
+	page, err := c.service.SearchGroups(r.Context(), p, req)
 	if err != nil {
 		return view{}, err
 	}
-	cat, err := c.catalog(r)
+	cat, err := c.catalog(r, p)
 	if err != nil {
 		return view{}, err
 	}
@@ -59,18 +59,18 @@ func (c *Console) groupListView(r *http.Request) (view, error) {
 		Groups: page.Items, RoleNames: cat.roleNames(), Query: q, Total: page.Total, Roles: cat.Roles}}, nil
 }
 
-func (c *Console) groupView(r *http.Request) (view, error) {
-	g, err := c.service.Group(r.Context(), principal(r), r.PathValue("id"))
+func (c *Console) groupView(r *http.Request, p tokenward.Principal) (view, error) {
+	g, err := c.service.Group(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return view{}, err
 	}
-	cat, err := c.catalog(r)
+	cat, err := c.catalog(r, p)
 	if err != nil {
 		return view{}, err
 	}
 	var accounts []string
 	if !g.Everyone {
-		if accounts, err = c.accountChoices(r); err != nil {
+		if accounts, err = c.accountChoices(r, p); err != nil {
 			return view{}, err
 		}
 	}
@@ -78,113 +78,107 @@ func (c *Console) groupView(r *http.Request) (view, error) {
 		Group: g, Roles: cat.rolesIn(g.Roles, true), OtherRoles: cat.rolesIn(g.Roles, false), Accounts: accounts}}, nil
 }
 
-func (c *Console) groups(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "groups", func() (view, error) { return c.groupListView(r) })
+func (c *Console) groups(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "groups", func() (view, error) { return c.groupListView(r, p) })
 }
 
-func (c *Console) group(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "group", func() (view, error) { return c.groupView(r) })
+func (c *Console) group(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "group", func() (view, error) { return c.groupView(r, p) })
 }
 
-func (c *Console) createGroup(w http.ResponseWriter, r *http.Request) {
+func (c *Console) createGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	name, description, roles := r.PostFormValue("name"), r.PostFormValue("description"), nonEmpty(r.PostForm["role"])
 	back := func() (view, error) {
-		v, err := c.groupListView(r)
+		v, err := c.groupListView(r, p)
 		if err == nil {
 			v.Data.(*groupListData).Form = groupForm{Name: name, Description: description, Roles: roles}
 		}
 		return v, err
 	}
-	g, err := c.service.CreateGroup(r.Context(), principal(r), tokenward.GroupWrite{Name: &name, Description: &description, Roles: &roles})
+	g, err := c.service.CreateGroup(r.Context(), p, tokenward.GroupWrite{Name: &name, Description: &description, Roles: &roles})
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, groupPath(g.ID), "Group created. Add its members below.")
+	return nil
 }
 
 // updateGroup changes a group's name and description. The Everyone group's form has no
 // name field: its name stays.
-func (c *Console) updateGroup(w http.ResponseWriter, r *http.Request) {
+func (c *Console) updateGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	write := tokenward.GroupWrite{Name: formText(r, "name"), Description: formText(r, "description")}
-	g, err := c.service.UpdateGroup(r.Context(), principal(r), r.PathValue("id"), write)
+	g, err := c.service.UpdateGroup(r.Context(), p, r.PathValue("id"), write)
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.groupView(r) })
-		return
+		return onPage(err, func() (view, error) { return c.groupView(r, p) })
 	}
 	redirect(w, r, groupPath(g.ID), "Group updated.")
+	return nil
 }
 
 // changeGroupMembers adds accounts (identifiers in "member") to the group or removes them.
-func (c *Console) changeGroupMembers(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.groupView(r) }
+func (c *Console) changeGroupMembers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.groupView(r, p) }
 	add, err := opAdds(r)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	members, err := formList(r, "member", "name an account to add")
 	var g tokenward.UserGroup
 	if err == nil {
-		g, err = c.service.ChangeGroupMembers(r.Context(), principal(r), r.PathValue("id"), add, members)
+		g, err = c.service.ChangeGroupMembers(r.Context(), p, r.PathValue("id"), add, members)
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	notice := fmt.Sprintf("%s added to group %s.", listOf(members), g.Name)
 	if !add {
 		notice = fmt.Sprintf("%s removed from group %s.", listOf(members), g.Name)
 	}
 	redirect(w, r, groupPath(g.ID), notice)
+	return nil
 }
 
 // changeGroupRoles gives the group roles (ids in "role") or takes them away.
-func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.groupView(r) }
+func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.groupView(r, p) }
 	add, err := opAdds(r)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	roles, err := formList(r, "role", "choose a role")
 	var g tokenward.UserGroup
 	if err == nil {
-		g, err = c.service.ChangeGroupRoles(r.Context(), principal(r), r.PathValue("id"), add, roles)
+		g, err = c.service.ChangeGroupRoles(r.Context(), p, r.PathValue("id"), add, roles)
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
-	notice := fmt.Sprintf("%s now holds %s.", g.Name, c.namedRoles(r, roles))
+	notice := fmt.Sprintf("%s now holds %s.", g.Name, c.namedRoles(r, p, roles))
 	if !add {
-		notice = fmt.Sprintf("%s no longer holds %s.", g.Name, c.namedRoles(r, roles))
+		notice = fmt.Sprintf("%s no longer holds %s.", g.Name, c.namedRoles(r, p, roles))
 	}
 	redirect(w, r, groupPath(g.ID), notice)
+	return nil
 }
 
-func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := c.service.DeleteGroup(r.Context(), principal(r), r.PathValue("id"))
+func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	g, err := c.service.DeleteGroup(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.groupView(r) })
-		return
+		return onPage(err, func() (view, error) { return c.groupView(r, p) })
 	}
 	redirect(w, r, "/console/accounts/groups", fmt.Sprintf("Group %s deleted; its %s lost the permissions of its roles.",
 		g.Name, plural(len(g.Users), "member")))
+	return nil
 }

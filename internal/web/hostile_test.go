@@ -277,3 +277,37 @@ func TestHostileConsoleText(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileServiceAccountWithBadFirstToken: a service account created with its first
+// token is both or neither: a token name the service refuses leaves no account behind, and
+// a good one creates the account and shows the token's secret once.
+func TestHostileServiceAccountWithBadFirstToken(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, false)
+		b := e.browser()
+		e.signIn(b, "jane@example.com", password)
+		ctx := context.Background()
+		for _, name := range []string{strings.Repeat("n", tokenward.MaxTokenNameLength+1), "bad\x00name"} {
+			r := e.send(b, "POST", "/console/accounts/service-accounts",
+				url.Values{"identifier": {"bot"}, "token": {"on"}, "token_name": {name}})
+			if r.status != http.StatusBadRequest {
+				t.Errorf("create sa::bot with token name %q: %d, want 400", name, r.status)
+			}
+			if _, err := e.service.AccountFor(ctx, e.admin(), "sa::bot", tokenward.ServiceAccount); tokenward.ErrorCode(err) != tokenward.ENotFound {
+				t.Fatalf("the refused token name left sa::bot behind (%v)", err)
+			}
+		}
+		r := e.send(b, "POST", "/console/accounts/service-accounts",
+			url.Values{"identifier": {"bot"}, "token": {"on"}, "token_name": {"first"}})
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Service account created.") {
+			t.Fatalf("create sa::bot with a first token: %d", r.status)
+		}
+		tokens, err := e.service.ServiceAccountTokens(ctx, e.admin(), "sa::bot")
+		if err != nil || len(tokens) != 1 || tokens[0].Name != "first" || tokens[0].AccountType != tokenward.TypeServiceAccount {
+			t.Fatalf("sa::bot's tokens = %+v, %v; want one named first", tokens, err)
+		}
+		if n := e.auditCount(e.admin(), tokenward.AuditTokenGenerate, tokens[0].ID+" of sa::bot"); n != 1 {
+			t.Errorf("%d token.generate events for the first token, want 1", n)
+		}
+	})
+}

@@ -221,8 +221,7 @@ func accountLink(identifier string) string {
 	return "/console/accounts/users/" + url.PathEscape(identifier)
 }
 
-func (c *Console) orgTokensView(r *http.Request) (view, error) {
-	p := principal(r)
+func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, error) {
 	tv := parseTokenView(r.URL.Query())
 	now := c.service.Now()
 	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
@@ -258,8 +257,8 @@ func (c *Console) orgTokensView(r *http.Request) (view, error) {
 	return view{Title: "API Tokens", Nav: "api-tokens", Data: d}, nil
 }
 
-func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "api-tokens", func() (view, error) { return c.orgTokensView(r) })
+func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "api-tokens", func() (view, error) { return c.orgTokensView(r, p) })
 }
 
 // back is where a form on the API Tokens page returns to: the view it was posted from. The
@@ -278,17 +277,16 @@ func back(r *http.Request) string {
 	return table
 }
 
-func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request) {
+func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	t, err := c.service.RevokeOrgToken(r.Context(), principal(r), r.PostFormValue("token"))
+	t, err := c.service.RevokeOrgToken(r.Context(), p, r.PostFormValue("token"))
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
-		return
+		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
 	redirect(w, r, back(r), fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account))
+	return nil
 }
 
 // Saved searches store {"<name>": "<the view's query string>"}, the shape the API's
@@ -309,32 +307,29 @@ func savedNameAndQuery(stored string) (string, string) {
 	return "(unnamed)", ""
 }
 
-func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request) {
+func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
+	table := func() (view, error) { return c.orgTokensView(r, p) }
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if name == "" {
-		c.failOnPage(w, r, tokenward.Errorf(tokenward.EInvalid, "give the search a name to save it"), func() (view, error) { return c.orgTokensView(r) })
-		return
+		return onPage(tokenward.Errorf(tokenward.EInvalid, "give the search a name to save it"), table)
 	}
 	query := r.PostFormValue("query")
-	s, err := c.service.CreateSavedSearch(r.Context(), principal(r), "TOKEN", savedQuery(name, query))
+	s, err := c.service.CreateSavedSearch(r.Context(), p, "TOKEN", savedQuery(name, query))
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
-		return
+		return onPage(err, table)
 	}
 	target := "/console/accounts/api-tokens?" + query
 	redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, fmt.Sprintf("Search %q saved.", name))
+	return nil
 }
 
-func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request) {
+func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	p := principal(r)
 	s, err := c.service.SavedSearchOf(r.Context(), p, r.PathValue("id"))
 	if err == nil {
 		name := strings.TrimSpace(r.PostFormValue("name"))
@@ -346,20 +341,19 @@ func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
-		return
+		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
 	redirect(w, r, back(r), "Saved search renamed.")
+	return nil
 }
 
-func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request) {
+func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	if _, err := c.service.DeleteSavedSearch(r.Context(), principal(r), r.PathValue("id")); err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.orgTokensView(r) })
-		return
+	if _, err := c.service.DeleteSavedSearch(r.Context(), p, r.PathValue("id")); err != nil {
+		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
 	redirect(w, r, back(r), "Saved search deleted.")
+	return nil
 }

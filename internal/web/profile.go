@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // apiAccessData is the API Access page: the caller's tokens and, right after generating,
@@ -39,107 +38,47 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (c *Console) apiAccess(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	if p.Kind != tokenward.UserAccount {
-		c.fail(w, r, tokenward.Errorf(tokenward.EForbidden, "only user accounts have an API Access page"))
-		return
-	}
-	v, err := c.apiAccessView(r, p)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.render(w, r, http.StatusOK, "api-access", v)
+// apiAccess is a person's own API Access page. Only user accounts have one: the service
+// refuses any other (EForbidden, requireUserAccount), and only users can sign in anyway.
+func (c *Console) apiAccess(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "api-access", func() (view, error) { return c.apiAccessView(r, p) })
 }
 
 // generateOwnToken shows the new secret in the response itself (never in a redirect URL or
 // a cookie), on a page that is not cached.
-func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request) {
+func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	p := principal(r)
 	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"))
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.apiAccessView(r, p) })
-		return
+		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
 	v, err := c.apiAccessView(r, p)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	d := v.Data.(*apiAccessData)
 	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
 	c.render(w, r, http.StatusOK, "api-access", v)
+	return nil
 }
 
-func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request) {
+func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
-	p := principal(r)
 	if _, err := c.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name")); err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.apiAccessView(r, p) })
-		return
+		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
 	redirect(w, r, "/console/profile/api-access", "Token renamed.")
+	return nil
 }
 
-func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if _, err := c.service.RevokeOwnToken(r.Context(), p, r.PathValue("id")); err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.apiAccessView(r, p) })
-		return
+		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
 	redirect(w, r, "/console/profile/api-access", "Token revoked. Anything still using it now gets an authorization error.")
+	return nil
 }
-
-// failOnPage shows a rule's refusal (a bad name, the cap) on the page the person was on,
-// with the page as it is; other failures get the error page.
-func (c *Console) failOnPage(w http.ResponseWriter, r *http.Request, err error, page func() (view, error)) {
-	code := tokenward.ErrorCode(err)
-	if code != tokenward.EInvalid && code != tokenward.EConflict && code != tokenward.ENotFound {
-		c.fail(w, r, err)
-		return
-	}
-	v, perr := page()
-	if perr != nil {
-		c.fail(w, r, err)
-		return
-	}
-	v.Error = sentence(tokenward.ErrorMessage(err))
-	v.Notice = ""
-	c.render(w, r, edge.Status(err), pageOf(r), v)
-}
-
-// pageOf names the page template a console path renders.
-func pageOf(r *http.Request) string {
-	switch {
-	case hasPrefix(r.URL.Path, "/console/profile"):
-		return "api-access"
-	case hasPrefix(r.URL.Path, "/console/accounts/service-accounts/") && r.PathValue("id") != "":
-		return "service-account"
-	case hasPrefix(r.URL.Path, "/console/accounts/service-accounts"):
-		return "service-accounts"
-	case hasPrefix(r.URL.Path, "/console/accounts/users/") && r.PathValue("id") != "":
-		return "user"
-	case hasPrefix(r.URL.Path, "/console/accounts/users"):
-		return "users"
-	case hasPrefix(r.URL.Path, "/console/accounts/roles/") && r.PathValue("id") != "":
-		return "role"
-	case hasPrefix(r.URL.Path, "/console/accounts/roles"):
-		return "roles"
-	case hasPrefix(r.URL.Path, "/console/accounts/groups/") && r.PathValue("id") != "":
-		return "group"
-	case hasPrefix(r.URL.Path, "/console/accounts/groups"):
-		return "groups"
-	default:
-		return "api-tokens"
-	}
-}
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }

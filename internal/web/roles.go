@@ -35,13 +35,13 @@ type roleData struct {
 
 func rolePath(id string) string { return "/console/accounts/roles/" + url.PathEscape(id) }
 
-func (c *Console) roleListView(r *http.Request) (view, error) {
+func (c *Console) roleListView(r *http.Request, p tokenward.Principal) (view, error) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	req := tokenward.SearchRequest{Limit: tokenward.MaxSearchLimit}
 	if q != "" {
 		req.Query = []tokenward.SearchCondition{{Key: "freetext", Value: q}}
 	}
-	page, err := c.service.SearchRoles(r.Context(), principal(r), req)
+	page, err := c.service.SearchRoles(r.Context(), p, req)
 	if err != nil {
 		return view{}, err
 	}
@@ -49,16 +49,16 @@ func (c *Console) roleListView(r *http.Request) (view, error) {
 		Roles: page.Items, Query: q, Total: page.Total, Permissions: tokenward.AllPermissions}}, nil
 }
 
-func (c *Console) roleView(r *http.Request) (view, error) {
-	role, err := c.service.Role(r.Context(), principal(r), r.PathValue("id"))
+func (c *Console) roleView(r *http.Request, p tokenward.Principal) (view, error) {
+	role, err := c.service.Role(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return view{}, err
 	}
-	cat, err := c.catalog(r)
+	cat, err := c.catalog(r, p)
 	if err != nil {
 		return view{}, err
 	}
-	accounts, err := c.accountChoices(r)
+	accounts, err := c.accountChoices(r, p)
 	if err != nil {
 		return view{}, err
 	}
@@ -67,12 +67,12 @@ func (c *Console) roleView(r *http.Request) (view, error) {
 		OtherGroups: cat.groupsIn(role.Groups, false), Accounts: accounts}}, nil
 }
 
-func (c *Console) roles(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "roles", func() (view, error) { return c.roleListView(r) })
+func (c *Console) roles(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "roles", func() (view, error) { return c.roleListView(r, p) })
 }
 
-func (c *Console) role(w http.ResponseWriter, r *http.Request) {
-	c.page(w, r, "role", func() (view, error) { return c.roleView(r) })
+func (c *Console) role(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	return c.page(w, r, "role", func() (view, error) { return c.roleView(r, p) })
 }
 
 // roleWrite reads a role form: name, description and permission checkboxes.
@@ -85,14 +85,13 @@ func roleWrite(r *http.Request) (tokenward.RoleWrite, error) {
 	return tokenward.RoleWrite{Name: &name, Description: &description, Permissions: &perms}, nil
 }
 
-func (c *Console) createRole(w http.ResponseWriter, r *http.Request) {
+func (c *Console) createRole(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	// A refused form comes back as it was typed.
 	back := func() (view, error) {
-		v, err := c.roleListView(r)
+		v, err := c.roleListView(r, p)
 		if err == nil {
 			perms, _ := formPermissions(r)
 			v.Data.(*roleListData).Form = roleForm{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Permissions: perms}
@@ -101,57 +100,51 @@ func (c *Console) createRole(w http.ResponseWriter, r *http.Request) {
 	}
 	write, err := roleWrite(r)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
-	role, err := c.service.CreateRole(r.Context(), principal(r), write)
+	role, err := c.service.CreateRole(r.Context(), p, write)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, rolePath(role.ID), "Role created. Assign it to accounts or groups below.")
+	return nil
 }
 
-func (c *Console) updateRole(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.roleView(r) }
+func (c *Console) updateRole(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.roleView(r, p) }
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	write, err := roleWrite(r)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
-	role, err := c.service.UpdateRole(r.Context(), principal(r), r.PathValue("id"), write)
+	role, err := c.service.UpdateRole(r.Context(), p, r.PathValue("id"), write)
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	redirect(w, r, rolePath(role.ID), "Role updated. Its accounts and groups hold its new permissions.")
+	return nil
 }
 
 // changeRoleAssignees assigns the role to accounts and groups, or takes it from them: each
 // "assignee" is an account identifier or a group id.
-func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request) {
-	back := func() (view, error) { return c.roleView(r) }
+func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	back := func() (view, error) { return c.roleView(r, p) }
 	add, err := opAdds(r)
 	if err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	if err := parseForm(w, r); err != nil {
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	assignees, err := formList(r, "assignee", "name an account or choose a group")
 	var role tokenward.Role
 	if err == nil {
-		role, err = c.service.ChangeRoleAssignees(r.Context(), principal(r), r.PathValue("id"), add, assignees)
+		role, err = c.service.ChangeRoleAssignees(r.Context(), p, r.PathValue("id"), add, assignees)
 	}
 	if err != nil {
-		c.failOnPage(w, r, err, back)
-		return
+		return onPage(err, back)
 	}
 	names := make([]string, len(assignees))
 	for i, a := range assignees {
@@ -159,7 +152,7 @@ func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request) {
 		if tokenward.IsAccountIdentifier(a) {
 			continue
 		}
-		if g, err := c.service.Group(r.Context(), principal(r), a); err == nil {
+		if g, err := c.service.Group(r.Context(), p, a); err == nil {
 			names[i] = "group " + g.Name
 		}
 	}
@@ -168,14 +161,15 @@ func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request) {
 		notice = fmt.Sprintf("Role %s taken from %s.", role.Name, listOf(names))
 	}
 	redirect(w, r, rolePath(role.ID), notice)
+	return nil
 }
 
-func (c *Console) deleteRole(w http.ResponseWriter, r *http.Request) {
-	role, err := c.service.DeleteRole(r.Context(), principal(r), r.PathValue("id"))
+func (c *Console) deleteRole(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	role, err := c.service.DeleteRole(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		c.failOnPage(w, r, err, func() (view, error) { return c.roleView(r) })
-		return
+		return onPage(err, func() (view, error) { return c.roleView(r, p) })
 	}
 	redirect(w, r, "/console/accounts/roles", fmt.Sprintf("Role %s deleted; %s and %s lost its permissions.",
 		role.Name, plural(len(role.Accounts), "account"), plural(len(role.Groups), "group")))
+	return nil
 }

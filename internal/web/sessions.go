@@ -57,30 +57,28 @@ const signedIn tokenward.Permission = ""
 func (c *Console) Routes() []edge.Route { return slices.Clone(c.table) }
 
 // route registers a page behind a live session and the permission it needs (signedIn for
-// none). The check comes before the form is read, so that a refusal says nothing about the
-// request; the service checks again, as for every caller.
-func (c *Console) route(pattern string, needs tokenward.Permission, h http.HandlerFunc) {
+// none), on the route's own line. The check comes before the form is read, so that a
+// refusal says nothing about the request; the service checks again, as for every caller.
+func (c *Console) route(pattern string, needs tokenward.Permission, h edge.Handler) {
 	c.table = append(c.table, edge.Route{Pattern: pattern, Needs: needs})
-	c.mux.HandleFunc(pattern, c.session(func(w http.ResponseWriter, r *http.Request) {
-		if needs != signedIn {
-			if err := tokenward.RequireFor(principal(r), needs); err != nil {
-				c.fail(w, r, err)
-				return
-			}
-		}
-		h(w, r)
-	}))
+	c.mux.HandleFunc(pattern, c.session(needs, h))
 }
 
 // public registers a route that needs no session: the sign-in form and static files.
-func (c *Console) public(pattern string, h http.HandlerFunc) {
+// Their failures are answered as every page's are (fail).
+func (c *Console) public(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	c.table = append(c.table, edge.Route{Pattern: pattern, Public: true})
-	c.mux.HandleFunc(pattern, h)
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			c.fail(w, r, err)
+		}
+	})
 }
 
-// session wraps a page that needs a live session: without one the browser goes to the
-// sign-in form.
-func (c *Console) session(h http.HandlerFunc) http.HandlerFunc {
+// session runs h for the person a live session speaks for, once they hold needs: without
+// a session the browser goes to the sign-in form. Whatever fails, the session, the
+// permission or h, is answered here and nowhere else (fail).
+func (c *Console) session(needs tokenward.Permission, h edge.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.service.SessionPrincipal(r.Context(), sessionSecret(r))
 		if errors.Is(err, tokenward.ErrNoSession) {
@@ -88,12 +86,20 @@ func (c *Console) session(h http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 			return
 		}
+		if err == nil {
+			p.Source = edge.ClientAddress(r, c.cfg.TrustForwardedFor)
+			// The pages rendered for this request, error pages included, show who is signed in.
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+			if needs != signedIn {
+				err = tokenward.RequireFor(p, needs)
+			}
+		}
+		if err == nil {
+			err = h(w, r, p)
+		}
 		if err != nil {
 			c.fail(w, r, err)
-			return
 		}
-		p.Source = edge.ClientAddress(r, c.cfg.TrustForwardedFor)
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
 }
 
@@ -102,15 +108,16 @@ func principal(r *http.Request) tokenward.Principal {
 	return p
 }
 
-func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
+func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) error {
 	c.render(w, r, http.StatusOK, "signin", view{Title: "Sign in", Data: signInData{}})
+	return nil
 }
 
 type signInData struct{ Email string }
 
 // signIn checks the form; a failure re-renders it with one message for every reason. The
 // service applies the sign-in budgets and the cap on checks running at once (signin.go).
-func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	attempt := tokenward.SignInAttempt{Email: email, Password: password,
@@ -122,20 +129,20 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	case tokenward.EUnauthorized:
 		c.logger.Info("console sign-in failed", "remote", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrBadSignIn.Message), Data: shown})
-		return
+		return nil
 	case tokenward.ETooMany, tokenward.EUnavailable:
 		c.logger.Info("console sign-in refused before its check", "remote", r.RemoteAddr, "reason", tokenward.ErrorCode(err))
 		edge.SetRetryAfter(w, err)
 		c.render(w, r, edge.Status(err), "signin", view{Title: "Sign in", Error: sentence(tokenward.ErrorMessage(err)), Data: shown})
-		return
+		return nil
 	default:
-		c.fail(w, r, err)
-		return
+		return err
 	}
 	setSessionCookie(w, r, res.Session, res.Expires)
 	http.SetCookie(w, &http.Cookie{Name: deviceCookieName(r), Value: res.Device, Path: "/console/signin",
 		MaxAge: int(res.DeviceLifetime / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	return nil
 }
 
 // The device cookie marks a browser that signed in before: its failed sign-ins spend a
@@ -161,7 +168,7 @@ func deviceSecret(r *http.Request) string {
 }
 
 // signOut ends the session on the server, so that a copied cookie stops working too.
-func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) error {
 	if secret := sessionSecret(r); secret != "" {
 		if err := c.service.SignOut(r.Context(), secret); err != nil {
 			c.logger.Error("console sign-out", "err", err)
@@ -169,9 +176,11 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	clearSessionCookie(w, r)
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+	return nil
 }
 
 // home sends a signed-in person to their API Access page.
-func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+func (c *Console) home(w http.ResponseWriter, r *http.Request, _ tokenward.Principal) error {
 	http.Redirect(w, r, "/console/profile/api-access", http.StatusSeeOther)
+	return nil
 }

@@ -57,7 +57,7 @@ func New(service *tokenward.Service, cfg Config) *Console {
 
 // routes registers every console route; this is the one place that lists them.
 func (c *Console) routes() {
-	c.public("GET /console/static/", c.files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))).ServeHTTP)
+	c.public("GET /console/static/", files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))))
 	c.public("GET /console/signin", c.signInForm)
 	c.public("POST /console/signin", c.signIn)
 	c.public("POST /console/signout", c.signOut)
@@ -118,19 +118,21 @@ func (c *Console) routes() {
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
 
-	c.mux.HandleFunc("/console/", c.session(c.notFound))
+	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
+		return errNoPage
+	}))
 }
 
 // files serves the console's static files but never a directory listing: what the
 // console ships is nobody's business but the pages that use it.
-func (c *Console) files(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func files(h http.Handler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if strings.HasSuffix(r.URL.Path, "/") {
-			c.notFound(w, r)
-			return
+			return errNoPage
 		}
 		h.ServeHTTP(w, r)
-	})
+		return nil
+	}
 }
 
 // ServeHTTP serves a console request with the console's security headers and cross-origin
@@ -246,33 +248,6 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if err := t.ExecuteTemplate(w, name, v); err != nil {
 		c.logger.Error("render console page", "page", page, "err", err)
 	}
-}
-
-// fail renders the error page for err, in words a person understands.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := edge.Status(err)
-	msg := tokenward.ErrorMessage(err)
-	if status == http.StatusInternalServerError {
-		c.logger.Error("console request failed", "route", r.Pattern, "err", err)
-		msg = "Something went wrong on our side. Try again in a moment."
-	}
-	title := map[int]string{400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Already exists"}[status]
-	if title == "" {
-		title = "Error"
-	}
-	c.render(w, r, status, "error", view{Title: title, Error: sentence(msg)})
-}
-
-// sentence capitalises an API message for display.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:] + map[bool]string{true: "", false: "."}[strings.HasSuffix(s, ".")]
-}
-
-func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.fail(w, r, tokenward.Errorf(tokenward.ENotFound, "there is no such page"))
 }
 
 // redirect answers a form post with a redirect to path, with a notice shown once there.
