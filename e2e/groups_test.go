@@ -114,7 +114,7 @@ func generateOn(t *testing.T, base, secret string) (int, map[string]any) {
 	t.Helper()
 	status, c := call(t, "POST", base+"/api/v2/apitoken", secret, "")
 	if status == 200 {
-		list := tokenList(t, c)
+		list := testkit.ResponseList(t, c)
 		id, _ := list[len(list)-1]["tokenID"].(string)
 		if s, rc := call(t, "DELETE", base+"/api/v2/apitoken/"+id, secret, ""); s != 200 {
 			t.Fatalf("revoke the token just generated: got HTTP %d %v, want 200", s, rc)

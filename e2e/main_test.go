@@ -59,20 +59,6 @@ func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
 	return res.StatusCode, c
 }
 
-// tokenList returns the tokens of an OK container.
-func tokenList(t *testing.T, c map[string]any) []map[string]any {
-	t.Helper()
-	items, ok := c["response"].([]any)
-	if !ok {
-		t.Fatalf("response %v is not a list", c)
-	}
-	out := make([]map[string]any, len(items))
-	for i, it := range items {
-		out[i] = it.(map[string]any)
-	}
-	return out
-}
-
 // PropagationBound is the documented bound within which a change made on one instance, or
 // by the command line, holds on every instance.
 const PropagationBound = time.Second

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestRevocationPropagation runs two instances on one PostgreSQL, revokes 200 tokens one
@@ -42,7 +43,7 @@ func TestRevocationPropagation(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("generate for %s: %d %v", sa, status, c)
 			}
-			list := tokenList(t, c)
+			list := testkit.ResponseList(t, c)
 			tokens = append(tokens, token{sa, list[len(list)-1]["tokenID"].(string)})
 		}
 	}

@@ -49,14 +49,14 @@ func TestQuickstart(t *testing.T) {
 			t.Fatalf("token from the command line: %d, want 200 within %v", status, PropagationBound)
 		}
 		status, c := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, "")
-		tokens := tokenList(t, c)
+		tokens := testkit.ResponseList(t, c)
 		if status != 200 || len(tokens) != 2 || tokens[0]["tokenName"] != "laptop" || tokens[1]["tokenName"] != "script" {
 			t.Fatalf("GET apitoken: %d %v, want the tokens laptop and script", status, c)
 		}
 		laptopID := tokens[0]["tokenID"].(string)
 
 		status, c = call(t, "POST", srv.URL+"/api/v2/apitoken", secret, "")
-		tokens = tokenList(t, c)
+		tokens = testkit.ResponseList(t, c)
 		if status != 200 || len(tokens) != 3 {
 			t.Fatalf("POST apitoken: %d %v", status, c)
 		}
@@ -168,7 +168,7 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 			t.Errorf("50 generates over two instances got %v, want 19×200 and 31×400 (one token existed)", count)
 		}
 		_, c := call(t, "GET", servers[1].URL+"/api/v2/apitoken", secret, "")
-		tokens := tokenList(t, c)
+		tokens := testkit.ResponseList(t, c)
 		if len(tokens) != 20 {
 			t.Fatalf("account holds %d tokens, want 20", len(tokens))
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestLastUsed checks that a token's use shows as lastUsed after the periodic flush, and
@@ -24,7 +25,7 @@ func TestLastUsed(t *testing.T) {
 
 		lastUsed := func(url, token, name string) any {
 			_, c := call(t, "GET", url+"/api/v2/apitoken", token, "")
-			for _, tok := range tokenList(t, c) {
+			for _, tok := range testkit.ResponseList(t, c) {
 				if tok["tokenName"] == name {
 					return tok["lastUsed"]
 				}

@@ -137,7 +137,7 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 	if status != http.StatusOK {
 		t.Fatalf("GET apitoken/serviceaccount/%s as admin: got HTTP %d %v, want 200", saID, status, c)
 	}
-	raw := tokenList(t, c)
+	raw := testkit.ResponseList(t, c)
 	if len(raw) != 1 {
 		t.Fatalf("GET apitoken/serviceaccount/%s: got %d tokens %v, want 1", saID, len(raw), raw)
 	}
@@ -344,22 +344,4 @@ func call(t *testing.T, method, url, token string) (int, map[string]any) {
 		t.Fatalf("%s %s: body is not JSON: %v", method, url, err)
 	}
 	return res.StatusCode, c
-}
-
-// tokenList returns the tokens of an OK container.
-func tokenList(t *testing.T, c map[string]any) []map[string]any {
-	t.Helper()
-	items, ok := c["response"].([]any)
-	if !ok {
-		t.Fatalf("response %v is not a list", c)
-	}
-	out := make([]map[string]any, len(items))
-	for i, it := range items {
-		m, ok := it.(map[string]any)
-		if !ok {
-			t.Fatalf("response item %v is not an object", it)
-		}
-		out[i] = m
-	}
-	return out
 }

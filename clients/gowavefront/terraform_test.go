@@ -879,7 +879,7 @@ func testTerraformEffectivePermissions(t *testing.T, dsn string) {
 		for {
 			status, c := call(t, "POST", p.srv.URL+"/api/v2/apitoken", dev)
 			if status == 200 {
-				list := tokenList(t, c)
+				list := testkit.ResponseList(t, c)
 				last := list[len(list)-1]
 				if id, _ := last["tokenID"].(string); !secretPattern.MatchString(id) {
 					t.Errorf("%s: the generated token's tokenID: got %q, want its secret, a UUID", step, id)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
-	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 	"github.com/tokenward/tokenward/internal/testkit"
@@ -42,11 +41,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	db := storetest.Open(f, store.SQLite)
 	logs := &testkit.Buffer{Limit: 64 << 10}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	verifier := auth.New(db, time.Now, logger, time.Hour)
-	if err := verifier.Load(context.Background()); err != nil {
-		f.Fatal(err)
-	}
-	service := tokenward.NewService(tokenward.Config{Store: db, Now: time.Now, Verifier: verifier})
+	service, _ := newVerifiedService(f, db, time.Now, logger)
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
 	f.Cleanup(srv.Close)
 	client := srv.Client()

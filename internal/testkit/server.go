@@ -127,3 +127,22 @@ func (b Binary) Run(t testing.TB, dir, stdin string, args ...string) (string, st
 	}
 	return stdout.String(), stderr.String(), code
 }
+
+// ResponseList returns the objects of the list in an OK response container, failing the
+// test when the response is not a list of objects.
+func ResponseList(t testing.TB, c map[string]any) []map[string]any {
+	t.Helper()
+	items, ok := c["response"].([]any)
+	if !ok {
+		t.Fatalf("response %v is not a list", c)
+	}
+	out := make([]map[string]any, len(items))
+	for i, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			t.Fatalf("response item %v is not an object", it)
+		}
+		out[i] = m
+	}
+	return out
+}
