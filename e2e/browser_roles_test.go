@@ -17,17 +17,17 @@ import (
 func TestRolesAndGroupsInABrowser(t *testing.T) {
 	dir := t.TempDir()
 	dsn := filepath.Join(dir, "tokenward.db")
-	srv := startServer(t, dir, dsn)
-	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.stdout.String())[1]
+	srv := binary.Start(t, dir, dsn)
+	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())[1]
 	for _, cmd := range [][]string{
 		{"user", "create", "jane@example.com", "--password-stdin"},
 		{"serviceaccount", "create", "sa::deploy-bot", "--permission", "ingestion", "--description", "Deploys from CI"},
 	} {
-		if _, errOut, code := tokenward(t, dir, "jane's long password\n", append(cmd, "--db", dsn)...); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "jane's long password\n", append(cmd, "--db", dsn)...); code != 0 {
 			t.Fatalf("%v: %s", cmd, errOut)
 		}
 	}
-	out, errOut, code := tokenward(t, dir, "", "token", "create", "jane@example.com", "--name", "script", "--db", dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", "jane@example.com", "--name", "script", "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create: %s", errOut)
 	}
@@ -35,11 +35,11 @@ func TestRolesAndGroupsInABrowser(t *testing.T) {
 	if janeToken == "" {
 		t.Fatalf("token create printed no token: %q", out)
 	}
-	verify := srv.url + "/auth/verify?permission=ingestion"
+	verify := srv.URL + "/auth/verify?permission=ingestion"
 	if status := awaitStatus(t, verify, janeToken, 403); status != 403 {
 		t.Fatalf("jane's token before any role: %d, want 403", status)
 	}
-	b := newBrowser(t, srv.url)
+	b := newBrowser(t, srv.URL)
 	b.signIn("admin@localhost", password)
 
 	t.Run("create a role", func(t *testing.T) {

@@ -192,23 +192,23 @@ var secretText = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab
 func TestConsoleInABrowser(t *testing.T) {
 	dir := t.TempDir()
 	dsn := filepath.Join(dir, "tokenward.db")
-	srv := startServer(t, dir, dsn)
-	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.stdout.String())[1]
+	srv := binary.Start(t, dir, dsn)
+	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())[1]
 	for _, cmd := range [][]string{
 		{"user", "create", "jane@example.com", "--password-stdin"},
 		{"serviceaccount", "create", "sa::deploy-bot", "--permission", "ingestion", "--description", "Deploys from CI"},
 		{"serviceaccount", "create", "sa::grafana", "--permission", "dashboard_management"},
 	} {
-		if _, errOut, code := tokenward(t, dir, "jane's long password\n", append(cmd, "--db", dsn)...); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "jane's long password\n", append(cmd, "--db", dsn)...); code != 0 {
 			t.Fatalf("%v: %s", cmd, errOut)
 		}
 	}
 	for _, acct := range []string{"sa::deploy-bot", "sa::deploy-bot", "sa::grafana", "jane@example.com"} {
-		if _, errOut, code := tokenward(t, dir, "", "token", "create", acct, "--name", "seeded", "--db", dsn); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "", "token", "create", acct, "--name", "seeded", "--db", dsn); code != 0 {
 			t.Fatalf("token create %s: %s", acct, errOut)
 		}
 	}
-	b := newBrowser(t, srv.url)
+	b := newBrowser(t, srv.URL)
 	time.Sleep(PropagationBound) // let the server's index take in the command line's tokens
 
 	t.Run("sign in and API Access", func(t *testing.T) {
@@ -233,7 +233,7 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("shown secret %q is not a token", secret)
 		}
 		b.shot("03-api-access-new-token")
-		if status, _ := call(t, "GET", srv.url+"/api/v2/apitoken", secret, ""); status != 200 {
+		if status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 200 {
 			t.Errorf("the generated token: %d, want 200", status)
 		}
 		b.open("/console/profile/api-access")
@@ -256,7 +256,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		b.click(`form[action$="/revoke"] button`)
 		b.waitText("Token revoked")
-		if status, _ := call(t, "GET", srv.url+"/api/v2/apitoken", secret, ""); status != 401 {
+		if status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 401 {
 			t.Errorf("a token revoked in the console: %d, want 401", status)
 		}
 		if n := b.count("tbody tr"); n != 0 {
@@ -294,17 +294,17 @@ func TestConsoleInABrowser(t *testing.T) {
 		b.waitText("you will not see it again")
 		saSecret := b.text("#new-secret")
 		b.shot("06-service-account-created")
-		if status, _ := call(t, "GET", srv.url+"/auth/verify?permission=ingestion", saSecret, ""); status != 200 {
+		if status, _ := call(t, "GET", srv.URL+"/auth/verify?permission=ingestion", saSecret, ""); status != 200 {
 			t.Errorf("the new service account's token: %d, want 200", status)
 		}
 		b.click(`form[action$="/active"] button`)
 		b.waitText("deactivated")
-		if status, _ := call(t, "GET", srv.url+"/auth/verify", saSecret, ""); status != 401 {
+		if status, _ := call(t, "GET", srv.URL+"/auth/verify", saSecret, ""); status != 401 {
 			t.Errorf("token of a deactivated service account: %d, want 401", status)
 		}
 		b.click(`form[action$="/active"] button`)
 		b.waitText("its tokens work again")
-		if status, _ := call(t, "GET", srv.url+"/auth/verify", saSecret, ""); status != 200 {
+		if status, _ := call(t, "GET", srv.URL+"/auth/verify", saSecret, ""); status != 200 {
 			t.Errorf("token after activating again: %d, want 200", status)
 		}
 	})
@@ -353,7 +353,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		b.waitURL("saved=")
 		b.waitText("1 - 2 of 2")
 		// Share: the copied link is the address, which reproduces the view in a fresh load.
-		b.open(strings.TrimPrefix(view, srv.url))
+		b.open(strings.TrimPrefix(view, srv.URL))
 		if got := b.text(".range"); got != "1 - 2 of 2" {
 			t.Errorf("shared link shows %q, want 1 - 2 of 2", got)
 		}

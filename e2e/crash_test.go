@@ -23,6 +23,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // Crash-test parameters. The default run takes a few seconds per engine; a longer run:
@@ -59,7 +60,7 @@ func TestCrashSafety(t *testing.T) {
 	// tokens from one address than the default limit allows, so switch the limit off when
 	// this binary has it.
 	var extra []string
-	if _, errOut, _ := tokenward(t, t.TempDir(), "", "serve", "--help"); strings.Contains(errOut, "limit-invalid-tokens") {
+	if _, errOut, _ := binary.Run(t, t.TempDir(), "", "serve", "--help"); strings.Contains(errOut, "limit-invalid-tokens") {
 		extra = append(extra, "--limit-invalid-tokens", "off")
 	}
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
@@ -73,7 +74,7 @@ func TestCrashSafety(t *testing.T) {
 			if t.Failed() {
 				t.FailNow()
 			}
-			r.srv = startServer(t, r.dir, r.dsn, r.extra...)
+			r.srv = binary.Start(t, r.dir, r.dsn, r.extra...)
 			r.check()
 			r.checkDatabase()
 			if t.Failed() {
@@ -127,7 +128,7 @@ type crashRun struct {
 	engine   store.Engine
 	dir, dsn string
 	extra    []string
-	srv      *server
+	srv      *testkit.Server
 	client   *http.Client
 	admin    string // the administrator's secret, from the command line; never a target
 	adminID  string
@@ -151,23 +152,23 @@ func newCrashRun(t *testing.T, engine store.Engine, extra []string) *crashRun {
 			MaxIdleConns: 2 * crashWorkers, MaxIdleConnsPerHost: 2 * crashWorkers, IdleConnTimeout: time.Minute}},
 		acked: map[string]int{}, unknown: map[string]int{}, accounts: []string{""}}
 	t.Cleanup(r.client.CloseIdleConnections)
-	r.srv = startServer(t, r.dir, r.dsn, extra...)
-	out, errOut, code := tokenward(t, r.dir, "", "token", "create", "admin@localhost", "--name", "crash-checker", "--db", r.dsn)
+	r.srv = binary.Start(t, r.dir, r.dsn, extra...)
+	out, errOut, code := binary.Run(t, r.dir, "", "token", "create", "admin@localhost", "--name", "crash-checker", "--db", r.dsn)
 	if code != 0 {
 		t.Fatalf("token create: exit %d: %s", code, errOut)
 	}
 	r.admin = strings.TrimSpace(out)
-	if status := awaitStatus(t, r.srv.url+"/api/v2/apitoken", r.admin, 200); status != 200 {
+	if status := awaitStatus(t, r.srv.URL+"/api/v2/apitoken", r.admin, 200); status != 200 {
 		t.Fatalf("the administrator's token: %d, want 200 within %v", status, PropagationBound)
 	}
-	status, c := call(t, "GET", r.srv.url+"/api/v2/apitoken/customertokens/"+r.admin, r.admin, "")
+	status, c := call(t, "GET", r.srv.URL+"/api/v2/apitoken/customertokens/"+r.admin, r.admin, "")
 	if status != 200 {
 		t.Fatalf("look up the administrator's token: %d %v", status, c)
 	}
 	r.adminID, _ = c["response"].(map[string]any)["id"].(string)
 	for i := range crashServiceAccts {
 		sa := fmt.Sprintf("sa::crash-%d", i)
-		if status, c := call(t, "POST", r.srv.url+"/api/v2/account/serviceaccount", r.admin, `{"identifier":"`+sa+`"}`); status != 200 {
+		if status, c := call(t, "POST", r.srv.URL+"/api/v2/account/serviceaccount", r.admin, `{"identifier":"`+sa+`"}`); status != 200 {
 			t.Fatalf("create %s: %d %v", sa, status, c)
 		}
 		r.accounts = append(r.accounts, sa)
@@ -264,7 +265,7 @@ func (r *crashRun) note(tok *crashToken, format string, args ...any) {
 // traffic runs the clients against the current server and kills it after a random time.
 func (r *crashRun) traffic(rng *rand.Rand) {
 	t := r.t
-	base := r.srv.url
+	base := r.srv.URL
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := range crashWorkers {
@@ -274,15 +275,15 @@ func (r *crashRun) traffic(rng *rand.Rand) {
 	delay := crashMinTraffic + time.Duration(rng.Int64N(int64(crashMaxTraffic-crashMinTraffic)))
 	time.Sleep(delay)
 	stop.Store(true) // no new requests; those in flight meet the kill
-	if err := r.srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := r.srv.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("kill the server: %v", err)
 	}
 	select {
-	case err := <-r.srv.done:
+	case err := <-r.srv.Done:
 		// Wait has set ProcessState, so the server's cleanup (stop) leaves it alone.
-		ws, ok := r.srv.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		ws, ok := r.srv.Cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Errorf("round %d: the server ended with %v before it was killed; stderr:\n%s", r.round, err, r.srv.stderr.String())
+			t.Errorf("round %d: the server ended with %v before it was killed; stderr:\n%s", r.round, err, r.srv.Stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("round %d: the server did not die within 20s of SIGKILL", r.round)
@@ -297,7 +298,7 @@ func (r *crashRun) traffic(rng *rand.Rand) {
 		t.Errorf("%s", p)
 	}
 	if len(problems) > 0 {
-		t.Logf("server log of the killed instance:\n%s", r.srv.stderr.String())
+		t.Logf("server log of the killed instance:\n%s", r.srv.Stderr.String())
 	}
 	t.Logf("round %d: killed after %v of traffic; so far acknowledged %v, unknown %v", r.round, delay.Round(time.Millisecond), r.acked, r.unknown)
 }
@@ -495,7 +496,7 @@ func (r *crashRun) revoke(base string, rng *rand.Rand, w int) bool {
 // from what it sees, so that later rounds assert on them too.
 func (r *crashRun) check() {
 	t := r.t
-	base := r.srv.url
+	base := r.srv.URL
 	// Each account's live tokens, as the administrator lists them.
 	listed := map[string]map[string]string{}
 	for _, a := range r.accounts {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // Load-and-fault parameters. The default run takes 8 s of load, with PostgreSQL down for
@@ -293,7 +295,7 @@ type faultRun struct {
 	duration time.Duration
 	pg       *faultPostgres
 	dir      string
-	srv      [2]*server
+	srv      [2]*testkit.Server
 	client   *http.Client
 	admin    string
 	accounts []string
@@ -354,21 +356,21 @@ func (r *faultRun) setup() {
 	t.Cleanup(r.client.CloseIdleConnections)
 	dsn := r.pg.dsn()
 	// The load sends many unknown and revoked tokens from one address.
-	r.srv[0] = startServer(t, r.dir, dsn, "--limit-invalid-tokens", "off")
-	r.srv[1] = startServer(t, r.dir, dsn, "--limit-invalid-tokens", "off")
-	out, errOut, code := tokenward(t, r.dir, "", "token", "create", "admin@localhost", "--name", "fault-admin", "--db", dsn)
+	r.srv[0] = binary.Start(t, r.dir, dsn, "--limit-invalid-tokens", "off")
+	r.srv[1] = binary.Start(t, r.dir, dsn, "--limit-invalid-tokens", "off")
+	out, errOut, code := binary.Run(t, r.dir, "", "token", "create", "admin@localhost", "--name", "fault-admin", "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create: exit %d: %s", code, errOut)
 	}
 	r.admin = strings.TrimSpace(out)
 	for i, s := range r.srv {
-		if status := awaitStatus(t, s.url+"/api/v2/apitoken", r.admin, 200); status != 200 {
+		if status := awaitStatus(t, s.URL+"/api/v2/apitoken", r.admin, 200); status != 200 {
 			t.Fatalf("the administrator's token on %s: %d, want 200 within %v", faultInstName(i), status, PropagationBound)
 		}
 	}
 	for i := range faultAccounts {
 		sa := fmt.Sprintf("sa::fault-%d", i)
-		if status, c := call(t, "POST", r.srv[0].url+"/api/v2/account/serviceaccount", r.admin, `{"identifier":"`+sa+`"}`); status != 200 {
+		if status, c := call(t, "POST", r.srv[0].URL+"/api/v2/account/serviceaccount", r.admin, `{"identifier":"`+sa+`"}`); status != 200 {
 			t.Fatalf("create %s: %d %v", sa, status, c)
 		}
 		r.accounts = append(r.accounts, sa)
@@ -381,7 +383,7 @@ func (r *faultRun) setup() {
 	}
 	for _, tok := range r.tokens {
 		for i, s := range r.srv {
-			if status := awaitStatus(t, s.url+"/auth/verify", tok.secret, 200); status != 200 {
+			if status := awaitStatus(t, s.URL+"/auth/verify", tok.secret, 200); status != 200 {
 				t.Fatalf("seed token %s on %s: %d, want 200 within %v", faultSecretTail(tok.secret), faultInstName(i), status, PropagationBound)
 			}
 		}
@@ -395,7 +397,7 @@ func (r *faultRun) setup() {
 // do sends one request as the administrator and returns the status and decoded body; an
 // error means no complete answer arrived.
 func (r *faultRun) do(inst int, method, path, body string) (int, map[string]any, error) {
-	req, err := http.NewRequest(method, r.srv[inst].url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, r.srv[inst].URL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -422,7 +424,7 @@ func (r *faultRun) do(inst int, method, path, body string) (int, map[string]any,
 
 // verify sends one forward-auth request and returns its status, 0 when no answer came.
 func (r *faultRun) verify(inst int, secret string) (int, error) {
-	req, err := http.NewRequest("GET", r.srv[inst].url+"/auth/verify", nil)
+	req, err := http.NewRequest("GET", r.srv[inst].URL+"/auth/verify", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -695,7 +697,7 @@ func (r *faultRun) watchReadyz(inst int, done <-chan struct{}) {
 	for {
 		sent := r.since()
 		status, body := 0, ""
-		if res, err := client.Get(r.srv[inst].url + "/readyz"); err == nil {
+		if res, err := client.Get(r.srv[inst].URL + "/readyz"); err == nil {
 			raw, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			status = res.StatusCode
@@ -876,8 +878,8 @@ func (r *faultRun) watchDatabase(done <-chan struct{}) {
 func (r *faultRun) settle() {
 	for i, s := range r.srv {
 		select {
-		case err := <-s.done:
-			r.t.Errorf("instance %s exited during the run: %v; stderr:\n%s", faultInstName(i), err, s.stderr.String())
+		case err := <-s.Done:
+			r.t.Errorf("instance %s exited during the run: %v; stderr:\n%s", faultInstName(i), err, s.Stderr.String())
 		default:
 		}
 	}
@@ -1249,7 +1251,7 @@ func (r *faultRun) analyse() {
 	for i, s := range r.srv {
 		levels := map[string]int{}
 		msgs := map[string]int{}
-		for _, line := range strings.Split(s.stderr.String(), "\n") {
+		for _, line := range strings.Split(s.Stderr.String(), "\n") {
 			var l struct{ Level, Msg string }
 			if json.Unmarshal([]byte(line), &l) == nil && (l.Level == "WARN" || l.Level == "ERROR") {
 				levels[l.Level]++
@@ -1354,11 +1356,11 @@ func (r *faultRun) analyse() {
 		// requests that did not get 200 or 401.
 		for i, s := range r.srv {
 			name := filepath.Join(os.TempDir(), fmt.Sprintf("tokenward-fault-%s-%s.log", r.t0.Format("20060102-150405"), faultInstName(i)))
-			if err := os.WriteFile(name, []byte(s.stderr.String()), 0o644); err == nil {
+			if err := os.WriteFile(name, []byte(s.Stderr.String()), 0o644); err == nil {
 				t.Logf("instance %s's full log (load started at %s): %s", faultInstName(i), r.t0.Add(r.loadStart).UTC().Format("15:04:05.000"), name)
 			}
 			var keep []string
-			for _, line := range strings.Split(s.stderr.String(), "\n") {
+			for _, line := range strings.Split(s.Stderr.String(), "\n") {
 				if !strings.Contains(line, `"msg":"request"`) || !strings.Contains(line, `"status":200,`) && !strings.Contains(line, `"status":401,`) {
 					keep = append(keep, line)
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestGroupPermissionPropagation runs two instances on one PostgreSQL. A user with no direct
@@ -19,43 +20,43 @@ import (
 func TestGroupPermissionPropagation(t *testing.T) {
 	dir := t.TempDir()
 	dsn := storetest.DSN(t, store.Postgres)
-	a, b := startServer(t, dir, dsn), startServer(t, dir, dsn)
-	out, errOut, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
+	a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create admin@localhost: exit %d, stderr %q", code, errOut)
 	}
 	admin := strings.TrimSpace(out)
-	if status := awaitStatus(t, a.url+"/api/v2/apitoken", admin, 200); status != 200 {
+	if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 		t.Fatalf("the administrator's token on A: got HTTP %d, want 200", status)
 	}
 
 	const email = "dev@example.com"
-	if _, errOut, code := tokenward(t, dir, "", "user", "create", email, "--db", dsn); code != 0 {
+	if _, errOut, code := binary.Run(t, dir, "", "user", "create", email, "--db", dsn); code != 0 {
 		t.Fatalf("user create %s: exit %d, stderr %q", email, code, errOut)
 	}
-	out, errOut, code = tokenward(t, dir, "", "token", "create", email, "--db", dsn)
+	out, errOut, code = binary.Run(t, dir, "", "token", "create", email, "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create %s: exit %d, stderr %q", email, code, errOut)
 	}
 	dev := strings.TrimSpace(out)
-	for name, s := range map[string]*server{"A": a, "B": b} {
-		if status := awaitStatus(t, s.url+"/api/v2/apitoken", dev, 200); status != 200 {
+	for name, s := range map[string]*testkit.Server{"A": a, "B": b} {
+		if status := awaitStatus(t, s.URL+"/api/v2/apitoken", dev, 200); status != 200 {
 			t.Fatalf("the user's token on %s: got HTTP %d, want 200", name, status)
 		}
 		// The control: without a role the user may not generate.
-		if status, c := generateOn(t, s.url, dev); status != 403 {
+		if status, c := generateOn(t, s.URL, dev); status != 403 {
 			t.Fatalf("generate on %s before any role reaches the user: got HTTP %d %v, want 403", name, status, c)
 		}
 	}
 
-	roleID := createdID(t, a.url+"/api/v2/role", admin, `{"name":"token-makers","description":"may generate tokens","permissions":["token_management"]}`)
-	groupID := createdID(t, a.url+"/api/v2/usergroup", admin, `{"name":"token-makers","description":"users who may generate tokens"}`)
-	mustOK(t, a.url+"/api/v2/role/"+roleID+"/addAssignees", admin, `["`+groupID+`"]`)
+	roleID := createdID(t, a.URL+"/api/v2/role", admin, `{"name":"token-makers","description":"may generate tokens","permissions":["token_management"]}`)
+	groupID := createdID(t, a.URL+"/api/v2/usergroup", admin, `{"name":"token-makers","description":"users who may generate tokens"}`)
+	mustOK(t, a.URL+"/api/v2/role/"+roleID+"/addAssignees", admin, `["`+groupID+`"]`)
 	addUser := func() {
 		t.Helper()
-		mustOK(t, a.url+"/api/v2/usergroup/"+groupID+"/addUsers", admin, `["`+email+`"]`)
+		mustOK(t, a.URL+"/api/v2/usergroup/"+groupID+"/addUsers", admin, `["`+email+`"]`)
 		granted := time.Now()
-		status, c, lag, _ := awaitGenerate(t, b.url, dev, 200, granted)
+		status, c, lag, _ := awaitGenerate(t, b.URL, dev, 200, granted)
 		t.Logf("group membership granted on A: B answered the user's generate request with %d after %v", status, lag.Round(time.Microsecond))
 		if status != 200 {
 			t.Fatalf("generate on B after A put the user in a group whose role holds token_management: got HTTP %d %v after %v, want 200 within %v",
@@ -64,19 +65,19 @@ func TestGroupPermissionPropagation(t *testing.T) {
 	}
 
 	addUser()
-	mustOK(t, a.url+"/api/v2/usergroup/"+groupID+"/removeUsers", admin, `["`+email+`"]`)
+	mustOK(t, a.URL+"/api/v2/usergroup/"+groupID+"/removeUsers", admin, `["`+email+`"]`)
 	refusedEverywhere(t, "user removed from the group", a, b, dev, time.Now())
 
 	addUser()
-	mustOK(t, a.url+"/api/v2/role/revoke/token_management", admin, `["`+roleID+`"]`)
+	mustOK(t, a.URL+"/api/v2/role/revoke/token_management", admin, `["`+roleID+`"]`)
 	refusedEverywhere(t, "token_management revoked from the group's role", a, b, dev, time.Now())
 }
 
 // refusedEverywhere checks that after change (made through a, answered at changed) the
 // holder's generate requests get 403: a's next one at once, b's within PropagationBound.
-func refusedEverywhere(t *testing.T, change string, a, b *server, secret string, changed time.Time) {
+func refusedEverywhere(t *testing.T, change string, a, b *testkit.Server, secret string, changed time.Time) {
 	t.Helper()
-	statusA, cA, lagA, triesA := awaitGenerate(t, a.url, secret, 403, changed)
+	statusA, cA, lagA, triesA := awaitGenerate(t, a.URL, secret, 403, changed)
 	switch {
 	case statusA != 403:
 		t.Errorf("%s on A: generate on A still answers HTTP %d %v after %v, want 403", change, statusA, cA, lagA.Round(time.Microsecond))
@@ -84,7 +85,7 @@ func refusedEverywhere(t *testing.T, change string, a, b *server, secret string,
 		t.Errorf("%s on A: A accepted %d generate request(s) before refusing (after %v), want its next request refused, as a revocation is on the revoking instance",
 			change, triesA-1, lagA.Round(time.Microsecond))
 	}
-	statusB, cB, lagB, _ := awaitGenerate(t, b.url, secret, 403, changed)
+	statusB, cB, lagB, _ := awaitGenerate(t, b.URL, secret, 403, changed)
 	t.Logf("%s on A: A answered %d after %v (%d request(s)), B answered %d after %v (bound %v)",
 		change, statusA, lagA.Round(time.Microsecond), triesA, statusB, lagB.Round(time.Microsecond), PropagationBound)
 	if statusB != 403 {
@@ -113,7 +114,7 @@ func generateOn(t *testing.T, base, secret string) (int, map[string]any) {
 	t.Helper()
 	status, c := call(t, "POST", base+"/api/v2/apitoken", secret, "")
 	if status == 200 {
-		list := tokenList(t, c)
+		list := testkit.ResponseList(t, c)
 		id, _ := list[len(list)-1]["tokenID"].(string)
 		if s, rc := call(t, "DELETE", base+"/api/v2/apitoken/"+id, secret, ""); s != 200 {
 			t.Fatalf("revoke the token just generated: got HTTP %d %v, want 200", s, rc)

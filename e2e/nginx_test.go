@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestNginxForwardAuth puts Debian's nginx in front of an application, with auth_request
@@ -28,11 +30,11 @@ func TestNginxForwardAuth(t *testing.T) {
 	nginx := findNginx(t)
 	dir := t.TempDir()
 	dsn := filepath.Join(dir, "tokenward.db")
-	srv := startServer(t, dir, dsn)
+	srv := binary.Start(t, dir, dsn)
 
 	run := func(args ...string) string {
 		t.Helper()
-		out, errOut, code := tokenward(t, dir, "", append(args, "--db", dsn)...)
+		out, errOut, code := binary.Run(t, dir, "", append(args, "--db", dsn)...)
 		if code != 0 {
 			t.Fatalf("tokenward %v: exit %d, stderr %q", args, code, errOut)
 		}
@@ -44,7 +46,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	reader := run("token", "create", "reader@example.com")
 	admin := run("token", "create", "admin@localhost")
 	for _, secret := range []string{shipper, reader, admin} {
-		if status := awaitVerify(t, srv.url, secret); status != 200 {
+		if status := awaitVerify(t, srv.URL, secret); status != 200 {
 			t.Fatalf("token from the command line: /auth/verify got %d, want 200 within %v", status, PropagationBound)
 		}
 	}
@@ -63,7 +65,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 
-	proxy := startNginx(t, nginx, srv.url, app.URL)
+	proxy := startNginx(t, nginx, srv.URL, app.URL)
 
 	type request struct {
 		name, method, path, body string
@@ -124,7 +126,7 @@ func TestNginxForwardAuth(t *testing.T) {
 
 	// Revoke the service account's token on the tokenward instance nginx asks: that
 	// instance applies it before answering, so the next request through nginx is refused.
-	status, c := call(t, "DELETE", srv.url+"/api/v2/apitoken/serviceaccount/sa::shipper/"+shipper, admin, "")
+	status, c := call(t, "DELETE", srv.URL+"/api/v2/apitoken/serviceaccount/sa::shipper/"+shipper, admin, "")
 	if status != 200 {
 		t.Fatalf("revoke sa::shipper's token: got %d %v, want 200", status, c)
 	}
@@ -302,7 +304,7 @@ func startNginx(t *testing.T, nginx, tokenwardURL, appURL string) string {
 		os.Remove(errorLog)
 		cmd := exec.Command(nginx, "-p", prefix, "-e", errorLog, "-c", filepath.Join(prefix, "nginx.conf"),
 			"-g", "daemon off; pid "+filepath.Join(prefix, "nginx.pid")+";")
-		output := &lockedBuffer{}
+		output := &testkit.Buffer{}
 		cmd.Stdout, cmd.Stderr = output, output
 		// Its own process group, so that SIGKILL reaches the workers too.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestRevocationPropagation runs two instances on one PostgreSQL, revokes 200 tokens one
@@ -19,13 +20,13 @@ import (
 func TestRevocationPropagation(t *testing.T) {
 	dir := t.TempDir()
 	dsn := storetest.DSN(t, store.Postgres)
-	a, b := startServer(t, dir, dsn), startServer(t, dir, dsn)
-	out, _, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
+	a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
+	out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create: exit %d", code)
 	}
 	admin := strings.TrimSpace(out)
-	if status := awaitStatus(t, a.url+"/api/v2/apitoken", admin, 200); status != 200 {
+	if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 		t.Fatalf("admin token on A: %d", status)
 	}
 
@@ -34,27 +35,27 @@ func TestRevocationPropagation(t *testing.T) {
 	var tokens []token
 	for i := range accounts {
 		sa := fmt.Sprintf("sa::prop-%d", i)
-		if status, c := call(t, "POST", a.url+"/api/v2/account/serviceaccount", admin, `{"identifier":"`+sa+`"}`); status != 200 {
+		if status, c := call(t, "POST", a.URL+"/api/v2/account/serviceaccount", admin, `{"identifier":"`+sa+`"}`); status != 200 {
 			t.Fatalf("create %s: %d %v", sa, status, c)
 		}
 		for range perAccount {
-			status, c := call(t, "POST", a.url+"/api/v2/apitoken/serviceaccount/"+sa, admin, "")
+			status, c := call(t, "POST", a.URL+"/api/v2/apitoken/serviceaccount/"+sa, admin, "")
 			if status != 200 {
 				t.Fatalf("generate for %s: %d %v", sa, status, c)
 			}
-			list := tokenList(t, c)
+			list := testkit.ResponseList(t, c)
 			tokens = append(tokens, token{sa, list[len(list)-1]["tokenID"].(string)})
 		}
 	}
 	for _, tok := range tokens {
-		if status := awaitStatus(t, b.url+"/auth/verify", tok.secret, 200); status != 200 {
+		if status := awaitStatus(t, b.URL+"/auth/verify", tok.secret, 200); status != 200 {
 			t.Fatalf("a generated token never reached B: %d", status)
 		}
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	verifyOnB := func(secret string) int {
-		req, _ := http.NewRequest("GET", b.url+"/auth/verify", nil)
+		req, _ := http.NewRequest("GET", b.URL+"/auth/verify", nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
 		res, err := client.Do(req)
 		if err != nil {
@@ -65,7 +66,7 @@ func TestRevocationPropagation(t *testing.T) {
 	}
 	lags := make([]time.Duration, 0, len(tokens))
 	for _, tok := range tokens {
-		status, _ := call(t, "DELETE", a.url+"/api/v2/apitoken/serviceaccount/"+tok.account+"/"+tok.secret, admin, "")
+		status, _ := call(t, "DELETE", a.URL+"/api/v2/apitoken/serviceaccount/"+tok.account+"/"+tok.secret, admin, "")
 		if status != 200 {
 			t.Fatalf("revoke on A: %d", status)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestSignInFlood is the bounded load test of the issue "Hostile input": 200 parallel
@@ -40,26 +41,26 @@ func TestSignInFlood(t *testing.T) {
 	}
 	const clients, accounts = 200, 20
 	dir := t.TempDir()
-	srv := startServer(t, dir, "tokenward.db", "--trust-forwarded-for", "--limit-signin-account", "off", "--limit-signin-address", "off")
-	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.stdout.String())
+	srv := binary.Start(t, dir, "tokenward.db", "--trust-forwarded-for", "--limit-signin-account", "off", "--limit-signin-address", "off")
+	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())
 	if password == nil {
-		t.Fatalf("no administrator password printed:\n%s", srv.stdout.String())
+		t.Fatalf("no administrator password printed:\n%s", srv.Stdout.String())
 	}
-	out, errOut, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--name", "flood")
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "flood")
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errOut)
 	}
 	token := strings.TrimSpace(out)
 	for i := range accounts {
 		email := fmt.Sprintf("user%d@example.com", i)
-		if _, errOut, code := tokenward(t, dir, "", "user", "create", email); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "", "user", "create", email); code != 0 {
 			t.Fatalf("user create %s: %s", email, errOut)
 		}
-		if _, errOut, code := tokenward(t, dir, "a password nobody guesses\n", "user", "set-password", email, "--password-stdin"); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "a password nobody guesses\n", "user", "set-password", email, "--password-stdin"); code != 0 {
 			t.Fatalf("set-password %s: %s", email, errOut)
 		}
 	}
-	if status := awaitStatus(t, srv.url+"/auth/verify", token, 200); status != 200 {
+	if status := awaitStatus(t, srv.URL+"/auth/verify", token, 200); status != 200 {
 		t.Fatalf("the valid token: %d", status)
 	}
 
@@ -67,7 +68,7 @@ func TestSignInFlood(t *testing.T) {
 	verify := func(stop *atomic.Bool, n int) []time.Duration {
 		var lat []time.Duration
 		for i := 0; (n == 0 || i < n) && !stop.Load(); i++ {
-			req, _ := http.NewRequest("GET", srv.url+"/auth/verify", nil)
+			req, _ := http.NewRequest("GET", srv.URL+"/auth/verify", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			start := time.Now()
 			res, err := http.DefaultClient.Do(req)
@@ -97,7 +98,7 @@ func TestSignInFlood(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				form := url.Values{"email": {fmt.Sprintf("user%d@example.com", (c+i)%accounts)}, "password": {"wrong password " + strconv.Itoa(i)}}
-				req, _ := http.NewRequest("POST", srv.url+"/console/signin", strings.NewReader(form.Encode()))
+				req, _ := http.NewRequest("POST", srv.URL+"/console/signin", strings.NewReader(form.Encode()))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.1", c/250, c%250))
 				attempts.Add(1)
@@ -123,10 +124,10 @@ func TestSignInFlood(t *testing.T) {
 	<-probeDone
 	elapsed := time.Since(start)
 
-	peak := peakRSS(t, srv.cmd.Process.Pid)
+	peak := peakRSS(t, srv.Cmd.Process.Pid)
 	// Count the audit trail's events in the database itself: the API's total is a lower
 	// bound past 1,000 matches.
-	srv.stop(t)
+	srv.Stop(t)
 	conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "tokenward.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
@@ -206,9 +207,9 @@ func TestSignInBudgetAcrossInstances(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir := t.TempDir()
 		dsn := storetest.DSN(t, engine)
-		servers := make([]*server, 2)
+		servers := make([]*testkit.Server, 2)
 		for i := range servers {
-			servers[i] = startServer(t, dir, dsn, "--trust-forwarded-for")
+			servers[i] = binary.Start(t, dir, dsn, "--trust-forwarded-for")
 		}
 		var mu sync.Mutex
 		statuses := map[int]int{}
@@ -216,7 +217,7 @@ func TestSignInBudgetAcrossInstances(t *testing.T) {
 		for i := range 30 {
 			wg.Go(func() {
 				form := url.Values{"email": {"admin@localhost"}, "password": {"wrong password " + strconv.Itoa(i)}}
-				req, _ := http.NewRequest("POST", servers[i%2].url+"/console/signin", strings.NewReader(form.Encode()))
+				req, _ := http.NewRequest("POST", servers[i%2].URL+"/console/signin", strings.NewReader(form.Encode()))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i)) // the address budgets play no part
 				res, err := http.DefaultClient.Do(req)
@@ -234,14 +235,14 @@ func TestSignInBudgetAcrossInstances(t *testing.T) {
 		if statuses[401] != 5 || statuses[429] != 25 {
 			t.Errorf("30 parallel wrong sign-ins over two instances: %s, want 5×401 and 25×429", describeStatuses(statuses))
 		}
-		out, _, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
+		out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
 		if code != 0 {
 			t.Fatalf("token create: exit %d", code)
 		}
 		token := strings.TrimSpace(out)
-		awaitStatus(t, servers[0].url+"/api/v2/apitoken", token, 200)
+		awaitStatus(t, servers[0].URL+"/api/v2/apitoken", token, 200)
 		for action, want := range map[string]int{"signin.failure": 5, "signin.limited": 25} {
-			_, c := call(t, "GET", servers[0].url+"/api/v2/audit?action="+action, token, "")
+			_, c := call(t, "GET", servers[0].URL+"/api/v2/audit?action="+action, token, "")
 			page, _ := c["response"].(map[string]any)
 			if got, _ := page["totalItems"].(float64); int(got) != want {
 				t.Errorf("%d %s events, want %d", int(got), action, want)

@@ -25,8 +25,8 @@ import (
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	srv := startServer(t, dir, filepath.Join(dir, "tokenward.db"), "--tls-cert", cert, "--tls-key", key)
-	base := strings.Replace(srv.url, "http://", "https://", 1)
+	srv := binary.Start(t, dir, filepath.Join(dir, "tokenward.db"), "--tls-cert", cert, "--tls-key", key)
+	base := strings.Replace(srv.URL, "http://", "https://", 1)
 	client := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -36,10 +36,10 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("GET /healthz over TLS: %v %v", res, err)
 	}
 	res.Body.Close()
-	if res, err := http.Get(srv.url + "/healthz"); err == nil && res.StatusCode == 200 {
+	if res, err := http.Get(srv.URL + "/healthz"); err == nil && res.StatusCode == 200 {
 		t.Errorf("plain HTTP answered 200 on a TLS listener")
 	}
-	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.stdout.String())[1]
+	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())[1]
 	res, err = client.PostForm(base+"/console/signin", url.Values{"email": {"admin@localhost"}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestTLS(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(cookie, "__Host-tokenward_session=") || !strings.Contains(cookie, "Secure") {
 		t.Errorf("sign-in over TLS: %d, Set-Cookie %q; want 303 and a __Host- Secure cookie", res.StatusCode, cookie)
 	}
-	if _, errOut, code := tokenward(t, dir, "", "serve", "--tls-cert", cert); code != 2 || !strings.Contains(errOut, "go together") {
+	if _, errOut, code := binary.Run(t, dir, "", "serve", "--tls-cert", cert); code != 2 || !strings.Contains(errOut, "go together") {
 		t.Errorf("--tls-cert without --tls-key: exit %d, %q", code, errOut)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 var uuidLine = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$`)
@@ -23,86 +24,86 @@ func TestQuickstart(t *testing.T) {
 		if engine == store.Postgres {
 			db = []string{"--db", storetest.DSN(t, engine)}
 		}
-		srv := startServer(t, dir, dbArg(db), db...)
-		password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.stdout.String())
+		srv := binary.Start(t, dir, dbArg(db), db...)
+		password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())
 		if password == nil {
-			t.Fatalf("first start did not print the administrator's password; stdout:\n%s", srv.stdout.String())
+			t.Fatalf("first start did not print the administrator's password; stdout:\n%s", srv.Stdout.String())
 		}
 		secrets := []string{password[1]}
 
-		out, errOut, code := tokenward(t, dir, "", append([]string{"token", "create", "admin@localhost", "--name", "laptop"}, db...)...)
+		out, errOut, code := binary.Run(t, dir, "", append([]string{"token", "create", "admin@localhost", "--name", "laptop"}, db...)...)
 		if code != 0 || !uuidLine.MatchString(out) {
 			t.Fatalf("token create: exit %d, stdout %q (want only a UUID secret), stderr %q", code, out, errOut)
 		}
 		secret := strings.TrimSpace(out)
 		secrets = append(secrets, secret)
 		// Flags before the positional argument work too.
-		out, _, code = tokenward(t, dir, "", append(append([]string{"token", "create", "--name", "script"}, db...), "admin@localhost")...)
+		out, _, code = binary.Run(t, dir, "", append(append([]string{"token", "create", "--name", "script"}, db...), "admin@localhost")...)
 		if code != 0 || !uuidLine.MatchString(out) {
 			t.Fatalf("token create with flags first: exit %d, stdout %q", code, out)
 		}
 		secrets = append(secrets, strings.TrimSpace(out))
 
 		// A token made by the command line works on the running server within the bound.
-		if status := awaitStatus(t, srv.url+"/api/v2/apitoken", secret, 200); status != 200 {
+		if status := awaitStatus(t, srv.URL+"/api/v2/apitoken", secret, 200); status != 200 {
 			t.Fatalf("token from the command line: %d, want 200 within %v", status, PropagationBound)
 		}
-		status, c := call(t, "GET", srv.url+"/api/v2/apitoken", secret, "")
-		tokens := tokenList(t, c)
+		status, c := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, "")
+		tokens := testkit.ResponseList(t, c)
 		if status != 200 || len(tokens) != 2 || tokens[0]["tokenName"] != "laptop" || tokens[1]["tokenName"] != "script" {
 			t.Fatalf("GET apitoken: %d %v, want the tokens laptop and script", status, c)
 		}
 		laptopID := tokens[0]["tokenID"].(string)
 
-		status, c = call(t, "POST", srv.url+"/api/v2/apitoken", secret, "")
-		tokens = tokenList(t, c)
+		status, c = call(t, "POST", srv.URL+"/api/v2/apitoken", secret, "")
+		tokens = testkit.ResponseList(t, c)
 		if status != 200 || len(tokens) != 3 {
 			t.Fatalf("POST apitoken: %d %v", status, c)
 		}
 		secrets = append(secrets, tokens[2]["tokenID"].(string))
 
-		status, c = call(t, "PUT", srv.url+"/api/v2/apitoken/"+laptopID, secret, `{"tokenID":"`+laptopID+`","tokenName":"ci"}`)
+		status, c = call(t, "PUT", srv.URL+"/api/v2/apitoken/"+laptopID, secret, `{"tokenID":"`+laptopID+`","tokenName":"ci"}`)
 		if status != 200 || c["response"].(map[string]any)["tokenName"] != "ci" {
 			t.Fatalf("PUT apitoken: %d %v", status, c)
 		}
-		status, _ = call(t, "DELETE", srv.url+"/api/v2/apitoken/"+laptopID, secret, "")
+		status, _ = call(t, "DELETE", srv.URL+"/api/v2/apitoken/"+laptopID, secret, "")
 		if status != 200 {
 			t.Fatalf("DELETE apitoken: %d", status)
 		}
-		if status, c = call(t, "GET", srv.url+"/api/v2/apitoken", secret, ""); status != 401 {
+		if status, c = call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 401 {
 			t.Errorf("the revoked token: %d %v, want 401", status, c)
 		}
 
 		// The command line works beside the running server.
-		_, errOut, code = tokenward(t, dir, "correct horse battery staple\n",
+		_, errOut, code = binary.Run(t, dir, "correct horse battery staple\n",
 			append([]string{"user", "create", "jane@example.com", "--permission", "token_management", "--password-stdin"}, db...)...)
 		if code != 0 {
 			t.Fatalf("user create: exit %d, stderr %q", code, errOut)
 		}
-		out, _, code = tokenward(t, dir, "", append([]string{"token", "create", "jane@example.com"}, db...)...)
+		out, _, code = binary.Run(t, dir, "", append([]string{"token", "create", "jane@example.com"}, db...)...)
 		if code != 0 {
 			t.Fatalf("token create for jane: exit %d", code)
 		}
 		jane := strings.TrimSpace(out)
 		secrets = append(secrets, jane)
-		awaitStatus(t, srv.url+"/api/v2/apitoken", jane, 200)
-		if status, c = call(t, "POST", srv.url+"/api/v2/apitoken", jane, `{"tokenName":"jane's"}`); status != 200 {
+		awaitStatus(t, srv.URL+"/api/v2/apitoken", jane, 200)
+		if status, c = call(t, "POST", srv.URL+"/api/v2/apitoken", jane, `{"tokenName":"jane's"}`); status != 200 {
 			t.Errorf("jane generates: %d %v", status, c)
 		}
 
-		srv.stop(t)
-		logs := srv.stderr.String()
+		srv.Stop(t)
+		logs := srv.Stderr.String()
 		for _, s := range secrets {
 			if strings.Contains(logs, s) {
 				t.Errorf("a secret or password (...%s) appears in the server log", s[len(s)-4:])
 			}
 		}
 		// A second start on the same database creates no administrator and prints nothing.
-		again := startServer(t, dir, dbArg(db), db...)
-		if strings.Contains(again.stdout.String(), "password") {
-			t.Errorf("second start printed a password again: %q", again.stdout.String())
+		again := binary.Start(t, dir, dbArg(db), db...)
+		if strings.Contains(again.Stdout.String(), "password") {
+			t.Errorf("second start printed a password again: %q", again.Stdout.String())
 		}
-		if status, _ := call(t, "GET", again.url+"/api/v2/apitoken", jane, ""); status != 200 {
+		if status, _ := call(t, "GET", again.URL+"/api/v2/apitoken", jane, ""); status != 200 {
 			t.Errorf("jane's token after a restart: %d, want 200", status)
 		}
 	})
@@ -123,10 +124,10 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir := t.TempDir()
 		dsn := storetest.DSN(t, engine)
-		servers := make([]*server, 2)
+		servers := make([]*testkit.Server, 2)
 		var wg sync.WaitGroup
 		for i := range servers {
-			wg.Go(func() { servers[i] = startServer(t, dir, dsn) })
+			wg.Go(func() { servers[i] = binary.Start(t, dir, dsn) })
 		}
 		wg.Wait()
 		if t.Failed() {
@@ -134,20 +135,20 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 		}
 		printed := 0
 		for _, s := range servers {
-			if strings.Contains(s.stdout.String(), "shown this once") {
+			if strings.Contains(s.Stdout.String(), "shown this once") {
 				printed++
 			}
 		}
 		if printed != 1 {
 			t.Errorf("%d instances created a first administrator, want exactly 1", printed)
 		}
-		out, _, code := tokenward(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
+		out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
 		if code != 0 {
 			t.Fatalf("token create: exit %d", code)
 		}
 		secret := strings.TrimSpace(out)
 		for i, s := range servers {
-			if status := awaitStatus(t, s.url+"/api/v2/apitoken", secret, 200); status != 200 {
+			if status := awaitStatus(t, s.URL+"/api/v2/apitoken", secret, 200); status != 200 {
 				t.Fatalf("instance %d: token from the command line: %d, want 200 within %v", i, status, PropagationBound)
 			}
 		}
@@ -155,7 +156,7 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 		statuses := make([]int, 50)
 		for i := range statuses {
 			wg.Go(func() {
-				statuses[i], _ = call(t, "POST", servers[i%2].url+"/api/v2/apitoken", secret, "")
+				statuses[i], _ = call(t, "POST", servers[i%2].URL+"/api/v2/apitoken", secret, "")
 			})
 		}
 		wg.Wait()
@@ -166,21 +167,21 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 		if count[200] != 19 || count[400] != 31 || len(count) != 2 {
 			t.Errorf("50 generates over two instances got %v, want 19×200 and 31×400 (one token existed)", count)
 		}
-		_, c := call(t, "GET", servers[1].url+"/api/v2/apitoken", secret, "")
-		tokens := tokenList(t, c)
+		_, c := call(t, "GET", servers[1].URL+"/api/v2/apitoken", secret, "")
+		tokens := testkit.ResponseList(t, c)
 		if len(tokens) != 20 {
 			t.Fatalf("account holds %d tokens, want 20", len(tokens))
 		}
 
 		// Revoke on instance 0 with the token itself: instance 0 refuses it on the next
 		// request, instance 1 within the propagation bound.
-		if status, _ := call(t, "DELETE", servers[0].url+"/api/v2/apitoken/"+secret, secret, ""); status != 200 {
+		if status, _ := call(t, "DELETE", servers[0].URL+"/api/v2/apitoken/"+secret, secret, ""); status != 200 {
 			t.Fatalf("revoke on instance 0: %d", status)
 		}
-		if status, _ := call(t, "GET", servers[0].url+"/api/v2/apitoken", secret, ""); status != 401 {
+		if status, _ := call(t, "GET", servers[0].URL+"/api/v2/apitoken", secret, ""); status != 401 {
 			t.Errorf("revoked token on the revoking instance: %d, want 401 at once", status)
 		}
-		if status := awaitStatus(t, servers[1].url+"/api/v2/apitoken", secret, 401); status != 401 {
+		if status := awaitStatus(t, servers[1].URL+"/api/v2/apitoken", secret, 401); status != 401 {
 			t.Errorf("revoked token on instance 1: %d, want 401 within %v", status, PropagationBound)
 		}
 	})
@@ -188,7 +189,7 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 
 func TestCommandLineErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, errOut, code := tokenward(t, dir, "", "user", "create", "ops@example.com", "--permission", "user_management"); code != 0 {
+	if _, errOut, code := binary.Run(t, dir, "", "user", "create", "ops@example.com", "--permission", "user_management"); code != 0 {
 		t.Fatalf("user create: exit %d: %s", code, errOut)
 	}
 	tests := []struct {
@@ -215,7 +216,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errOut, code := tokenward(t, dir, tc.stdin, tc.args...)
+			_, errOut, code := binary.Run(t, dir, tc.stdin, tc.args...)
 			if code != tc.wantCode || !strings.Contains(errOut, tc.wantStderr) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.wantCode, tc.wantStderr)
 			}
@@ -226,19 +227,19 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 	// A full account: the cap applies at the command line too.
 	for i := range 20 {
-		if _, errOut, code := tokenward(t, dir, "", "token", "create", "ops@example.com"); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "", "token", "create", "ops@example.com"); code != 0 {
 			t.Fatalf("token %d: exit %d: %s", i+1, code, errOut)
 		}
 	}
-	if out, errOut, code := tokenward(t, dir, "", "token", "create", "ops@example.com"); code != 1 || out != "" || !strings.Contains(errOut, "already holds 20") {
+	if out, errOut, code := binary.Run(t, dir, "", "token", "create", "ops@example.com"); code != 1 || out != "" || !strings.Contains(errOut, "already holds 20") {
 		t.Errorf("21st token: exit %d, stdout %q, stderr %q; want exit 1, nothing on stdout, the cap message", code, out, errOut)
 	}
-	out, _, code := tokenward(t, dir, "", "version")
+	out, _, code := binary.Run(t, dir, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "tokenward ") {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"user", "create", "--help"}, {"token", "create", "--help"}} {
-		if _, _, code := tokenward(t, dir, "", args...); code != 0 {
+		if _, _, code := binary.Run(t, dir, "", args...); code != 0 {
 			t.Errorf("tokenward %v: exit %d, want 0", args, code)
 		}
 	}
@@ -251,35 +252,35 @@ func TestAdministrationCommands(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir := t.TempDir()
 		dsn := storetest.DSN(t, engine)
-		srv := startServer(t, dir, dsn)
+		srv := binary.Start(t, dir, dsn)
 
-		out, errOut, code := tokenward(t, dir, "", "serviceaccount", "create", "SA::Deploy", "--permission", "ingestion,events_management",
+		out, errOut, code := binary.Run(t, dir, "", "serviceaccount", "create", "SA::Deploy", "--permission", "ingestion,events_management",
 			"--description", "deploys", "--db", dsn)
 		if code != 0 || !strings.Contains(out, "sa::deploy") || !strings.Contains(out, "events_management ingestion") {
 			t.Fatalf("serviceaccount create: exit %d, %q %q", code, out, errOut)
 		}
-		if _, errOut, code := tokenward(t, dir, "", "serviceaccount", "create", "sa::x", "--permission", "token_management", "--db", dsn); code != 1 || !strings.Contains(errOut, "cannot hold") {
+		if _, errOut, code := binary.Run(t, dir, "", "serviceaccount", "create", "sa::x", "--permission", "token_management", "--db", dsn); code != 1 || !strings.Contains(errOut, "cannot hold") {
 			t.Errorf("service account with token_management: exit %d, %q; want 1 and a refusal", code, errOut)
 		}
-		out, _, code = tokenward(t, dir, "", "token", "create", "sa::deploy", "--name", "main", "--db", dsn)
+		out, _, code = binary.Run(t, dir, "", "token", "create", "sa::deploy", "--name", "main", "--db", dsn)
 		if code != 0 {
 			t.Fatalf("token create for the service account: exit %d", code)
 		}
 		saSecret := strings.TrimSpace(out)
 		// The token authenticates (403: it lacks Accounts, it is not a bad token).
-		if status := awaitStatus(t, srv.url+"/api/v2/account/serviceaccount", saSecret, 403); status != 403 {
+		if status := awaitStatus(t, srv.URL+"/api/v2/account/serviceaccount", saSecret, 403); status != 403 {
 			t.Errorf("service account token: %d, want 403", status)
 		}
 
-		if _, errOut, code := tokenward(t, dir, "", "user", "set-password", "admin@localhost", "--db", dsn); code != 2 || !strings.Contains(errOut, "--password-stdin") {
+		if _, errOut, code := binary.Run(t, dir, "", "user", "set-password", "admin@localhost", "--db", dsn); code != 2 || !strings.Contains(errOut, "--password-stdin") {
 			t.Errorf("set-password without --password-stdin: exit %d, %q", code, errOut)
 		}
-		if _, errOut, code := tokenward(t, dir, "a new admin password\n", "user", "set-password", "admin@localhost", "--password-stdin", "--db", dsn); code != 0 {
+		if _, errOut, code := binary.Run(t, dir, "a new admin password\n", "user", "set-password", "admin@localhost", "--password-stdin", "--db", dsn); code != 0 {
 			t.Fatalf("set-password: exit %d, %q", code, errOut)
 		}
 		form := strings.NewReader("email=admin%40localhost&password=a+new+admin+password")
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, err := client.Post(srv.url+"/console/signin", "application/x-www-form-urlencoded", form)
+		res, err := client.Post(srv.URL+"/console/signin", "application/x-www-form-urlencoded", form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,8 +289,8 @@ func TestAdministrationCommands(t *testing.T) {
 		if res.StatusCode != http.StatusSeeOther || !session {
 			t.Errorf("console sign-in with the new password: %d, cookies %v; want 303 and a session cookie", res.StatusCode, res.Cookies())
 		}
-		srv.stop(t)
-		if strings.Contains(srv.stderr.String(), "a new admin password") || strings.Contains(srv.stderr.String(), saSecret) {
+		srv.Stop(t)
+		if strings.Contains(srv.Stderr.String(), "a new admin password") || strings.Contains(srv.Stderr.String(), saSecret) {
 			t.Errorf("a password or secret appears in the server log")
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // TestLastUsed checks that a token's use shows as lastUsed after the periodic flush, and
@@ -15,16 +16,16 @@ func TestLastUsed(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir := t.TempDir()
 		dsn := storetest.DSN(t, engine)
-		srv := startServer(t, dir, dsn, "--usage-flush", "100ms")
-		out, _, _ := tokenward(t, dir, "", "token", "create", "admin@localhost", "--name", "a", "--db", dsn)
+		srv := binary.Start(t, dir, dsn, "--usage-flush", "100ms")
+		out, _, _ := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "a", "--db", dsn)
 		first := strings.TrimSpace(out)
-		out, _, _ = tokenward(t, dir, "", "token", "create", "admin@localhost", "--name", "b", "--db", dsn)
+		out, _, _ = binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "b", "--db", dsn)
 		second := strings.TrimSpace(out)
-		awaitStatus(t, srv.url+"/api/v2/apitoken", first, 200)
+		awaitStatus(t, srv.URL+"/api/v2/apitoken", first, 200)
 
 		lastUsed := func(url, token, name string) any {
 			_, c := call(t, "GET", url+"/api/v2/apitoken", token, "")
-			for _, tok := range tokenList(t, c) {
+			for _, tok := range testkit.ResponseList(t, c) {
 				if tok["tokenName"] == name {
 					return tok["lastUsed"]
 				}
@@ -33,23 +34,23 @@ func TestLastUsed(t *testing.T) {
 			return nil
 		}
 		deadline := time.Now().Add(2 * time.Second)
-		for lastUsed(srv.url, first, "a") == nil && time.Now().Before(deadline) {
+		for lastUsed(srv.URL, first, "a") == nil && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if lastUsed(srv.url, first, "a") == nil {
+		if lastUsed(srv.URL, first, "a") == nil {
 			t.Errorf("lastUsed of a used token still null 2s after use with a 100ms flush")
 		}
-		if got := lastUsed(srv.url, first, "b"); got != nil {
+		if got := lastUsed(srv.URL, first, "b"); got != nil {
 			t.Errorf("lastUsed of the unused token = %v, want null", got)
 		}
-		srv.stop(t)
+		srv.Stop(t)
 
 		// A flush interval longer than the test: only the shutdown can write the use.
-		slow := startServer(t, dir, dsn, "--usage-flush", "1h")
-		awaitStatus(t, slow.url+"/auth/verify", second, 200)
-		slow.stop(t)
-		again := startServer(t, dir, dsn)
-		if got := lastUsed(again.url, first, "b"); got == nil {
+		slow := binary.Start(t, dir, dsn, "--usage-flush", "1h")
+		awaitStatus(t, slow.URL+"/auth/verify", second, 200)
+		slow.Stop(t)
+		again := binary.Start(t, dir, dsn)
+		if got := lastUsed(again.URL, first, "b"); got == nil {
 			t.Errorf("a use before a graceful shutdown was not written: lastUsed of b is null")
 		}
 	})

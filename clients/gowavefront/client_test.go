@@ -5,24 +5,18 @@
 package gowavefront_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,28 +24,22 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // binary is the tokenward binary, built once from the repository root for the whole package.
-var binary string
+var binary testkit.Binary
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tokenward-gowavefront")
+	var remove func()
+	var err error
+	binary, remove, err = testkit.BuildBinary(filepath.Join("..", ".."))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tokenward")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/tokenward")
-	build.Dir = filepath.Join("..", "..")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tokenward:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -73,8 +61,8 @@ func TestServiceAccountLifecycle(t *testing.T) {
 
 func testServiceAccountLifecycle(t *testing.T, dsn string) {
 	dir := t.TempDir()
-	srv := startServer(t, dir, dsn)
-	out, errOut, code := tokenwardCmd(t, dir, "token", "create", "admin@localhost", "--db", dsn)
+	srv := binary.Start(t, dir, dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
 	admin := strings.TrimSpace(out)
 	if code != 0 || !secretPattern.MatchString(admin) {
 		t.Fatalf("tokenward token create admin@localhost: exit %d, stdout %q, stderr %q; want exit 0 and only a UUID secret", code, out, errOut)
@@ -84,7 +72,7 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 	// documented propagation bound (one second).
 	deadline := time.Now().Add(time.Second)
 	for {
-		status, _ := call(t, "GET", srv.url+"/api/v2/apitoken", admin)
+		status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", admin)
 		if status == 200 {
 			break
 		}
@@ -94,7 +82,7 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	client, err := wavefront.NewClient(&wavefront.Config{Address: srv.url, Token: admin})
+	client, err := wavefront.NewClient(&wavefront.Config{Address: srv.URL, Token: admin})
 	if err != nil {
 		t.Fatalf("wavefront.NewClient: %v", err)
 	}
@@ -145,11 +133,11 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 	}
 
 	// The admin's raw listing shows the token under its public id, never the secret.
-	status, c := call(t, "GET", srv.url+"/api/v2/apitoken/serviceaccount/"+saID, admin)
+	status, c := call(t, "GET", srv.URL+"/api/v2/apitoken/serviceaccount/"+saID, admin)
 	if status != http.StatusOK {
 		t.Fatalf("GET apitoken/serviceaccount/%s as admin: got HTTP %d %v, want 200", saID, status, c)
 	}
-	raw := tokenList(t, c)
+	raw := testkit.ResponseList(t, c)
 	if len(raw) != 1 {
 		t.Fatalf("GET apitoken/serviceaccount/%s: got %d tokens %v, want 1", saID, len(raw), raw)
 	}
@@ -172,7 +160,7 @@ func testServiceAccountLifecycle(t *testing.T, dsn string) {
 
 	// The secret is a real credential: refused (401) while the account is inactive,
 	// authenticated once it is active (see below). A made-up secret is the control.
-	probe := srv.url + "/api/v2/apitoken/serviceaccount/" + saID
+	probe := srv.URL + "/api/v2/apitoken/serviceaccount/" + saID
 	if status, c := call(t, "GET", probe, "00000000-0000-4000-8000-000000000000"); status != http.StatusUnauthorized {
 		t.Errorf("GET with an unknown secret: got HTTP %d %v, want 401", status, c)
 	}
@@ -338,106 +326,6 @@ func postgresDSN(t *testing.T) string {
 	return u.String()
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// server is a running `tokenward serve`.
-type server struct {
-	cmd            *exec.Cmd
-	url            string
-	stdout, stderr *lockedBuffer
-	done           chan error
-}
-
-// startServer runs tokenward serve on a free loopback port and waits until it listens.
-func startServer(t *testing.T, dir, dsn string) *server {
-	t.Helper()
-	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--db", dsn)
-	cmd.Dir = dir
-	s := &server{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout = s.stdout
-	pr, pw := io.Pipe()
-	cmd.Stderr = io.MultiWriter(s.stderr, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() { s.stop(t) })
-
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case err := <-s.done:
-		t.Fatalf("tokenward serve exited before listening (%v); stderr:\n%s", err, s.stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("tokenward serve did not start listening; stderr:\n%s", s.stderr.String())
-	}
-	return s
-}
-
-// stop sends SIGTERM and waits for a graceful exit, failing the test on any other exit.
-func (s *server) stop(t *testing.T) {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("tokenward serve exited with %v after SIGTERM; stderr:\n%s", err, s.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		t.Errorf("tokenward serve did not stop within 20s of SIGTERM")
-	}
-}
-
-// tokenwardCmd runs a tokenward command to completion and returns its stdout, stderr and
-// exit code.
-func tokenwardCmd(t *testing.T, dir string, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if exit, ok := err.(*exec.ExitError); ok {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("tokenward %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
-}
-
 // call sends a bodiless API request with a bearer token and decodes the response container.
 func call(t *testing.T, method, url, token string) (int, map[string]any) {
 	t.Helper()
@@ -456,22 +344,4 @@ func call(t *testing.T, method, url, token string) (int, map[string]any) {
 		t.Fatalf("%s %s: body is not JSON: %v", method, url, err)
 	}
 	return res.StatusCode, c
-}
-
-// tokenList returns the tokens of an OK container.
-func tokenList(t *testing.T, c map[string]any) []map[string]any {
-	t.Helper()
-	items, ok := c["response"].([]any)
-	if !ok {
-		t.Fatalf("response %v is not a list", c)
-	}
-	out := make([]map[string]any, len(items))
-	for i, it := range items {
-		m, ok := it.(map[string]any)
-		if !ok {
-			t.Fatalf("response item %v is not an object", it)
-		}
-		out[i] = m
-	}
-	return out
 }

@@ -19,6 +19,7 @@ import (
 	wavefront "github.com/WavefrontHQ/go-wavefront-management-api/v2"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 // org is the organization's name, reported as "customer": startServer passes no --org, so
@@ -46,7 +47,7 @@ func onEngines(t *testing.T, fn func(t *testing.T, dsn string)) {
 // provider is a running tokenward with a client configured as the Terraform provider is:
 // the administrator's token.
 type provider struct {
-	srv      *server
+	srv      *testkit.Server
 	dir, dsn string
 	client   *wavefront.Client
 }
@@ -54,10 +55,10 @@ type provider struct {
 func startProvider(t *testing.T, dsn string) *provider {
 	t.Helper()
 	dir := t.TempDir()
-	srv := startServer(t, dir, dsn)
+	srv := binary.Start(t, dir, dsn)
 	admin := cliToken(t, dir, dsn, "admin@localhost")
 	awaitAuthenticated(t, srv, admin, "admin@localhost")
-	client, err := wavefront.NewClient(&wavefront.Config{Address: srv.url, Token: admin})
+	client, err := wavefront.NewClient(&wavefront.Config{Address: srv.URL, Token: admin})
 	if err != nil {
 		t.Fatalf("wavefront.NewClient: %v", err)
 	}
@@ -67,7 +68,7 @@ func startProvider(t *testing.T, dsn string) *provider {
 // cliToken makes a token for account with `tokenward token create` and returns its secret.
 func cliToken(t *testing.T, dir, dsn, account string) string {
 	t.Helper()
-	out, errOut, code := tokenwardCmd(t, dir, "token", "create", account, "--db", dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", account, "--db", dsn)
 	secret := strings.TrimSpace(out)
 	if code != 0 || !secretPattern.MatchString(secret) {
 		t.Fatalf("tokenward token create %s: exit %d, stdout %q, stderr %q; want exit 0 and only a UUID secret", account, code, out, errOut)
@@ -77,11 +78,11 @@ func cliToken(t *testing.T, dir, dsn, account string) string {
 
 // awaitAuthenticated waits until a token made by the command line authenticates on srv,
 // for at most the documented propagation bound (one second).
-func awaitAuthenticated(t *testing.T, srv *server, secret, account string) {
+func awaitAuthenticated(t *testing.T, srv *testkit.Server, secret, account string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
-		status, c := call(t, "GET", srv.url+"/api/v2/apitoken", secret)
+		status, c := call(t, "GET", srv.URL+"/api/v2/apitoken", secret)
 		if status == 200 {
 			return
 		}
@@ -868,7 +869,7 @@ func testTerraformEffectivePermissions(t *testing.T, dsn string) {
 	refused := func(step string) {
 		t.Helper()
 		// The change was made on this instance: the next request sees it.
-		if status, c := call(t, "POST", p.srv.url+"/api/v2/apitoken", dev); status != 403 {
+		if status, c := call(t, "POST", p.srv.URL+"/api/v2/apitoken", dev); status != 403 {
 			t.Errorf("%s: POST /api/v2/apitoken with the user's token: got HTTP %d %v, want 403", step, status, c)
 		}
 	}
@@ -876,9 +877,9 @@ func testTerraformEffectivePermissions(t *testing.T, dsn string) {
 		t.Helper()
 		deadline := time.Now().Add(time.Second)
 		for {
-			status, c := call(t, "POST", p.srv.url+"/api/v2/apitoken", dev)
+			status, c := call(t, "POST", p.srv.URL+"/api/v2/apitoken", dev)
 			if status == 200 {
-				list := tokenList(t, c)
+				list := testkit.ResponseList(t, c)
 				last := list[len(list)-1]
 				if id, _ := last["tokenID"].(string); !secretPattern.MatchString(id) {
 					t.Errorf("%s: the generated token's tokenID: got %q, want its secret, a UUID", step, id)

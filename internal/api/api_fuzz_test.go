@@ -9,46 +9,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
-	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
-
-// fuzzLog keeps the warnings and errors a server logged since the last reset, to print
-// with a failing request.
-type fuzzLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *fuzzLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 64<<10 {
-		l.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *fuzzLog) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Reset()
-}
-
-func (l *fuzzLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // fuzzAPI is one API server over SQLite for a whole fuzz target: every iteration talks to
 // it over HTTP. Its state accumulates; admin and the fixtures are recreated when an
@@ -57,41 +27,31 @@ type fuzzAPI struct {
 	url     string
 	client  *http.Client
 	service *tokenward.Service
-	logs    *fuzzLog
-	n       int // a counter for fresh identifiers
+	logs    *testkit.Buffer // the warnings and errors logged since the last reset
 
 	admin       string // an administrator with user_management and token_management
 	adminSecret string
 
-	// Fixtures that inputs name with placeholders, so that the fuzzer reaches the paths
-	// that need an existing thing: @sa, @token (a token of @sa), @user and @saved (a saved
-	// search of admin).
-	sa, tokenID, user, saved string
+	// fixtures are what inputs name with placeholders; @saved is a saved search of admin.
+	fixtures *testkit.FuzzFixtures
 }
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	f.Helper()
 	db := storetest.Open(f, store.SQLite)
-	logs := &fuzzLog{}
+	logs := &testkit.Buffer{Limit: 64 << 10}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	verifier := auth.New(db, time.Now, logger, time.Hour)
-	if err := verifier.Load(context.Background()); err != nil {
-		f.Fatal(err)
-	}
-	service := tokenward.NewService(tokenward.Config{Store: db, Now: time.Now, Verifier: verifier})
+	service, _ := newVerifiedService(f, db, time.Now, logger)
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
 	f.Cleanup(srv.Close)
 	client := srv.Client()
 	client.Timeout = 10 * time.Second
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	e := &fuzzAPI{url: srv.URL, client: client, service: service, logs: logs}
-	e.ensureAdmin(f)
+	e := &fuzzAPI{url: srv.URL, client: client, service: service, logs: logs,
+		fixtures: &testkit.FuzzFixtures{Service: service, SavedQuery: `{"fixture":"account=sa"}`}}
 	e.ensureFixtures(f)
 	return e
 }
-
-// fresh returns a new identifier suffix.
-func (e *fuzzAPI) fresh() int { e.n++; return e.n }
 
 // ensureAdmin makes adminSecret the token of a live administrator, creating a new one when
 // an earlier request deleted the account, took its permissions or revoked the token.
@@ -104,7 +64,7 @@ func (e *fuzzAPI) ensureAdmin(t testing.TB) tokenward.Principal {
 			return p
 		}
 	}
-	e.admin = fmt.Sprintf("fuzz-admin-%d@example.com", e.fresh())
+	e.admin = fmt.Sprintf("fuzz-admin-%d@example.com", e.fixtures.Fresh())
 	if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, e.admin,
 		tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), ""); err != nil {
 		t.Fatalf("create administrator %s: %v", e.admin, err)
@@ -121,57 +81,11 @@ func (e *fuzzAPI) ensureAdmin(t testing.TB) tokenward.Principal {
 	return p
 }
 
-// ensureFixtures recreates the placeholders' fixtures that earlier requests removed.
+// ensureFixtures makes admin live and recreates the placeholders' fixtures that earlier
+// requests removed.
 func (e *fuzzAPI) ensureFixtures(t testing.TB) {
 	t.Helper()
-	ctx := context.Background()
-	p := e.ensureAdmin(t)
-	if _, err := e.service.AccountFor(ctx, p, e.sa, tokenward.ServiceAccount); e.sa == "" || err != nil {
-		e.newServiceAccount(t)
-	}
-	if _, err := e.service.OrgToken(ctx, p, e.tokenID); e.tokenID == "" || err != nil {
-		_, tok, err := tokenward.NewOperator(e.service).GenerateToken(ctx, e.sa, "fixture")
-		if err != nil { // the account is full of tokens the fuzzer generated
-			e.newServiceAccount(t)
-			_, tok, err = tokenward.NewOperator(e.service).GenerateToken(ctx, e.sa, "fixture")
-		}
-		if err != nil {
-			t.Fatalf("token for %s: %v", e.sa, err)
-		}
-		e.tokenID = tok.ID
-	}
-	if _, err := e.service.AccountFor(ctx, p, e.user, tokenward.UserAccount); e.user == "" || err != nil {
-		e.user = fmt.Sprintf("fuzz-user-%d@example.com", e.fresh())
-		if _, err := tokenward.NewOperator(e.service).CreateUser(ctx, e.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
-			t.Fatalf("create user %s: %v", e.user, err)
-		}
-	}
-	if _, err := e.service.SavedSearchOf(ctx, p, e.saved); e.saved == "" || err != nil {
-		s, err := e.service.CreateSavedSearch(ctx, p, "TOKEN", `{"fixture":"account=sa"}`)
-		if err != nil {
-			t.Fatalf("create saved search: %v", err)
-		}
-		e.saved = s.ID
-	}
-}
-
-func (e *fuzzAPI) newServiceAccount(t testing.TB) {
-	t.Helper()
-	e.sa = fmt.Sprintf("sa::fuzz-fixture-%d", e.fresh())
-	if _, err := tokenward.NewOperator(e.service).CreateServiceAccount(context.Background(), e.sa,
-		tokenward.NewPermissionSet(tokenward.Ingestion), "fixture"); err != nil {
-		t.Fatalf("create service account %s: %v", e.sa, err)
-	}
-	e.tokenID = ""
-}
-
-// substitute replaces the placeholders in s with the fixtures' identifiers (@saved before
-// @sa: a Replacer tries its pairs in order).
-func (e *fuzzAPI) substitute(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	return strings.NewReplacer("@token", e.tokenID, "@saved", e.saved, "@sa", e.sa, "@user", e.user).Replace(s)
+	e.fixtures.Ensure(t, e.ensureAdmin(t))
 }
 
 func fuzzIsHex(c byte) bool {
@@ -197,22 +111,6 @@ func fuzzEscape(s string, inQuery bool) string {
 		}
 	}
 	return b.String()
-}
-
-// fuzzCleanPath is the escaped path net/http's ServeMux serves a request at: a request for
-// another path is redirected there.
-func fuzzCleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
 }
 
 // fuzzContainer checks that body is a response container whose status repeats the HTTP
@@ -419,12 +317,12 @@ func FuzzAPIRequests(f *testing.F) {
 			e.ensureFixtures(t)
 		}
 		e.ensureAdmin(t)
-		p, query, hasQuery := strings.Cut(e.substitute(rawPath), "?")
+		p, query, hasQuery := strings.Cut(e.fixtures.Substitute(rawPath), "?")
 		target := "/api/v2/" + fuzzEscape(p, false)
 		if hasQuery {
 			target += "?" + fuzzEscape(query, true)
 		}
-		reqBody := []byte(e.substitute(string(body)))
+		reqBody := []byte(e.fixtures.Substitute(string(body)))
 		req, err := http.NewRequest(method, e.url+target, bytes.NewReader(reqBody))
 		if err != nil {
 			t.Fatalf("request for %q: %v", target, err)
@@ -440,18 +338,18 @@ func FuzzAPIRequests(f *testing.F) {
 		case fuzzOtherScheme:
 			req.Header.Set("Authorization", "Basic "+e.adminSecret)
 		}
-		e.logs.reset()
+		e.logs.Reset()
 		res := e.send(t, req)
 		what := fmt.Sprintf("%s %s (header choice %d) with body %q", method, target, choice, reqBody)
 		t.Logf("%s: %d", what, res.code)
 		if res.code >= 500 {
 			t.Fatalf("%s: %d %s\nserver log:\n%s", what, res.code, res.body, e.logs.String())
 		}
-		if escaped := req.URL.EscapedPath(); fuzzCleanPath(escaped) != escaped {
+		if escaped := req.URL.EscapedPath(); testkit.CleanPath(escaped) != escaped {
 			// net/http's ServeMux redirects an unclean path to the clean one (307 since Go
 			// 1.22 for the clean path, 301 before).
 			if res.code != http.StatusTemporaryRedirect && res.code != http.StatusMovedPermanently {
-				t.Fatalf("%s: %d for an unclean path, want a redirect to %s", what, res.code, fuzzCleanPath(escaped))
+				t.Fatalf("%s: %d for an unclean path, want a redirect to %s", what, res.code, testkit.CleanPath(escaped))
 			}
 			return
 		}
@@ -565,7 +463,7 @@ func FuzzCredentialHeaders(f *testing.F) {
 			if xAuthToken != "" {
 				req.Header.Set("X-AUTH-TOKEN", xAuthToken)
 			}
-			e.logs.reset()
+			e.logs.Reset()
 			res := e.send(t, req)
 			what := fmt.Sprintf("GET %s with Authorization %q and X-AUTH-TOKEN %q", target,
 				strings.ReplaceAll(authorization, secret, "<secret>"), strings.ReplaceAll(xAuthToken, secret, "<secret>"))

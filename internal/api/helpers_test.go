@@ -56,6 +56,18 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 	return legacyrouter.NewRouter(doc)
 })
 
+// newVerifiedService returns a service over db that verifies as serve does, from the
+// in-memory index caught up by each write, the service and the index reading one clock,
+// now. It fails the test when the index cannot be built.
+func newVerifiedService(t testing.TB, db *store.DB, now func() time.Time, logger *slog.Logger) (*tokenward.Service, *auth.Verifier) {
+	t.Helper()
+	verifier := auth.New(db, now, logger, time.Hour)
+	if err := verifier.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return tokenward.NewService(tokenward.Config{Store: db, Now: now, Verifier: verifier}), verifier
+}
+
 func newEnv(t *testing.T, engine store.Engine) *env {
 	t.Helper()
 	return newEnvWith(t, engine, nil)
@@ -72,12 +84,7 @@ func newEnvWith(t *testing.T, engine store.Engine, configure func(*api.Config)) 
 	clock := testkit.NewClock()
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// Verify as serve does: from the in-memory index, caught up by each write.
-	verifier := auth.New(db, clock.Now, logger, time.Hour)
-	if err := verifier.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	service := tokenward.NewService(tokenward.Config{Store: db, Now: clock.Now, Verifier: verifier})
+	service, verifier := newVerifiedService(t, db, clock.Now, logger)
 	cfg := api.Config{Org: "acme", Logger: logger}
 	if configure != nil {
 		configure(&cfg)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
-	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 	"github.com/tokenward/tokenward/internal/testkit"
@@ -114,11 +113,7 @@ func newHostileEnv(f testing.TB) *hostileEnv {
 	clock := testkit.NewClock()
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	verifier := auth.New(db, clock.Now, logger, time.Hour)
-	if err := verifier.Load(context.Background()); err != nil {
-		f.Fatal(err)
-	}
-	service := tokenward.NewService(tokenward.Config{Store: db, Now: clock.Now, Verifier: verifier})
+	service, _ := newVerifiedService(f, db, clock.Now, logger)
 	srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger,
 		Console: web.New(service, web.Config{Org: "acme", Logger: logger})}))
 	f.Cleanup(srv.Close)

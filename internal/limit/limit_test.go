@@ -2,28 +2,16 @@ package limit_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenward/tokenward/internal/limit"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestLimiter(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := limit.New(limit.Rule{Burst: 3, Per: time.Minute}, c.now)
+	c := testkit.NewClock()
+	l := limit.New(limit.Rule{Burst: 3, Per: time.Minute}, c.Now)
 	for i := range 3 {
 		if over, _ := l.Fail("a"); over {
 			t.Fatalf("failure %d of 3 was over the budget", i+1)
@@ -39,11 +27,11 @@ func TestLimiter(t *testing.T) {
 	if blocked, _ := l.Blocked("b"); blocked {
 		t.Error("another key is blocked by a's failures")
 	}
-	c.add(20 * time.Second)
+	c.Advance(20 * time.Second)
 	if blocked, _ := l.Blocked("a"); blocked {
 		t.Error("a still blocked after one refill interval")
 	}
-	c.add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	l.Fail("c") // sweeps idle keys
 	if n := l.Len(); n != 1 {
 		t.Errorf("tracked keys after they went idle: %d, want 1 (c)", n)

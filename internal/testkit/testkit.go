@@ -1,5 +1,7 @@
 // Package testkit holds what tests of several packages share: a settable clock, a cookie
-// jar that expires cookies by that clock, and a buffer that goroutines may write to.
+// jar that expires cookies by that clock, a buffer that goroutines may write to, the
+// tokenward binary built and started as a server (server.go), and the fixtures that fuzz
+// targets name with placeholders (fuzz.go).
 //
 // The rule it serves: a test never mixes a fake clock with something that reads the real
 // one. A fake clock starts at a fixed instant (Start), so that a test reads the same on
@@ -143,15 +145,24 @@ func (j *Jar) Cookies(u *url.URL) []*http.Cookie {
 	return out
 }
 
-// Buffer is a bytes.Buffer that several goroutines may write to, for capturing a server's log.
+// Buffer is a bytes.Buffer that several goroutines may write to, for capturing a server's
+// log or a process's output.
 type Buffer struct {
+	// Limit, when not zero, is where the buffer stops keeping what is written (a write that
+	// starts below it is kept whole), so that a long fuzz run does not pile up its log.
+	Limit int
+
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
+// Write keeps p (unless the buffer is past its Limit) and never fails.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.Limit > 0 && b.buf.Len() >= b.Limit {
+		return len(p), nil
+	}
 	return b.buf.Write(p)
 }
 

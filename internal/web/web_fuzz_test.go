@@ -12,9 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,36 +20,9 @@ import (
 	"github.com/tokenward/tokenward/internal/api"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 	"github.com/tokenward/tokenward/internal/web"
 )
-
-// fuzzLog keeps the warnings and errors the server logged since the last reset, to print
-// with a failing request.
-type fuzzLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *fuzzLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 64<<10 {
-		l.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *fuzzLog) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Reset()
-}
-
-func (l *fuzzLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // fuzzConsole is one server with the console over SQLite for a whole fuzz target, and a
 // browser signed in to it as an administrator. State accumulates between iterations; the
@@ -61,26 +32,25 @@ type fuzzConsole struct {
 	base    *url.URL
 	db      *store.DB
 	service *tokenward.Service
-	logs    *fuzzLog
+	logs    *testkit.Buffer // the warnings and errors logged since the last reset
 	browser *http.Client
-	n       int // a counter for fresh identifiers
 
 	me            string // the signed-in administrator
 	cookieName    string
 	sessionSecret string
 
 	// Fixtures that inputs name with placeholders, so that the fuzzer reaches the handlers'
-	// success paths: @sa, @token (a token of @sa), @user, @saved (a saved search of me),
-	// @own (a token of me), @role, @group and @everyone (the built-in group's id).
-	sa, tokenID, user, saved, own string
-	role, group, everyone         string
+	// success paths: testkit's (@saved is a saved search of me), and @own (a token of me),
+	// @role, @group and @everyone (the built-in group's id).
+	fixtures                   *testkit.FuzzFixtures
+	own, role, group, everyone string
 }
 
 func newFuzzConsole(f *testing.F) *fuzzConsole {
 	f.Helper()
 	db := storetest.Open(f, store.SQLite)
 	service := tokenward.NewService(tokenward.Config{Store: db})
-	logs := &fuzzLog{}
+	logs := &testkit.Buffer{Limit: 64 << 10}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := api.New(service, api.Config{Org: "acme", Logger: logger, Console: web.New(service, web.Config{Org: "acme", Logger: logger})})
 	srv := httptest.NewServer(h)
@@ -94,7 +64,8 @@ func newFuzzConsole(f *testing.F) *fuzzConsole {
 	browser.Jar = jar
 	browser.Timeout = 10 * time.Second
 	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &fuzzConsole{srv: srv, base: base, db: db, service: service, logs: logs, browser: browser}
+	c := &fuzzConsole{srv: srv, base: base, db: db, service: service, logs: logs, browser: browser,
+		fixtures: &testkit.FuzzFixtures{Service: service, SavedQuery: `{"fixture":"type=SERVICE_ACCOUNT"}`}}
 
 	// Sign in once through the form: the one password hash of the whole target.
 	c.me = "fuzz-console@example.com"
@@ -125,8 +96,6 @@ func newFuzzConsole(f *testing.F) *fuzzConsole {
 	return c
 }
 
-func (c *fuzzConsole) fresh() int { c.n++; return c.n }
-
 // ensureSession makes the browser's session that of a live administrator. When an
 // iteration signed out, or deleted or demoted the account, it signs in a new administrator
 // by writing a session to the database: signing in through the form would hash a password.
@@ -137,7 +106,7 @@ func (c *fuzzConsole) ensureSession(t testing.TB) tokenward.Principal {
 	if err == nil && p.Permissions.Has(tokenward.UserManagement) && p.Permissions.Has(tokenward.TokenManagement) {
 		return p
 	}
-	c.me = fmt.Sprintf("fuzz-console-%d@example.com", c.fresh())
+	c.me = fmt.Sprintf("fuzz-console-%d@example.com", c.fixtures.Fresh())
 	a, err := tokenward.NewOperator(c.service).CreateUser(ctx, c.me, tokenward.NewPermissionSet(tokenward.UserManagement, tokenward.TokenManagement), "")
 	if err != nil {
 		t.Fatalf("create administrator %s: %v", c.me, err)
@@ -153,7 +122,7 @@ func (c *fuzzConsole) ensureSession(t testing.TB) tokenward.Principal {
 	if err != nil {
 		t.Fatalf("the new session of %s does not work: %v", c.me, err)
 	}
-	c.own, c.saved = "", "" // those belonged to the previous administrator
+	c.own, c.fixtures.Saved = "", "" // those belonged to the previous administrator
 	return p
 }
 
@@ -162,42 +131,16 @@ func (c *fuzzConsole) ensureFixtures(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	p := c.ensureSession(t)
-	if _, err := c.service.AccountFor(ctx, p, c.sa, tokenward.ServiceAccount); c.sa == "" || err != nil {
-		c.newServiceAccount(t)
-	}
-	if _, err := c.service.OrgToken(ctx, p, c.tokenID); c.tokenID == "" || err != nil {
-		_, tok, err := tokenward.NewOperator(c.service).GenerateToken(ctx, c.sa, "fixture")
-		if err != nil { // the account is full of tokens the fuzzer generated
-			c.newServiceAccount(t)
-			_, tok, err = tokenward.NewOperator(c.service).GenerateToken(ctx, c.sa, "fixture")
-		}
-		if err != nil {
-			t.Fatalf("token for %s: %v", c.sa, err)
-		}
-		c.tokenID = tok.ID
-	}
-	if _, err := c.service.AccountFor(ctx, p, c.user, tokenward.UserAccount); c.user == "" || err != nil {
-		c.user = fmt.Sprintf("fuzz-user-%d@example.com", c.fresh())
-		if _, err := tokenward.NewOperator(c.service).CreateUser(ctx, c.user, tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
-			t.Fatalf("create user %s: %v", c.user, err)
-		}
-	}
-	if _, err := c.service.SavedSearchOf(ctx, p, c.saved); c.saved == "" || err != nil {
-		s, err := c.service.CreateSavedSearch(ctx, p, "TOKEN", `{"fixture":"type=SERVICE_ACCOUNT"}`)
-		if err != nil {
-			t.Fatalf("create saved search: %v", err)
-		}
-		c.saved = s.ID
-	}
+	c.fixtures.Ensure(t, p)
 	if _, err := c.service.Role(ctx, p, c.role); c.role == "" || err != nil {
-		r, err := c.service.CreateRole(ctx, p, tokenward.RoleWrite{Name: ptr(fmt.Sprintf("fuzz-role-%d", c.fresh()))})
+		r, err := c.service.CreateRole(ctx, p, tokenward.RoleWrite{Name: ptr(fmt.Sprintf("fuzz-role-%d", c.fixtures.Fresh()))})
 		if err != nil {
 			t.Fatalf("create role: %v", err)
 		}
 		c.role = r.ID
 	}
 	if _, err := c.service.Group(ctx, p, c.group); c.group == "" || err != nil {
-		g, err := c.service.CreateGroup(ctx, p, tokenward.GroupWrite{Name: ptr(fmt.Sprintf("fuzz-group-%d", c.fresh()))})
+		g, err := c.service.CreateGroup(ctx, p, tokenward.GroupWrite{Name: ptr(fmt.Sprintf("fuzz-group-%d", c.fixtures.Fresh()))})
 		if err != nil {
 			t.Fatalf("create group: %v", err)
 		}
@@ -240,24 +183,9 @@ func (c *fuzzConsole) ownTokenLive(ctx context.Context, p tokenward.Principal) b
 	return false
 }
 
-func (c *fuzzConsole) newServiceAccount(t testing.TB) {
-	t.Helper()
-	c.sa = fmt.Sprintf("sa::fuzz-fixture-%d", c.fresh())
-	if _, err := tokenward.NewOperator(c.service).CreateServiceAccount(context.Background(), c.sa,
-		tokenward.NewPermissionSet(tokenward.Ingestion), "fixture"); err != nil {
-		t.Fatalf("create service account %s: %v", c.sa, err)
-	}
-	c.tokenID = ""
-}
-
-// substitute replaces the placeholders in s with the fixtures' identifiers (@saved before
-// @sa: a Replacer tries its pairs in order).
+// substitute replaces the placeholders in s with the fixtures' identifiers.
 func (c *fuzzConsole) substitute(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	return strings.NewReplacer("@token", c.tokenID, "@saved", c.saved, "@sa", c.sa, "@user", c.user, "@own", c.own,
-		"@me", c.me, "@role", c.role, "@group", c.group, "@everyone", c.everyone).Replace(s)
+	return c.fixtures.Substitute(s, "@own", c.own, "@me", c.me, "@role", c.role, "@group", c.group, "@everyone", c.everyone)
 }
 
 // fuzzConsoleRoutes are the console's POST routes (web.go's routes()) and one it lacks;
@@ -307,22 +235,6 @@ func fuzzRoute(pattern string) byte {
 		}
 	}
 	panic("no route " + pattern)
-}
-
-// fuzzCleanPath is the escaped path net/http's ServeMux serves a request at: a request for
-// another path is redirected there.
-func fuzzCleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
 }
 
 // checkLocation fails t unless loc, a redirect's target, stays in the console of this site.
@@ -458,7 +370,7 @@ func FuzzConsoleForms(f *testing.F) {
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		c.logs.reset()
+		c.logs.Reset()
 		res, err := c.browser.Do(req)
 		if err != nil {
 			t.Fatalf("POST %s with %q: no valid HTTP response: %v", target, form, err)
@@ -473,7 +385,7 @@ func FuzzConsoleForms(f *testing.F) {
 		if res.StatusCode >= 500 {
 			t.Fatalf("%s: %d\nserver log:\n%s\npage:\n%s", what, res.StatusCode, c.logs.String(), page)
 		}
-		if escaped := req.URL.EscapedPath(); fuzzCleanPath(escaped) != escaped {
+		if escaped := req.URL.EscapedPath(); testkit.CleanPath(escaped) != escaped {
 			// net/http's ServeMux redirects an unclean path to the clean one.
 			if res.StatusCode != http.StatusTemporaryRedirect && res.StatusCode != http.StatusMovedPermanently {
 				t.Fatalf("%s: %d for an unclean path, want a redirect", what, res.StatusCode)
