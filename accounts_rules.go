@@ -123,13 +123,9 @@ func (s *Service) AccountFor(ctx context.Context, p Principal, identifier string
 // SearchAccounts returns a page of accounts of kind ("" for both). Errors: EForbidden,
 // EInvalid for a bad request.
 func (s *Service) SearchAccounts(ctx context.Context, p Principal, kind AccountKind, req SearchRequest) (Page[Account], error) {
-	if err := RequireAccounts(p); err != nil {
-		return Page[Account]{}, err
-	}
-	if err := req.Normalize(AccountSearch); err != nil {
-		return Page[Account]{}, err
-	}
-	return s.store.SearchAccounts(ctx, kind, req)
+	return search(ctx, p, req, AccountSearch, func(ctx context.Context, req SearchRequest) (Page[Account], error) {
+		return s.store.SearchAccounts(ctx, kind, req)
+	})
 }
 
 // AllAccounts returns every account of kind, in identifier order, for the plain-list
