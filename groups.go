@@ -164,15 +164,9 @@ func (s *Service) ChangeGroupRoles(ctx context.Context, p Principal, id string, 
 // ChangeGroupMembers adds accounts to (or removes them from) a group. The Everyone group's
 // membership is implicit: EInvalid. Errors: EForbidden, ENotFound, EInvalid.
 func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string, add bool, accounts []string) (UserGroup, error) {
-	if err := RequireAccounts(p); err != nil {
-		return UserGroup{}, err
-	}
-	g, err := s.groupOf(ctx, id)
+	g, err := s.ordinaryGroup(ctx, p, id, "holds every user account; its members cannot be changed")
 	if err != nil {
 		return UserGroup{}, err
-	}
-	if g.Everyone {
-		return UserGroup{}, Errorf(EInvalid, "the %s group holds every user account; its members cannot be changed", EveryoneGroupName)
 	}
 	c := GroupChange{ID: g.ID}
 	seen := distinct[int64]{}
@@ -197,6 +191,17 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string
 // It returns the group as it was. The Everyone group cannot be deleted. Errors: EForbidden,
 // ENotFound, EInvalid.
 func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (UserGroup, error) {
+	g, err := s.ordinaryGroup(ctx, p, id, "cannot be deleted")
+	if err != nil {
+		return UserGroup{}, err
+	}
+	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.by(p)))
+}
+
+// ordinaryGroup returns the group id names for an administrator's change that the
+// Everyone group refuses (why says why: EInvalid "the Everyone group <why>"). Errors:
+// EForbidden, ENotFound, EInvalid.
+func (s *Service) ordinaryGroup(ctx context.Context, p Principal, id, why string) (UserGroup, error) {
 	if err := RequireAccounts(p); err != nil {
 		return UserGroup{}, err
 	}
@@ -205,9 +210,9 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (User
 		return UserGroup{}, err
 	}
 	if g.Everyone {
-		return UserGroup{}, Errorf(EInvalid, "the %s group cannot be deleted", EveryoneGroupName)
+		return UserGroup{}, Errorf(EInvalid, "the %s group %s", EveryoneGroupName, why)
 	}
-	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.by(p)))
+	return g, nil
 }
 
 // groupIDs checks that every id names a group other than Everyone (whose membership is

@@ -76,6 +76,15 @@ type serviceAccountWrite struct {
 	Tokens      json.RawMessage `json:"tokens"`
 }
 
+// decodeServiceAccountWrite reads a ServiceAccountWrite body.
+func decodeServiceAccountWrite(w http.ResponseWriter, r *http.Request) (tokenward.ServiceAccountWrite, error) {
+	var body serviceAccountWrite
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return tokenward.ServiceAccountWrite{}, err
+	}
+	return body.toWrite()
+}
+
 func (b serviceAccountWrite) toWrite() (tokenward.ServiceAccountWrite, error) {
 	w := tokenward.ServiceAccountWrite{Identifier: b.Identifier, Active: b.Active, Description: b.Description,
 		Roles: (*[]string)(b.Roles), Groups: (*[]string)(b.UserGroups)}
@@ -103,11 +112,7 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p t
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body serviceAccountWrite
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	write, err := body.toWrite()
+	write, err := decodeServiceAccountWrite(w, r)
 	if err != nil {
 		return err
 	}
@@ -130,11 +135,7 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, p tok
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body serviceAccountWrite
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	write, err := body.toWrite()
+	write, err := decodeServiceAccountWrite(w, r)
 	if err != nil {
 		return err
 	}
