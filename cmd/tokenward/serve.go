@@ -68,6 +68,12 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	}
 	srv := newHTTPServer(cfg, service, db, verifier, handler)
 	logger.Info("listening", "addr", ln.Addr().String(), "org", cfg.org, "tls", cfg.tlsCert != "")
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	// Straight to the terminal, like the first administrator's password: where to go next.
+	fmt.Fprintf(c.stdout, "tokenward is serving the console at %s://%s/console/ and the API at %[1]s://%[2]s/api/v2/\n", scheme, ln.Addr().String())
 	served := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
