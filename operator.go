@@ -176,13 +176,23 @@ func (o *Operator) RevokeToken(ctx context.Context, ref string) (Token, error) {
 
 // Accounts returns every live account of kind ("" for both), in identifier order.
 func (o *Operator) Accounts(ctx context.Context, kind AccountKind) ([]Account, error) {
-	all := []Account{}
+	all, err := o.s.allAccounts(ctx, kind)
+	if all == nil && err == nil {
+		all = []Account{}
+	}
+	return all, err
+}
+
+// allAccounts returns every live account of kind, in identifier order, page by page: the
+// one listing behind AllAccounts (which checks its caller first) and Accounts.
+func (s *Service) allAccounts(ctx context.Context, kind AccountKind) ([]Account, error) {
+	var all []Account
 	req := SearchRequest{Limit: MaxSearchLimit}
 	if err := req.Normalize(AccountSearch); err != nil {
 		return nil, err
 	}
 	for {
-		page, err := o.s.store.SearchAccounts(ctx, kind, req)
+		page, err := s.store.SearchAccounts(ctx, kind, req)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
@@ -52,11 +50,7 @@ and cannot sign in to the console until one is set (tokenward user set-password)
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewAccount(a))
-			}
-			fmt.Fprintf(c.stdout, "created user account %s with permissions [%s]\n", a.Identifier, joinPermissions(a.Permissions))
-			return nil
+			return c.report(*out, viewAccount(a), "created user account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
 		})
 	}
 	return cmd
@@ -97,11 +91,7 @@ A password is never taken from the command line, where other users could see it.
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewAccount(a))
-			}
-			fmt.Fprintf(c.stdout, "password set for %s; its console sessions were ended\n", a.Identifier)
-			return nil
+			return c.report(*out, viewAccount(a), "password set for %s; its console sessions were ended", a.Identifier)
 		})
 	}
 	return cmd
@@ -137,11 +127,7 @@ with tokenward token create sa::NAME. A service account never holds token_manage
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewAccount(a))
-			}
-			fmt.Fprintf(c.stdout, "created service account %s with permissions [%s]\n", a.Identifier, joinPermissions(a.Permissions))
-			return nil
+			return c.report(*out, viewAccount(a), "created service account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
 		})
 	}
 	return cmd
@@ -223,11 +209,7 @@ func (c *cli) accountSetActive(active bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewAccount(a))
-			}
-			fmt.Fprintf(c.stdout, "%s service account %s\n", done, a.Identifier)
-			return nil
+			return c.report(*out, viewAccount(a), "%s service account %s", done, a.Identifier)
 		})
 	}
 	return cmd
@@ -247,11 +229,7 @@ holding user_management) cannot be deleted.`,
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewAccount(a))
-			}
-			fmt.Fprintf(c.stdout, "deleted account %s; its tokens are revoked and its sessions ended\n", a.Identifier)
-			return nil
+			return c.report(*out, viewAccount(a), "deleted account %s; its tokens are revoked and its sessions ended", a.Identifier)
 		})
 	}
 	return cmd

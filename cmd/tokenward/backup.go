@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward/internal/store"
@@ -24,11 +22,7 @@ keep running. PostgreSQL databases are backed up with pg_dump.`,
 		if err := db.Backup(cmd.Context(), args[0]); err != nil {
 			return err
 		}
-		if *out == outputJSON {
-			return writeJSON(c.stdout, map[string]string{"database": *dsn, "backup": args[0]})
-		}
-		fmt.Fprintf(c.stdout, "backed up %s to %s\n", *dsn, args[0])
-		return nil
+		return c.report(*out, map[string]string{"database": *dsn, "backup": args[0]}, "backed up %s to %s", *dsn, args[0])
 	}
 	return cmd
 }
@@ -56,11 +50,7 @@ with pg_restore.`,
 		if err := store.Restore(cmd.Context(), args[0], target); err != nil {
 			return err
 		}
-		if *out == outputJSON {
-			return writeJSON(c.stdout, map[string]string{"database": target, "backup": args[0]})
-		}
-		fmt.Fprintf(c.stdout, "restored %s from %s\n", target, args[0])
-		return nil
+		return c.report(*out, map[string]string{"database": target, "backup": args[0]}, "restored %s from %s", target, args[0])
 	}
 	return cmd
 }

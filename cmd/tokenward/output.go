@@ -41,6 +41,16 @@ func outputFlag(cmd *cobra.Command) *output {
 	return &o
 }
 
+// report prints the result of a command that changed something: v as JSON, or for a table
+// one line of text made from format and args.
+func (c *cli) report(o output, v any, format string, args ...any) error {
+	if o == outputJSON {
+		return writeJSON(c.stdout, v)
+	}
+	_, err := fmt.Fprintf(c.stdout, format+"\n", args...)
+	return err
+}
+
 // writeJSON prints v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

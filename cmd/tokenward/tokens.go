@@ -98,11 +98,7 @@ func (c *cli) tokenRename() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewToken(t))
-			}
-			fmt.Fprintf(c.stdout, "renamed token %s (%s) of %s to %q\n", t.ID, tokenLabel(t), t.Account, t.Name)
-			return nil
+			return c.report(*out, viewToken(t), "renamed token %s (%s) of %s to %q", t.ID, tokenLabel(t), t.Account, t.Name)
 		})
 	}
 	return cmd
@@ -127,11 +123,7 @@ README). Revocation cannot be undone.`,
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				return writeJSON(c.stdout, viewToken(t))
-			}
-			fmt.Fprintf(c.stdout, "revoked token %s (%s) of %s\n", t.ID, tokenLabel(t), t.Account)
-			return nil
+			return c.report(*out, viewToken(t), "revoked token %s (%s) of %s", t.ID, tokenLabel(t), t.Account)
 		})
 	}
 	return cmd
