@@ -116,6 +116,7 @@ Exit codes: 0 success, 1 the command failed, 2 a usage error.`,
 func (c *cli) group(cmd *cobra.Command) *cobra.Command {
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SuggestionsMinimumDistance = 2
+	cmd.DisableFlagsInUseLine = true // "tokenward user [command]", not a runnable "tokenward user [flags]"
 	cmd.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil
