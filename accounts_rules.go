@@ -131,20 +131,10 @@ func (s *Service) SearchAccounts(ctx context.Context, p Principal, kind AccountK
 // AllAccounts returns every account of kind, in identifier order, for the plain-list
 // endpoints. Errors: EForbidden.
 func (s *Service) AllAccounts(ctx context.Context, p Principal, kind AccountKind) ([]Account, error) {
-	var all []Account
-	req := SearchRequest{Limit: MaxSearchLimit}
-	for {
-		page, err := s.SearchAccounts(ctx, p, kind, req)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Items...)
-		if !page.More() || len(page.Items) == 0 {
-			return all, nil
-		}
-		req.Offset += len(page.Items)
-		req.Sort = nil
+	if err := RequireAccounts(p); err != nil {
+		return nil, err
 	}
+	return s.allAccounts(ctx, kind)
 }
 
 // Administrators returns the identifiers of the user accounts holding user_management.

@@ -43,7 +43,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	run("serviceaccount", "create", "sa::shipper", "--permission", "ingestion")
 	run("user", "create", "reader@example.com", "--permission", "events_management")
 	shipper := run("token", "create", "sa::shipper")
-	reader := run("token", "create", "reader@example.com")
+	reader := run("token", "create", "reader@example.com", "--force") // a user without token_management
 	admin := run("token", "create", "admin@localhost")
 	for _, secret := range []string{shipper, reader, admin} {
 		if status := awaitVerify(t, srv.URL, secret); status != 200 {
