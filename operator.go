@@ -21,6 +21,10 @@ func (o *Operator) Bootstrap(ctx context.Context, adminEmail string) (string, bo
 	if err != nil {
 		return "", false, err
 	}
+	// The usual start finds its administrator: no password to hash (64 MiB of argon2id).
+	if any, err := s.store.HasAccounts(ctx); err != nil || any {
+		return "", false, err
+	}
 	password := NewPassword()
 	hash, err := HashPassword(password)
 	if err != nil {

@@ -34,10 +34,11 @@ type Handler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal)
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 const MaxBodyBytes = 1 << 20
 
-// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503, and
+// of any refusal that says when to retry (forward auth's limited 401).
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	var te *tokenward.Error
-	if errors.As(err, &te) && (te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
+	if errors.As(err, &te) && (te.RetryAfter > 0 || te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
 	}
 }
