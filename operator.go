@@ -91,6 +91,13 @@ func (o *Operator) CreateServiceAccount(ctx context.Context, identifier string, 
 // secret and the new token. Errors: ENotFound for an unknown account, EInvalid for a bad
 // name or a full account.
 func (o *Operator) GenerateToken(ctx context.Context, account, name string) (Secret, Token, error) {
+	return o.GenerateTokenFor(ctx, account, name, Lifetime{})
+}
+
+// GenerateTokenFor is GenerateToken with the lifetime asked (the zero Lifetime: the
+// policy's default). Errors: those of GenerateToken, and EInvalid above the policy's
+// maximum.
+func (o *Operator) GenerateTokenFor(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
 	s := o.s
 	id, err := NormalizeAccountID(account)
 	if err != nil {
@@ -100,7 +107,7 @@ func (o *Operator) GenerateToken(ctx context.Context, account, name string) (Sec
 	if err != nil {
 		return "", Token{}, err
 	}
-	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, name)
+	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, a.Kind, name, life)
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -152,7 +159,7 @@ func (o *Operator) AllTokens(ctx context.Context) ([]Token, error) {
 // of its caller; a service account's tokens are an administrator's to make. GenerateToken
 // is the same without that rule, for an operator who overrides it. Errors: those of
 // GenerateToken, and EForbidden naming the permission.
-func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string) (Secret, Token, error) {
+func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
 	a, err := o.s.accountOf(ctx, account, "")
 	if err != nil {
 		return "", Token{}, err
@@ -162,7 +169,7 @@ func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string)
 			return "", Token{}, err
 		}
 	}
-	return o.GenerateToken(ctx, a.Identifier, name)
+	return o.GenerateTokenFor(ctx, a.Identifier, name, life)
 }
 
 // RenameToken renames the live token of any account that ref names (a public id or a

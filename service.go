@@ -17,6 +17,7 @@ type Store interface {
 	SignInStore
 	AccessStore
 	AuditStore
+	PolicyStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.
@@ -37,6 +38,8 @@ type Principal struct {
 	Kind        AccountKind
 	Permissions PermissionSet
 	TokenSeq    int64 // the internal number of the token that authenticated the request, if any
+	// TokenExpires is when the token that authenticated the request expires; zero: never.
+	TokenExpires time.Time
 	// Source is where the request came from (the client's address), as the audit trail
 	// records it; the API and the console set it, the service never judges by it.
 	Source string
@@ -147,14 +150,20 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		return Principal{}, ErrInvalidToken
 	}
 	if s.verifier != nil {
-		if p, ok := s.verifier.Verify(sec.Digest()); ok {
+		if p, ok := s.verifier.Verify(sec.Digest()); ok && !s.expired(p) {
 			return p, nil
 		}
 		return Principal{}, ErrInvalidToken
 	}
 	p, err := s.store.PrincipalByDigest(ctx, sec.Digest())
-	if ErrorCode(err) == ENotFound {
+	if ErrorCode(err) == ENotFound || (err == nil && s.expired(p)) {
 		return Principal{}, ErrInvalidToken
 	}
 	return p, err
+}
+
+// expired reports whether p's token has expired: from its expiry instant on, by the
+// service's clock, it fails like a revoked token, on every instance, with no sweep.
+func (s *Service) expired(p Principal) bool {
+	return !p.TokenExpires.IsZero() && !s.now().Before(p.TokenExpires)
 }

@@ -47,18 +47,17 @@ func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w Servi
 // failure in between leaves no account without the token its creator asked for. It
 // returns the account, the token's secret (to be shown once) and the token. Errors: those
 // of CreateServiceAccount, and EInvalid for a bad token name.
-func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal, w ServiceAccountWrite, tokenName string) (Account, Secret, Token, error) {
+func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal, w ServiceAccountWrite, tokenName string, life Lifetime) (Account, Secret, Token, error) {
 	a, err := s.newServiceAccount(ctx, p, w)
 	if err != nil {
 		return Account{}, "", Token{}, err
 	}
-	if tokenName, err = NormalizeTokenName(tokenName); err != nil {
-		return Account{}, "", Token{}, err
-	}
 	by := s.by(p)
 	a.Created = by.At
-	secret := NewSecret()
-	t := Token{ID: NewTokenID(), Name: tokenName, Hint: secret.Hint(), Account: a.Identifier, Created: by.At}
+	t, secret, err := s.newToken(ctx, by, a.Identifier, ServiceAccount, tokenName, life)
+	if err != nil {
+		return Account{}, "", Token{}, err
+	}
 	if err := s.written(ctx, s.store.CreateAccountWithToken(ctx, &a, &t, secret.Digest(), by)); err != nil {
 		return Account{}, "", Token{}, err
 	}
@@ -191,7 +190,7 @@ func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identif
 
 // GenerateServiceAccountToken generates a token for a service account, with the same cap
 // and secret-once rule as own tokens. Errors: EForbidden, ENotFound, EInvalid.
-func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string) (Secret, []Token, error) {
+func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string, life Lifetime) (Secret, []Token, error) {
 	if err := RequireAccounts(p); err != nil {
 		return "", nil, err
 	}
@@ -199,7 +198,7 @@ func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, 
 	if err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, s.by(p), a.ID, a.Identifier, name)
+	return s.generate(ctx, s.by(p), a.ID, a.Identifier, ServiceAccount, name, life)
 }
 
 // RenameServiceAccountToken renames a live token of a service account, named by public id

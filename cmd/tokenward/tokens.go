@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,24 +48,33 @@ func (c *cli) tokenList() *cobra.Command {
 // only the secret, so that scripts can capture it: T=$(tokenward token create admin@localhost).
 func (c *cli) tokenCreate() *cobra.Command {
 	var name string
-	var force bool
+	var force, never bool
+	var expiresIn time.Duration
 	cmd := leaf(&cobra.Command{Use: "create ACCOUNT", Short: "Generate a token for an account and print its secret, once",
 		Long: `Generate a token for a user or service account and print its secret: this once, never again.
 The 20-token cap applies. As in the API, a user account needs the token_management
-permission ("API Tokens") to have tokens; --force generates one anyway.`,
+permission ("API Tokens") to have tokens; --force generates one anyway. Without
+--expires-in or --never-expires the token gets the organization's default lifetime
+(none unless a policy sets one).`,
 		Example: `  T=$(tokenward token create admin@localhost --name laptop)
-  tokenward token create sa::ci-bot --name deploy --output json`,
+  tokenward token create sa::ci-bot --name deploy --output json
+  tokenward token create sa::ci-bot --name nightly --expires-in 720h`,
 		Args: exactArgs("ACCOUNT")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "the token's name")
 	cmd.Flags().BoolVar(&force, "force", false, "generate it even for a user account without token_management")
+	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the token's lifetime, e.g. 720h (within the organization's maximum)")
+	cmd.Flags().BoolVar(&never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
 			generate := o.GenerateTokenAsAPI
 			if force {
-				generate = o.GenerateToken
+				generate = o.GenerateTokenFor
 			}
-			secret, t, err := generate(cmd.Context(), args[0], name)
+			if expiresIn < 0 || (never && expiresIn != 0) {
+				return usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
+			}
+			secret, t, err := generate(cmd.Context(), args[0], name, tokenward.Lifetime{In: expiresIn, Never: never})
 			if tokenward.ErrorCode(err) == tokenward.EForbidden {
 				return fmt.Errorf("%s; grant it, or pass --force to generate the token anyway", errorText(err))
 			}

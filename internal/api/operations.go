@@ -64,6 +64,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Tokenward-Account", p.Account)
 		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
 		h.Set("X-Tokenward-Permissions", joinPermissions(p.Permissions))
+		setExpiresHeader(w, p)
 		w.WriteHeader(http.StatusOK)
 	case tokenward.EUnauthorized, tokenward.ETooMany:
 		s.metrics.denyUnauthenticated.Inc()

@@ -191,7 +191,11 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), body.TokenName)
+	life, err := body.lifetime()
+	if err != nil {
+		return err
+	}
+	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), body.TokenName, life)
 	if err != nil {
 		return err
 	}

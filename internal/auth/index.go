@@ -36,9 +36,10 @@ type account struct {
 	tokens    []tokenward.Digest  // its live tokens' digests, to remove them on change
 }
 
-// slot is a live token in the index: 16 bytes beside its 32-byte key.
+// slot is a live token in the index: 24 bytes beside its 32-byte key.
 type slot struct {
 	seq     int64
+	expires int64 // epoch milliseconds; 0: never (Authenticate refuses it from then on)
 	account *account
 }
 
@@ -90,6 +91,9 @@ func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
 	if ok && s.account.usable {
 		p = s.account.principal
 		p.TokenSeq = s.seq
+		if s.expires != 0 {
+			p.TokenExpires = time.UnixMilli(s.expires).UTC()
+		}
 	} else {
 		ok = false
 	}
@@ -153,7 +157,7 @@ func (v *Verifier) apply(state VerificationState, live []LiveToken) {
 	}
 	setAccount(a, state)
 	for _, t := range live {
-		v.tokens[t.Digest] = slot{seq: t.Seq, account: a}
+		v.tokens[t.Digest] = slot{seq: t.Seq, expires: t.Expires, account: a}
 		a.tokens = append(a.tokens, t.Digest)
 	}
 }

@@ -33,7 +33,7 @@ func (v *Verifier) Load(ctx context.Context) error {
 	}
 	if err := v.src.EachLiveToken(ctx, func(t LiveToken) {
 		if a := accounts[t.AccountID]; a != nil {
-			tokens[t.Digest] = slot{seq: t.Seq, account: a}
+			tokens[t.Digest] = slot{seq: t.Seq, expires: t.Expires, account: a}
 			a.tokens = append(a.tokens, t.Digest)
 		}
 	}); err != nil {

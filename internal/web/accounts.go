@@ -152,7 +152,7 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p
 		return nil
 	}
 	// With its first token: both or neither, so that a bad token name creates nothing.
-	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"))
+	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -229,7 +229,7 @@ func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Req
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"))
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, back)
 	}
