@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
@@ -117,4 +119,99 @@ func newPollingInstance(t *testing.T, dsn string, interval time.Duration) *insta
 		t.Fatalf("Load: %v", err)
 	}
 	return &instance{service: tokenward.NewService(tokenward.Config{Store: db, Verifier: v}), verifier: v, db: db}
+}
+
+// TestMissesAnsweredFromMemory: a secret that was no token's after a catch-up is refused
+// again without another catch-up (a mistyped or revoked token repeated by a client costs
+// the database nothing), while a token of a deactivated account, which the index still
+// holds, is looked up again on a miss: its reactivation on another instance holds on this
+// one from the moment it returned.
+func TestMissesAnsweredFromMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		dsn := storetest.DSN(t, engine)
+		a, b := newPollingInstance(t, dsn, time.Hour), newPollingInstance(t, dsn, time.Hour)
+		reg := prometheus.NewRegistry()
+		a.verifier.Register(reg)
+		catchUps := func() float64 {
+			t.Helper()
+			families, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range families {
+				if f.GetName() == "tokenward_index_miss_catchups_total" {
+					return f.GetMetric()[0].GetCounter().GetValue()
+				}
+			}
+			t.Fatal("no tokenward_index_miss_catchups_total metric")
+			return 0
+		}
+		refused := func(in *instance, secret string) bool {
+			_, err := in.service.Authenticate(ctx, secret)
+			return tokenward.ErrorCode(err) == tokenward.EUnauthorized
+		}
+
+		unknown := tokenward.NewSecret().Reveal()
+		if !refused(a, unknown) {
+			t.Fatal("an unknown secret verified")
+		}
+		first := catchUps()
+		if first != 1 {
+			t.Errorf("catch-ups after the first miss: %v, want 1", first)
+		}
+		for range 100 {
+			refused(a, unknown)
+		}
+		if got := catchUps(); got != first {
+			t.Errorf("catch-ups after repeating the unknown secret 100 times: %v, want still %v", got, first)
+		}
+
+		adminAccount, err := tokenward.NewOperator(b.service).CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.UserManagement), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := tokenward.Principal{AccountID: adminAccount.ID, Account: adminAccount.Identifier, Kind: tokenward.UserAccount,
+			Permissions: tokenward.NewPermissionSet(tokenward.UserManagement)}
+		if _, err := b.service.CreateServiceAccount(ctx, admin, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
+			t.Fatal(err)
+		}
+		bot, _, err := b.service.GenerateServiceAccountToken(ctx, admin, "sa::bot", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refused(a, bot.Reveal()) {
+			t.Fatal("a token generated on B is refused on A")
+		}
+		active := false
+		if _, err := b.service.UpdateServiceAccount(ctx, admin, "sa::bot", tokenward.ServiceAccountWrite{Active: &active}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.verifier.CatchUp(ctx); err != nil { // deactivation reaches A within its bound, not at once
+			t.Fatal(err)
+		}
+		before := catchUps()
+		for range 3 {
+			if !refused(a, bot.Reveal()) {
+				t.Fatal("a deactivated account's token verifies")
+			}
+		}
+		if got := catchUps(); got == before {
+			t.Errorf("a deactivated account's token was answered from memory (%v catch-ups before and after); its reactivation elsewhere would not be seen", got)
+		}
+		active = true
+		if _, err := b.service.UpdateServiceAccount(ctx, admin, "sa::bot", tokenward.ServiceAccountWrite{Active: &active}); err != nil {
+			t.Fatal(err)
+		}
+		if refused(a, bot.Reveal()) {
+			t.Error("a token reactivated on B is refused on A after the reactivation returned")
+		}
+
+		if _, err := b.service.RevokeServiceAccountToken(ctx, admin, "sa::bot", bot.Reveal()); err != nil {
+			t.Fatal(err)
+		}
+		if !refused(b, bot.Reveal()) {
+			t.Error("a revoked token verifies on the instance that revoked it")
+		}
+	})
 }
