@@ -52,6 +52,12 @@ type Verifier interface {
 	// Verify returns the principal of the live token whose secret has digest d, and notes
 	// the use; false for anything else. It touches no database.
 	Verify(d Digest) (Principal, bool)
+	// VerifyCurrent is Verify as of the call: a token whose creation committed before the
+	// call verifies, even when it was made elsewhere (the command line, another instance)
+	// and this instance has not caught up with it yet. On a miss it may wait for one
+	// catch-up shared with every other miss (a bounded number per second, whatever the
+	// number of misses); false when ctx ends first or the database does not answer.
+	VerifyCurrent(ctx context.Context, d Digest) (Principal, bool)
 	// CatchUp applies every change committed so far, so that a write's effect on
 	// verification holds on this instance from the moment the write returns.
 	CatchUp(ctx context.Context) error
@@ -150,7 +156,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		return Principal{}, ErrInvalidToken
 	}
 	if s.verifier != nil {
-		if p, ok := s.verifier.Verify(sec.Digest()); ok && !s.expired(p) {
+		if p, ok := s.verifier.VerifyCurrent(ctx, sec.Digest()); ok && !s.expired(p) {
 			return p, nil
 		}
 		return Principal{}, ErrInvalidToken

@@ -22,17 +22,7 @@ type instance struct {
 
 func newInstance(t *testing.T, dsn string) *instance {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	v := auth.New(db, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), 50*time.Millisecond)
-	if err := v.Load(context.Background()); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	s := tokenward.NewService(tokenward.Config{Store: db, Verifier: v})
-	return &instance{service: s, verifier: v, db: db}
+	return newPollingInstance(t, dsn, 50*time.Millisecond)
 }
 
 func (in *instance) verifies(secret tokenward.Secret) (tokenward.Principal, bool) {
