@@ -49,6 +49,7 @@ const (
 	AuditTokenGenerate     = "token.generate"
 	AuditTokenRename       = "token.rename"
 	AuditTokenRevoke       = "token.revoke"
+	AuditTokenRotate       = "token.rotate"
 	AuditAccountCreate     = "account.create"
 	AuditAccountUpdate     = "account.update"
 	AuditAccountDelete     = "account.delete"
@@ -123,6 +124,16 @@ func TokenRenamed(by AuditEvent, id, account, name string) AuditEvent {
 
 func TokenRevoked(by AuditEvent, id, account string) AuditEvent {
 	return by.As(AuditTokenRevoke, TokenTarget(id, account), "")
+}
+
+// TokenRotated is the event of a token's rotation; its previous secret works until graceEnds
+// (when after by.At).
+func TokenRotated(by AuditEvent, id, account string, graceEnds time.Time) AuditEvent {
+	detail := "the previous secret stopped working"
+	if graceEnds.After(by.At) {
+		detail = "the previous secret works until " + graceEnds.UTC().Format(time.RFC3339)
+	}
+	return by.As(AuditTokenRotate, TokenTarget(id, account), detail)
 }
 
 // SignedIn is the event of a successful sign-in, whose actor is the account signing in.

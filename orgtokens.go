@@ -34,6 +34,20 @@ func (s *Service) RevokeOrgToken(ctx context.Context, p Principal, ref string) (
 	return s.revokeToken(ctx, s.by(p), anyOwner, ref)
 }
 
+// RotateOrgToken rotates any live token, named by public id or secret, as RotateOwnToken
+// does, and returns the new secret and its account's live tokens with it last, as a
+// generate answers. Errors: EForbidden, ENotFound, EInvalid.
+func (s *Service) RotateOrgToken(ctx context.Context, p Principal, ref string, r Rotation) (Secret, []Token, error) {
+	if err := RequireAccounts(p); err != nil {
+		return "", nil, err
+	}
+	secret, t, err := s.rotateToken(ctx, s.by(p), anyOwner, ref, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.withLast(ctx, t.AccountID, t, secret)
+}
+
 // SearchTokens returns a page of the organization's live tokens. Errors: EForbidden,
 // EInvalid for a bad request.
 func (s *Service) SearchTokens(ctx context.Context, p Principal, req SearchRequest) (Page[Token], error) {

@@ -229,3 +229,21 @@ func (s *Service) RevokeServiceAccountToken(ctx context.Context, p Principal, id
 	}
 	return s.store.LiveTokens(ctx, a.ID)
 }
+
+// RotateServiceAccountToken rotates a live token of a service account, as RotateOwnToken
+// does, and returns the new secret and the account's live tokens with it last. Errors:
+// EForbidden, ENotFound, EInvalid.
+func (s *Service) RotateServiceAccountToken(ctx context.Context, p Principal, identifier, ref string, r Rotation) (Secret, []Token, error) {
+	if err := RequireAccounts(p); err != nil {
+		return "", nil, err
+	}
+	a, err := s.accountOf(ctx, identifier, ServiceAccount)
+	if err != nil {
+		return "", nil, err
+	}
+	secret, t, err := s.rotateToken(ctx, s.by(p), a.ID, ref, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.withLast(ctx, a.ID, t, secret)
+}

@@ -32,6 +32,8 @@ type Token struct {
 	LastUsed    time.Time // zero when never used
 	Revoked     time.Time // zero while the token is live
 	Expires     time.Time // zero: never; from this instant on the token fails like a revoked one
+	Rotated     time.Time // when it last got a new secret; zero: never
+	GraceEnds   time.Time // until when the secret it had before its last rotation still works; zero: none
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken

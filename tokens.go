@@ -3,6 +3,7 @@ package tokenward
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // TokenStore is what tokens need from the database: every write that changes what
@@ -20,6 +21,9 @@ type TokenStore interface {
 	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
 	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
 	RenameToken(ctx context.Context, id, name string, by AuditEvent) (Token, error)
+	// RotateToken gives a live token a new secret and expiry; its current secret works
+	// until graceEnds (none unless after by.At). ENotFound when it is not live.
+	RotateToken(ctx context.Context, id string, digest Digest, hint string, expires, graceEnds time.Time, by AuditEvent) (Token, error)
 	// RevokeToken marks a live token revoked at by.At; ENotFound when it is not live.
 	RevokeToken(ctx context.Context, id string, by AuditEvent) error
 
@@ -175,19 +179,7 @@ func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, 
 	if err := s.written(ctx, s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount, by)); err != nil {
 		return "", nil, err
 	}
-	live, err := s.store.LiveTokens(ctx, accountID)
-	if err != nil {
-		return "", nil, err
-	}
-	newest, tokens := t, make([]Token, 0, len(live))
-	for _, x := range live {
-		if x.ID == t.ID {
-			newest = x // as stored, with the account's type filled in
-		} else {
-			tokens = append(tokens, x)
-		}
-	}
-	return secret, append(tokens, newest), nil
+	return s.withLast(ctx, accountID, t, secret)
 }
 
 // anyOwner is the owner of tokenOf, renameToken and revokeToken that names no account: an
@@ -212,4 +204,75 @@ func (s *Service) tokenOf(ctx context.Context, owner int64, ref string) (Token, 
 		return Token{}, Errorf(ENotFound, "no such API token (it may have been revoked)")
 	}
 	return t, err
+}
+
+// MaxGracePeriod is the longest a rotated token's previous secret keeps working.
+const MaxGracePeriod = 24 * time.Hour
+
+// Rotation is a rotate request: how long the previous secret keeps working (0: it stops at
+// once) and the new secret's lifetime (the zero Lifetime: the policy's default, as for a
+// new token).
+type Rotation struct {
+	Grace time.Duration
+	Life  Lifetime
+}
+
+// RotateOwnToken gives one of the caller's live tokens a new secret, keeping its record,
+// name and cap slot; the previous secret works until the grace period ends. It returns the
+// new secret (to be shown once) and the caller's live tokens with the rotated one last.
+// Errors: ENotFound, EInvalid (grace period, lifetime).
+func (s *Service) RotateOwnToken(ctx context.Context, p Principal, ref string, r Rotation) (Secret, []Token, error) {
+	if err := requireUserAccount(p); err != nil {
+		return "", nil, err
+	}
+	secret, t, err := s.rotateToken(ctx, s.by(p), p.AccountID, ref, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.withLast(ctx, p.AccountID, t, secret)
+}
+
+// rotateToken rotates the live token of owner (anyOwner: of any account) that ref names:
+// the one path of every rotation. A second rotation during a grace period ends the first
+// one's overlap (only the secret just replaced keeps working).
+func (s *Service) rotateToken(ctx context.Context, by AuditEvent, owner int64, ref string, r Rotation) (Secret, Token, error) {
+	if r.Grace < 0 || r.Grace > MaxGracePeriod {
+		return "", Token{}, Errorf(EInvalid, "gracePeriodSeconds must be between 0 and %d", int64(MaxGracePeriod/time.Second))
+	}
+	t, err := s.tokenOf(ctx, owner, ref)
+	if err != nil {
+		return "", Token{}, err
+	}
+	kind := UserAccount
+	if t.AccountType != TypeUser {
+		kind = ServiceAccount
+	}
+	expires, err := s.expiry(ctx, kind, r.Life, by.At)
+	if err != nil {
+		return "", Token{}, err
+	}
+	secret := NewSecret()
+	rotated, err := s.store.RotateToken(ctx, t.ID, secret.Digest(), secret.Hint(), expires, by.At.Add(r.Grace), by)
+	if err := s.written(ctx, err, t.AccountID); err != nil {
+		return "", Token{}, err
+	}
+	return secret, rotated, nil
+}
+
+// withLast returns the account's live tokens with t last, as stored (the API's contract
+// for a token whose secret an answer shows, whatever the clock's resolution).
+func (s *Service) withLast(ctx context.Context, accountID int64, t Token, secret Secret) (Secret, []Token, error) {
+	live, err := s.store.LiveTokens(ctx, accountID)
+	if err != nil {
+		return "", nil, err
+	}
+	out := make([]Token, 0, len(live))
+	for _, x := range live {
+		if x.ID == t.ID {
+			t = x // with the account's type filled in
+		} else {
+			out = append(out, x)
+		}
+	}
+	return secret, append(out, t), nil
 }

@@ -149,3 +149,78 @@ func TestTokenPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenRotation: a rotated token keeps its record, name and cap slot and gets a new
+// secret that works at once; the old secret works until its grace period ends and not
+// after; a second rotation during a grace period ends the first one's overlap; the org
+// table and service accounts rotate the same way.
+func TestTokenRotation(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement)
+		jane := e.user("jane@example.com", tokenward.TokenManagement)
+		before := e.do("GET", "/api/v2/apitoken", "", bearer(jane)).tokens(t)
+		id := before[0].TokenID
+		start := e.clock.Now().UTC().Truncate(time.Millisecond)
+
+		after := e.do("POST", "/api/v2/apitoken/"+id+"/rotate", `{"gracePeriodSeconds":60}`, bearer(jane)).tokens(t)
+		rotated := after[len(after)-1]
+		if len(after) != len(before) || rotated.TokenName != before[0].TokenName || rotated.TokenID == id {
+			t.Fatalf("after rotation: %+v; want the same tokens, the rotated one last with a new secret", after)
+		}
+		newSecret := e.remember(rotated.TokenID)
+		listed := e.do("GET", "/api/v2/apitoken", "", bearer(newSecret)).tokens(t)
+		if len(listed) != 1 || listed[0].TokenID != id {
+			t.Errorf("the rotated token's record: %+v, want the same public id %s", listed, id)
+		}
+		for name, secret := range map[string]string{"old": jane, "new": newSecret} {
+			if res := e.do("GET", "/auth/verify", "", bearer(secret)); res.Status != 200 {
+				t.Errorf("the %s secret during the grace period: %d, want 200", name, res.Status)
+			}
+		}
+		if res := e.do("GET", "/auth/verify", "", bearer(jane)); res.Header.Get("Tokenward-Token-Expires") != start.Add(time.Minute).Format(time.RFC3339) {
+			t.Errorf("the old secret's expiry header: %q, want the grace end", res.Header.Get("Tokenward-Token-Expires"))
+		}
+		e.clock.Advance(time.Minute)
+		if res := e.do("GET", "/auth/verify", "", bearer(jane)); res.Status != 401 {
+			t.Errorf("the old secret after its grace period: %d, want 401", res.Status)
+		}
+		if res := e.do("GET", "/auth/verify", "", bearer(newSecret)); res.Status != 200 {
+			t.Errorf("the new secret after the grace period: %d, want 200", res.Status)
+		}
+
+		// Twice in a row: only the secret just replaced keeps working.
+		second := e.do("POST", "/api/v2/apitoken/"+id+"/rotate", `{"gracePeriodSeconds":3600}`, bearer(newSecret)).tokens(t)
+		third := e.do("POST", "/api/v2/apitoken/"+id+"/rotate", `{"gracePeriodSeconds":3600}`, bearer(newSecret)).tokens(t)
+		s2, s3 := e.remember(second[len(second)-1].TokenID), e.remember(third[len(third)-1].TokenID)
+		for secret, want := range map[string]int{newSecret: 401, s2: 200, s3: 200} {
+			if res := e.do("GET", "/auth/verify", "", bearer(secret)); res.Status != want {
+				t.Errorf("after two rotations, a secret got %d, want %d", res.Status, want)
+			}
+		}
+		if res := e.do("POST", "/api/v2/apitoken/"+id+"/rotate", `{"gracePeriodSeconds":86401}`, bearer(s3)); res.Status != 400 {
+			t.Errorf("a grace period over 24 h: %d, want 400", res.Status)
+		}
+		if res := e.do("POST", "/api/v2/apitoken/"+id+"/turn", `{}`, bearer(s3)); res.Status != 404 {
+			t.Errorf("POST /apitoken/{id}/turn: %d, want 404", res.Status)
+		}
+
+		// The org table and a service account's tokens, with no grace: the old secret
+		// stops at once.
+		bot := e.serviceAccount("sa::bot", tokenward.Ingestion)
+		org := e.do("POST", "/api/v2/apitoken/customertokens/"+bot+"/rotate", ``, bearer(admin)).tokens(t)
+		botNew := e.remember(org[len(org)-1].TokenID)
+		if got := e.do("GET", "/auth/verify", "", bearer(bot)).Status; got != 401 {
+			t.Errorf("the old secret of a rotation without grace: %d, want 401", got)
+		}
+		sa := e.do("POST", "/api/v2/apitoken/serviceaccount/sa::bot/"+botNew+"/rotate", `{"gracePeriodSeconds":10}`, bearer(admin)).tokens(t)
+		if len(sa) != 1 || e.do("GET", "/auth/verify", "", bearer(botNew)).Status != 200 ||
+			e.do("GET", "/auth/verify", "", bearer(e.remember(sa[0].TokenID))).Status != 200 {
+			t.Errorf("a service account's rotation: %+v; want one token, both secrets working", sa)
+		}
+		page, err := e.service.AuditTrail(context.Background(), e.principal(admin), tokenward.AuditFilter{Action: tokenward.AuditTokenRotate})
+		if err != nil || page.Total != 5 {
+			t.Errorf("%d token.rotate events (%v), want 5", page.Total, err)
+		}
+	})
+}

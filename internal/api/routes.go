@@ -41,6 +41,11 @@ func (s *Server) tokenRoutes() {
 	s.authed("PUT /api/v2/apitoken/{id}", authenticated, s.renameOwnToken)
 	s.authed("DELETE /api/v2/apitoken/{id}", authenticated, s.revokeOwnToken)
 
+	// Rotation with overlap (§13, ours).
+	s.authed("POST /api/v2/apitoken/{id}/{action}", authenticated, s.rotateOwnToken)
+	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}/{token}/rotate", tokenward.UserManagement, s.rotateServiceAccountToken)
+	s.authed("POST /api/v2/apitoken/customertokens/{id}/rotate", tokenward.UserManagement, s.rotateOrgToken)
+
 	// The organization's token lifetime policy (§13, ours).
 	s.authed("GET /api/v2/apitoken/policy", tokenward.UserManagement, s.getPolicy)
 	s.authed("PUT /api/v2/apitoken/policy", tokenward.UserManagement, s.setPolicy)

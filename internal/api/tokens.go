@@ -16,11 +16,14 @@ type userAPIToken struct {
 	DateGenerated int64                 `json:"dateGenerated"`
 	LastUsed      *int64                `json:"lastUsed"`
 	ExpiresAt     *int64                `json:"expiresAt"` // ours (§13): null, never
+	RotatedAt     *int64                `json:"rotatedAt"`
+	GraceEnds     *int64                `json:"gracePeriodEndsAt"` // while the previous secret still works
 }
 
 func toUserAPIToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
-		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires)}
+		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires),
+		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds)}
 }
 
 func toUserAPITokens(ts []tokenward.Token) []userAPIToken {

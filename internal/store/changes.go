@@ -88,19 +88,16 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(auth.Verificati
 
 // EachLiveToken calls fn for every live token.
 func (db *DB) EachLiveToken(ctx context.Context, fn func(auth.LiveToken)) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT seq, digest, account_id, COALESCE(expires_at, 0) FROM tokens WHERE revoked_at IS NULL`)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE revoked_at IS NULL`)
 	if err != nil {
 		return fmt.Errorf("load tokens: %w", err)
 	}
 	defer rows.Close()
-	var digest []byte
+	var s liveTokenScan
 	for rows.Next() {
-		var t auth.LiveToken
-		if err := rows.Scan(&t.Seq, &digest, &t.AccountID, &t.Expires); err != nil {
-			return fmt.Errorf("scan token: %w", err)
+		if err := s.scan(rows, fn); err != nil {
+			return err
 		}
-		copy(t.Digest[:], digest)
-		fn(t)
 	}
 	return rows.Err()
 }
@@ -126,19 +123,16 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (au
 	}
 	s.Kind = tokenward.AccountKind(kind)
 	_, s.Permissions = effective(s.Kind, direct, fromRoles)
-	rows, err := tx.QueryContext(ctx, `SELECT seq, digest, COALESCE(expires_at, 0) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
 	if err != nil {
 		return s, nil, fmt.Errorf("read account tokens: %w", err)
 	}
 	defer rows.Close()
-	var digest []byte
+	var scan liveTokenScan
 	for rows.Next() {
-		t := auth.LiveToken{AccountID: accountID}
-		if err := rows.Scan(&t.Seq, &digest, &t.Expires); err != nil {
-			return s, nil, fmt.Errorf("scan token: %w", err)
+		if err := scan.scan(rows, func(t auth.LiveToken) { tokens = append(tokens, t) }); err != nil {
+			return s, nil, err
 		}
-		copy(t.Digest[:], digest)
-		tokens = append(tokens, t)
 	}
 	return s, tokens, rows.Err()
 }
@@ -236,4 +230,33 @@ func (db *DB) CountLiveTokens(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count tokens: %w", err)
 	}
 	return n, nil
+}
+
+// liveTokenColumns are what the verification index reads of a live token: its secret's
+// digest and, during a rotation's overlap, the previous secret's.
+const liveTokenColumns = `seq, digest, account_id, COALESCE(expires_at, 0), previous_digest, COALESCE(previous_until, 0)`
+
+// liveTokenScan reads liveTokenColumns, reusing its buffers across rows.
+type liveTokenScan struct{ digest, previous []byte }
+
+// scan reads one row and calls fn with the token's entry and, while a rotation's overlap
+// lasts, one for the previous secret that expires at the overlap's end (or the token's
+// expiry, when sooner).
+func (s *liveTokenScan) scan(rows *sql.Rows, fn func(auth.LiveToken)) error {
+	var t auth.LiveToken
+	var until int64
+	if err := rows.Scan(&t.Seq, &s.digest, &t.AccountID, &t.Expires, &s.previous, &until); err != nil {
+		return fmt.Errorf("scan token: %w", err)
+	}
+	copy(t.Digest[:], s.digest)
+	fn(t)
+	if len(s.previous) == len(t.Digest) {
+		old := t
+		copy(old.Digest[:], s.previous)
+		if old.Expires == 0 || until < old.Expires {
+			old.Expires = until
+		}
+		fn(old)
+	}
+	return nil
 }

@@ -6,29 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
 
 // tokenColumns are the columns scanTokens reads, joined with the owning account.
 const tokenColumns = `t.id, t.name, t.hint, t.account_id, a.identifier, a.kind, a.active,
-	t.created_at, t.last_used_at, t.revoked_at, t.expires_at`
+	t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.rotated_at, t.previous_until`
 
 func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	var t tokenward.Token
 	var kind string
 	var active bool
 	var created int64
-	var lastUsed, revoked, expires sql.NullInt64
+	var lastUsed, revoked, expires, rotated, graceEnds sql.NullInt64
 	if err := row.Scan(&t.ID, &t.Name, &t.Hint, &t.AccountID, &t.Account, &kind, &active,
-		&created, &lastUsed, &revoked, &expires); err != nil {
+		&created, &lastUsed, &revoked, &expires, &rotated, &graceEnds); err != nil {
 		return tokenward.Token{}, err
 	}
 	t.AccountType = tokenward.Account{Kind: tokenward.AccountKind(kind), Active: active}.Type()
 	t.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
 	t.LastUsed = fromMillis(lastUsed)
 	t.Revoked = fromMillis(revoked)
-	t.Expires = fromMillis(expires)
+	t.Expires, t.Rotated, t.GraceEnds = fromMillis(expires), fromMillis(rotated), fromMillis(graceEnds)
 	return t, nil
 }
 
@@ -195,9 +196,10 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	var kind, direct, fromRoles string
 	var expires sql.NullInt64
 	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, t.seq, t.expires_at, `+permissionColumns+`
+		SELECT a.id, a.identifier, a.kind, t.seq,
+			CASE WHEN t.digest = $1 THEN t.expires_at ELSE CAST(t.previous_until AS BIGINT) END, `+permissionColumns+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.digest = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
+		WHERE (t.digest = $1 OR t.previous_digest = $1) AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
 		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &expires, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
@@ -238,4 +240,36 @@ func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map
 		out[t.AccountID] = append(out[t.AccountID], t)
 	}
 	return out, rows.Err()
+}
+
+// RotateToken gives a live token a new secret (digest, hint) and expiry, keeping its
+// record, name and cap slot; its current secret keeps working until graceEnds (none when
+// graceEnds is not after by.At), replacing any earlier overlap. One transaction with its
+// audit event and a change of its account. ENotFound when it is not live.
+func (db *DB) RotateToken(ctx context.Context, id string, digest tokenward.Digest, hint string, expires, graceEnds time.Time, by tokenward.AuditEvent) (tokenward.Token, error) {
+	keepOld := graceEnds.After(by.At)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var accountID int64
+		var account string
+		err := tx.QueryRowContext(ctx, `
+			UPDATE tokens SET previous_digest = CASE WHEN $1 THEN digest ELSE NULL END,
+				previous_until = CASE WHEN $1 THEN CAST($2 AS BIGINT) ELSE NULL END,
+				digest = $3, hint = $4, expires_at = $5, rotated_at = $6
+			WHERE id = $7 AND revoked_at IS NULL RETURNING account_id, account_identifier`,
+			keepOld, millis(graceEnds), digest[:], hint, nullMillis(expires), millis(by.At), id).Scan(&accountID, &account)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tokenward.Errorf(tokenward.ENotFound, "no such token")
+		}
+		if err != nil {
+			return fmt.Errorf("rotate token: %w", err)
+		}
+		if err := insertAudit(ctx, tx, tokenward.TokenRotated(by, id, account, graceEnds)); err != nil {
+			return err
+		}
+		return db.recordChange(ctx, tx, accountID, by.At)
+	})
+	if err != nil {
+		return tokenward.Token{}, err
+	}
+	return db.LiveTokenByID(ctx, id)
 }
