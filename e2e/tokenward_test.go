@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
@@ -25,7 +26,12 @@ func TestQuickstart(t *testing.T) {
 			db = []string{"--db", storetest.DSN(t, engine)}
 		}
 		srv := binary.Start(t, dir, dbArg(db), db...)
-		password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())
+		// stdout and stderr are copied from their pipes independently: the password may land
+		// a moment after the "listening" line that Start waited for.
+		var password []string
+		for deadline := time.Now().Add(10 * time.Second); password == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			password = regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())
+		}
 		if password == nil {
 			t.Fatalf("first start did not print the administrator's password; stdout:\n%s", srv.Stdout.String())
 		}
