@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// overflowing reports the document's width against the viewport's and names the
+// elements that reach past it, for a failure message.
+const overflowing = `(() => {
+  const w = document.documentElement.clientWidth, out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > w + 1) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.replace(/ +/g, ".") : ""));
+  }
+  return {scroll: document.documentElement.scrollWidth, client: w, culprits: out.slice(0, 6).join(" ")};
+})()`
+
+type widths struct {
+	Scroll   int    `json:"scroll"`
+	Client   int    `json:"client"`
+	Culprits string `json:"culprits"`
+}
+
+// polishSeed starts the binary with an organization to look at: jane, two service
+// accounts, 24 tokens (more than a page of 10) with long names, and returns the server's
+// address, the administrator's password and the database.
+func polishSeed(t *testing.T) (url, password, dir, dsn string) {
+	t.Helper()
+	dir = t.TempDir()
+	dsn = filepath.Join(dir, "tokenward.db")
+	s := binary.Start(t, dir, dsn)
+	password = regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(s.Stdout.String())[1]
+	for _, cmd := range [][]string{
+		{"user", "create", "jane@example.com", "--password-stdin"},
+		{"serviceaccount", "create", "sa::deploy-bot", "--permission", "ingestion", "--description", "Deploys from CI"},
+		{"serviceaccount", "create", "sa::a-service-account-with-a-rather-long-name", "--permission", "dashboard_management",
+			"--description", "Exports every dashboard of every team to the archive, nightly, and checks the result"},
+	} {
+		if _, errOut, code := binary.Run(t, dir, "jane's long password\n", append(cmd, "--db", dsn)...); code != 0 {
+			t.Fatalf("%v: %s", cmd, errOut)
+		}
+	}
+	for i := range 24 {
+		acct := []string{"sa::deploy-bot", "sa::a-service-account-with-a-rather-long-name", "jane@example.com"}[i%3]
+		name := fmt.Sprintf("seeded %02d for the nightly export pipeline", i)
+		if _, errOut, code := binary.Run(t, dir, "", "token", "create", acct, "--name", name, "--db", dsn); code != 0 {
+			t.Fatalf("token create %s: %s", acct, errOut)
+		}
+	}
+	time.Sleep(PropagationBound) // let the server's index take in the command line's tokens
+	return s.URL, password, dir, dsn
+}
+
+// TestConsolePolishInABrowser checks, in Debian's Chromium against the real binary, the
+// console defects of issue 16 part 4, one subtest each.
+func TestConsolePolishInABrowser(t *testing.T) {
+	base, password, _, _ := polishSeed(t)
+	b := newBrowser(t, base)
+	b.signIn("admin@localhost", password)
+
+	// Every page an administrator can open, a role's and a group's among them.
+	b.open("/console/accounts/roles")
+	b.type_("#role-name", "Deployers")
+	b.click(`input[name=permission][value=ingestion]`)
+	b.click(`form[action="/console/accounts/roles"] button.primary`)
+	b.waitText("Role created")
+	role := strings.TrimPrefix(b.location(), base)
+	b.open("/console/accounts/groups")
+	b.type_("#group-name", "Ops")
+	b.click(`form[action="/console/accounts/groups"] button.primary`)
+	b.waitText("Group created")
+	group := strings.TrimPrefix(b.location(), base)
+	pages := []string{
+		"/console/profile/api-access",
+		"/console/accounts/users",
+		"/console/accounts/users/jane@example.com",
+		"/console/accounts/service-accounts",
+		"/console/accounts/service-accounts/sa::deploy-bot",
+		"/console/accounts/service-accounts/sa::a-service-account-with-a-rather-long-name",
+		"/console/accounts/roles", role,
+		"/console/accounts/groups", group,
+		"/console/accounts/api-tokens",
+		"/console/accounts/api-tokens?size=10&page=2",
+		"/console/accounts/audit",
+		"/console/no-such-page",
+	}
+
+	t.Run("no horizontal scroll at 1024, 1366 and 1920 px", func(t *testing.T) {
+		b := b.in(t)
+		defer b.do(chromedp.EmulateViewport(1360, 900))
+		for _, width := range []int64{1024, 1366, 1920} {
+			b.do(chromedp.EmulateViewport(width, 900))
+			for _, path := range pages {
+				b.open(path)
+				got := value(b, chromedp.Evaluate[widths](overflowing))
+				if got.Scroll > got.Client {
+					t.Errorf("%s at %d px: scrollWidth %d > clientWidth %d (past the edge: %s)", path, width, got.Scroll, got.Client, got.Culprits)
+				}
+			}
+			b.open("/console/accounts/api-tokens")
+			b.shot(fmt.Sprintf("30-api-tokens-%d", width))
+			b.open("/console/accounts/service-accounts/sa::deploy-bot")
+			b.shot(fmt.Sprintf("31-service-account-%d", width))
+		}
+	})
+}
