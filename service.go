@@ -17,6 +17,7 @@ type Store interface {
 	SignInStore
 	AccessStore
 	AuditStore
+	FlashStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -110,4 +110,59 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			b.shot(fmt.Sprintf("31-service-account-%d", width))
 		}
 	})
+
+	t.Run("Post/Redirect/Get: reload after a form is safe", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/profile/api-access")
+		b.type_("#new-name", "reload me")
+		b.click(`form.generate button`)
+		b.waitText("you will not see it again")
+		secret := b.text("#new-secret")
+		if got := b.location(); got != base+"/console/profile/api-access" {
+			t.Errorf("after Generate the address is %s, want the API Access page", got)
+		}
+		if strings.Contains(b.location(), secret) {
+			t.Errorf("the address holds the secret")
+		}
+		b.do(chromedp.Reload())
+		b.waitText("Your tokens")
+		if got := b.text("main"); strings.Contains(got, "Not found") || strings.Contains(got, secret) {
+			t.Errorf("reload after Generate shows %q, want the page without the secret", got)
+		}
+		// A service account's Generate, and creating one with its first token.
+		b.open("/console/accounts/service-accounts/sa::deploy-bot")
+		b.type_("#new-name", "main")
+		b.click(`form.generate button`)
+		b.waitText("you will not see it again")
+		b.waitURL("/console/accounts/service-accounts/sa::deploy-bot")
+		b.do(chromedp.Reload())
+		b.waitText("Direct permissions")
+		if n := b.count("#new-secret"); n != 0 {
+			t.Errorf("reload shows the service account's new secret again")
+		}
+		b.open("/console/accounts/service-accounts")
+		b.type_("#sa-id", "reporting")
+		b.click(`input[name=token]`)
+		b.click(`form[action="/console/accounts/service-accounts"] button.primary`)
+		b.waitText("you will not see it again")
+		b.waitURL("/console/accounts/service-accounts/sa::reporting")
+		b.do(chromedp.Reload())
+		b.waitText("Direct permissions")
+		if n := b.count("#new-secret"); n != 0 || strings.Contains(b.text("main"), "Service account created") {
+			t.Errorf("reload shows the new service account's secret or notice again")
+		}
+		// A refusal shows on the page the form was on, and the address stays there.
+		b.open("/console/accounts/service-accounts")
+		b.type_("#sa-id", "deploy-bot")
+		b.click(`form[action="/console/accounts/service-accounts"] button.primary`)
+		b.poll(`!!document.querySelector("main .error")`)
+		if got := b.location(); got != base+"/console/accounts/service-accounts" {
+			t.Errorf("after a refused create the address is %s, want the list it was posted from", got)
+		}
+		b.do(chromedp.Reload())
+		b.waitText("Create a service account")
+		if got := b.text("main"); strings.Contains(got, "Not found") {
+			t.Errorf("reload after a refusal shows %q", got)
+		}
+	})
 }

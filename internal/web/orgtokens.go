@@ -285,8 +285,7 @@ func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request, p token
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account))
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account)})
 }
 
 // Saved searches store {"<name>": "<the view's query string>"}, the shape the API's
@@ -322,8 +321,7 @@ func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request, p tokenward
 		return onPage(err, table)
 	}
 	target := "/console/accounts/api-tokens?" + query
-	redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, fmt.Sprintf("Search %q saved.", name))
-	return nil
+	return c.redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, flash{Notice: fmt.Sprintf("Search %q saved.", name)})
 }
 
 func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -343,8 +341,7 @@ func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p to
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), "Saved search renamed.")
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: "Saved search renamed."})
 }
 
 func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -354,6 +351,5 @@ func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p to
 	if _, err := c.service.DeleteSavedSearch(r.Context(), p, r.PathValue("id")); err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), "Saved search deleted.")
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: "Saved search deleted."})
 }

@@ -181,7 +181,9 @@ type view struct {
 	IsAdmin bool
 	Error   string
 	Notice  string
-	Data    any
+	// Shown is what the page shows once: the flashes a form's redirect left for it.
+	Shown shown
+	Data  any
 }
 
 var funcs = template.FuncMap{
@@ -240,20 +242,20 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if target := r.Header.Get("HX-Target"); target != "" && r.Header.Get("HX-Request") == "true" && t.Lookup(target) != nil {
 		name = target
 	}
-	// A waiting notice belongs to the next whole page shown, not to a fragment or an error.
+	// A waiting flash belongs to the next whole page shown, not to a fragment or an error.
 	if name == "layout" && v.Notice == "" && r.Method == http.MethodGet && status == http.StatusOK {
-		v.Notice = takeNotice(w, r)
+		v.Shown = c.takeFlash(w, r)
+	}
+	// A page in answer to a form is a refusal shown where the form was (every success
+	// redirects): htmx leaves the address on that page, so that a reload reloads it
+	// rather than posting again.
+	if r.Method == http.MethodPost && r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Push-Url", "false")
 	}
 	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, name, v); err != nil {
 		c.logger.Error("render console page", "page", page, "err", err)
 	}
-}
-
-// redirect answers a form post with a redirect to path, with a notice shown once there.
-func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	setNotice(w, r, notice)
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // plural counts things in words: "1 account", "2 accounts".
