@@ -165,4 +165,27 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			t.Errorf("reload after a refusal shows %q", got)
 		}
 	})
+
+	t.Run("notices by one-time flash, never in the address", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/api-tokens?type=SERVICE_ACCOUNT")
+		b.click(`details.save summary`)
+		b.type_("#save-name", "Service tokens")
+		b.click(`details.save button`)
+		b.waitText(`Search "Service tokens" saved.`)
+		// Share copies the address: it must reproduce the view, not the notice.
+		shared := b.location()
+		if strings.Contains(shared, "notice") || strings.Contains(shared, "saved.") || !strings.Contains(shared, "type=SERVICE_ACCOUNT") {
+			t.Errorf("after Save the address (what Share copies) is %s, want the view without the notice", shared)
+		}
+		b.do(chromedp.Reload())
+		b.waitText("Saved Searches")
+		if n := b.count("main .notice"); n != 0 {
+			t.Errorf("the notice shows again on reload")
+		}
+		b.open(strings.TrimPrefix(shared, base))
+		if n := b.count("main .notice"); n != 0 {
+			t.Errorf("the shared link shows a notice")
+		}
+	})
 }
