@@ -188,4 +188,35 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			t.Errorf("the shared link shows a notice")
 		}
 	})
+
+	t.Run("service accounts' token rows have the per-row menu: Edit and Revoke", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/service-accounts/sa::deploy-bot")
+		rows := b.count("table.tokens tbody tr")
+		if n := b.count("table.tokens tbody tr td.actions details.menu summary"); n == 0 || n != rows {
+			t.Fatalf("%d of %d token rows have a menu", n, rows)
+		}
+		if n := b.count(`table.tokens tbody tr details.menu:not([open])`); n != rows {
+			t.Errorf("menus open before they are clicked")
+		}
+		b.click(`table.tokens tbody tr details.menu summary`)
+		menu := b.text(`details.menu[open] .menu-body`)
+		if !strings.Contains(menu, "Edit name") || !strings.Contains(menu, "Revoke") {
+			t.Errorf("the open menu reads %q, want Edit and Revoke", menu)
+		}
+		b.shot("32-service-account-row-menu")
+		value(b, chromedp.Evaluate[chromedp.Void](`document.querySelector("details.menu[open] .inline-rename input").value = ""`))
+		b.type_(`details.menu[open] .inline-rename input`, "renamed from the menu")
+		b.click(`details.menu[open] .inline-rename button`)
+		b.waitText("Token renamed")
+		if got := b.text("table.tokens tbody"); !strings.Contains(got, "renamed from the menu") {
+			t.Errorf("the table after renaming from the menu reads %q", got)
+		}
+		// A click elsewhere closes an open menu.
+		b.click(`table.tokens tbody tr details.menu summary`)
+		b.click(`h1`)
+		if n := b.count(`details.menu[open]`); n != 0 {
+			t.Errorf("a click outside left the menu open")
+		}
+	})
 }

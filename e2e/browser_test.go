@@ -247,6 +247,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	t.Run("rename inline and revoke", func(t *testing.T) {
 		b := b.in(t)
+		b.click(`details.menu summary`) // Edit and Revoke are in the row's menu
 		value(b, chromedp.Evaluate[chromedp.Void](`document.querySelector(".inline-rename input").value = ""`))
 		b.type_(`.inline-rename input`, "work laptop")
 		b.click(`.inline-rename button`)
@@ -254,6 +255,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		if got := value(b, chromedp.Value(chromedp.CSS(`.inline-rename input`))); got != "work laptop" {
 			t.Errorf("name after rename = %q", got)
 		}
+		b.click(`details.menu summary`)
 		b.click(`form[action$="/revoke"] button`)
 		b.waitText("Token revoked")
 		if status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 401 {

@@ -51,6 +51,20 @@
     if (share) copyText(window.location.href, share);
   });
 
+  // An open row menu closes when a click lands elsewhere or on Escape, as menus do.
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(e.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+
   // Filter forms apply as soon as a control changes; the URL keeps the view.
   document.addEventListener("change", function (e) {
     var form = e.target.closest("form[data-autosubmit]");
