@@ -18,6 +18,7 @@ type Store interface {
 	AccessStore
 	AuditStore
 	FlashStore
+	InviteStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -219,4 +219,49 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			t.Errorf("a click outside left the menu open")
 		}
 	})
+
+	t.Run("invite: a one-time set-password link for a new user", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/users")
+		b.type_("#u-email", "bob@example.com")
+		b.click(`form[action="/console/accounts/users"] button.primary`)
+		b.waitText("Set-password link for bob@example.com")
+		link := b.text("#invite-link")
+		if !strings.HasPrefix(link, base+"/console/set-password/") || strings.Contains(b.location(), "set-password") {
+			t.Fatalf("the shown link is %q at %s, want a set-password link shown, not in the address", link, b.location())
+		}
+		b.shot("33-user-invited")
+		b.do(chromedp.Reload())
+		b.waitText("New set-password link")
+		if n := b.count("#invite-link"); n != 0 {
+			t.Errorf("the link shows again on reload")
+		}
+		b.click(`form.signout button`)
+		b.waitURL("/console/signin")
+		b.open(strings.TrimPrefix(link, base))
+		b.waitText("Choose your password")
+		if got := b.text("main"); !strings.Contains(got, "bob@example.com") {
+			t.Errorf("the set-password page reads %q, want bob's email", got)
+		}
+		b.shot("34-set-password")
+		b.type_("#password", "bob's long password")
+		b.type_("#confirm", "bob's long password")
+		b.click(`main button[type=submit]`)
+		b.waitURL("/console/profile/api-access")
+		b.waitText("Password set")
+		if got := b.text(".who"); got != "bob@example.com" {
+			t.Errorf("signed in as %q after setting the password, want bob", got)
+		}
+		b.click(`form.signout button`)
+		b.waitURL("/console/signin")
+		b.open(strings.TrimPrefix(link, base))
+		if got := b.text("main"); !strings.Contains(got, "not valid") {
+			t.Errorf("the link used once reads %q, want it refused", got)
+		}
+		b.signIn("admin@localhost", password)
+		b.open("/console/accounts/audit?target=bob@example.com")
+		if got := b.text("main"); !strings.Contains(got, "invite.create") || !strings.Contains(got, "password.set") {
+			t.Errorf("the audit trail of bob lacks the invitation or the password it set: %q", got)
+		}
+	})
 }

@@ -252,7 +252,11 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, back)
 	}
-	return c.redirect(w, r, accountPath(a), flash{Notice: "User created. They can sign in once the operator sets a password (tokenward user set-password)."})
+	inv, err := c.service.Invite(r.Context(), p, a.Identifier)
+	if err != nil {
+		return err
+	}
+	return c.redirect(w, r, accountPath(a), inviteFlash(r, inv, "User created."))
 }
 
 func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {

@@ -21,7 +21,7 @@ type auditData struct {
 	Actions  []string
 }
 
-var auditActions = []string{"token.", "account.", "permission.", "role.", "group.", "signin.", "savedsearch.", "password.set"}
+var auditActions = []string{"token.", "account.", "permission.", "role.", "group.", "signin.", "savedsearch.", "password.set", "invite."}
 
 func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	return c.page(w, r, "audit", func() (view, error) {

@@ -18,6 +18,7 @@ import (
 type flash struct {
 	Notice string         `json:"notice,omitempty"`
 	Secret *revealedToken `json:"secret,omitempty"`
+	Invite *inviteLink    `json:"invite,omitempty"`
 }
 
 // revealedToken is a new token's secret, shown once.
@@ -44,8 +45,12 @@ func flashCookie(r *http.Request) string {
 // setFlash keeps f for the next page the browser shows. Without a session there is
 // nobody to show it to.
 func (c *Console) setFlash(w http.ResponseWriter, r *http.Request, f flash) error {
-	session := sessionSecret(r)
-	if session == "" || (f.Notice == "" && f.Secret == nil) {
+	return c.putFlash(w, r, sessionSecret(r), f)
+}
+
+// putFlash is setFlash for the session whose secret is given (one just opened).
+func (c *Console) putFlash(w http.ResponseWriter, r *http.Request, session string, f flash) error {
+	if session == "" || (f.Notice == "" && f.Secret == nil && f.Invite == nil) {
 		return nil
 	}
 	if len(f.Notice) > maxNoticeBytes {
@@ -88,6 +93,9 @@ func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) shown {
 		if f.Secret != nil {
 			s.Secrets = append(s.Secrets, *f.Secret)
 		}
+		if f.Invite != nil {
+			s.Invites = append(s.Invites, *f.Invite)
+		}
 	}
 	return s
 }
@@ -96,6 +104,7 @@ func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) shown {
 type shown struct {
 	Notices []string
 	Secrets []revealedToken
+	Invites []inviteLink
 }
 
 // redirect answers a form post with a redirect to path, with f shown once there.

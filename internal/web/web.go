@@ -61,6 +61,8 @@ func (c *Console) routes() {
 	c.public("GET /console/signin", c.signInForm)
 	c.public("POST /console/signin", c.signIn)
 	c.public("POST /console/signout", c.signOut)
+	c.public("GET /console/set-password/{code}", c.setPasswordForm)
+	c.public("POST /console/set-password/{code}", c.setPassword)
 	c.route("GET /console/{$}", signedIn, c.home)
 
 	// My profile → API Access.
@@ -89,6 +91,7 @@ func (c *Console) routes() {
 	c.route("GET /console/accounts/users/{id}", tokenward.UserManagement, c.user)
 	c.route("POST /console/accounts/users/{id}", tokenward.UserManagement, c.updateUser)
 	c.route("POST /console/accounts/users/{id}/delete", tokenward.UserManagement, c.deleteAccount)
+	c.route("POST /console/accounts/users/{id}/invite", tokenward.UserManagement, c.inviteUser)
 	c.route("POST /console/accounts/users/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/users/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
