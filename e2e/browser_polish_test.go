@@ -264,4 +264,24 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			t.Errorf("the audit trail of bob lacks the invitation or the password it set: %q", got)
 		}
 	})
+
+	t.Run("dates on one line", func(t *testing.T) {
+		b := b.in(t)
+		defer b.do(chromedp.EmulateViewport(1360, 900))
+		for _, width := range []int64{1024, 1366} {
+			b.do(chromedp.EmulateViewport(width, 900))
+			for _, path := range []string{"/console/accounts/api-tokens", "/console/accounts/service-accounts/sa::deploy-bot",
+				"/console/profile/api-access", "/console/accounts/audit", "/console/accounts/users"} {
+				b.open(path)
+				if b.count("td time") == 0 {
+					t.Errorf("%s shows no dates in its table", path)
+				}
+				wrapped := value(b, chromedp.Evaluate[int](`[...document.querySelectorAll("td time")].filter(el =>
+					el.getBoundingClientRect().height > parseFloat(getComputedStyle(el).lineHeight) * 1.5).length`))
+				if wrapped != 0 {
+					t.Errorf("%s at %d px: %d dates wrap to a second line", path, width, wrapped)
+				}
+			}
+		}
+	})
 }

@@ -190,11 +190,14 @@ type view struct {
 }
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string {
+	// date is an instant as every page shows it, in a <time> that never wraps (a row of a
+	// table stays one line high).
+	"date": func(t time.Time) template.HTML {
 		if t.IsZero() {
 			return ""
 		}
-		return t.UTC().Format("Jan 2, 2006 15:04 UTC")
+		t = t.UTC()
+		return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("Jan 2, 2006 15:04 UTC") + `</time>`)
 	},
 	"masked":  func(hint string) string { return "••••" + hint },
 	"visible": tokenward.Visible,
