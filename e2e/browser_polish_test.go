@@ -284,4 +284,32 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("page numbers and the total above the org table", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/api-tokens?size=10")
+		above := value(b, chromedp.Evaluate[bool](`document.querySelector("nav.pager.top").getBoundingClientRect().bottom <= document.querySelector("table.tokens").getBoundingClientRect().top`))
+		if !above {
+			t.Errorf("the pager with the total is not above the table")
+		}
+		var total, last int
+		if _, err := fmt.Sscanf(b.text(".range"), "1 - 10 of %d", &total); err != nil {
+			t.Fatalf("range reads %q", b.text(".range"))
+		}
+		last = (total + 9) / 10
+		top := b.text("nav.pager.top")
+		if !strings.Contains(top, fmt.Sprintf("%d tokens", total)) || !strings.Contains(top, fmt.Sprintf("page 1 of %d", last)) {
+			t.Errorf("above the table: %q, want the total %d and page 1 of %d", top, total, last)
+		}
+		if n := b.count("nav.pager.top a.page"); n != last {
+			t.Errorf("%d page numbers above the table, want %d", n, last)
+		}
+		b.click(fmt.Sprintf(`nav.pager.top a.page[aria-label="Page %d"]`, last))
+		b.waitURL(fmt.Sprintf("page=%d", last))
+		b.waitText(fmt.Sprintf("page %d of %d", last, last))
+		if got := b.text(`nav.pager.top a[aria-current="page"]`); got != fmt.Sprint(last) {
+			t.Errorf("current page marked %q, want %d", got, last)
+		}
+		b.shot("35-api-tokens-pages")
+	})
 }

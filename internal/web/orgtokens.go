@@ -170,6 +170,48 @@ func (d *orgTokensData) Link(change string, value string) string {
 	return "/console/accounts/api-tokens?" + q
 }
 
+// pageNumber is one entry of the pager's numbers: a page, or a gap ("…") between two.
+type pageNumber struct {
+	N       int
+	Link    string
+	Current bool
+	Gap     bool
+}
+
+// LastPage is the number of the last page, or 0 when the total is a lower bound.
+func (d *orgTokensData) LastPage() int {
+	if d.Capped || d.Total == 0 {
+		return 0
+	}
+	return (d.Total + d.View.Size - 1) / d.View.Size
+}
+
+// PageNumbers are the pages the pager links: the first, the last, and two either side of
+// the current one, with gaps between; without a known last page, up to the next one.
+func (d *orgTokensData) PageNumbers() []pageNumber {
+	if d.Total == 0 && !d.HasNext {
+		return nil
+	}
+	last, cur := d.LastPage(), d.View.Page
+	if last == 0 {
+		last = cur
+		if d.HasNext {
+			last = cur + 1
+		}
+	}
+	var out []pageNumber
+	for n := 1; n <= last; n++ {
+		if n != 1 && n != last && (n < cur-2 || n > cur+2) {
+			if len(out) > 0 && !out[len(out)-1].Gap {
+				out = append(out, pageNumber{Gap: true})
+			}
+			continue
+		}
+		out = append(out, pageNumber{N: n, Link: d.Link("page", strconv.Itoa(n)), Current: n == cur})
+	}
+	return out
+}
+
 // SortMark is the arrow shown beside the sorted column's header.
 func (d *orgTokensData) SortMark(field string) string {
 	if d.View.Sort != field {
