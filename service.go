@@ -19,6 +19,7 @@ type Store interface {
 	AuditStore
 	FlashStore
 	InviteStore
+	TokenLabelStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -312,4 +312,45 @@ func TestConsolePolishInABrowser(t *testing.T) {
 		}
 		b.shot("35-api-tokens-pages")
 	})
+
+	t.Run("audit entries and token tables show the same token label", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/accounts/audit?action=token.generate")
+		type label struct {
+			Text  string `json:"text"`
+			Title string `json:"title"`
+			Cell  string `json:"cell"`
+		}
+		const labels = `[...document.querySelectorAll("table code.masked")].map(c => ({text: c.innerText, title: c.title, cell: c.closest("td").innerText}))`
+		inAudit := value(b, chromedp.Evaluate[[]label](labels))
+		if len(inAudit) == 0 {
+			t.Fatalf("the audit trail shows no token label")
+		}
+		if got := b.text("main table tbody"); strings.Contains(got, "tw_") {
+			t.Errorf("the audit trail still shows public ids as text: %q", got)
+		}
+		b.open("/console/accounts/api-tokens?size=100")
+		inTable := map[string]string{}
+		for _, l := range value(b, chromedp.Evaluate[[]label](labels)) {
+			inTable[l.Title] = l.Text
+		}
+		matched := 0
+		for _, l := range inAudit {
+			if !strings.HasPrefix(l.Title, "Public id tw_") || !strings.HasPrefix(l.Text, "••••") {
+				t.Errorf("audit label %q titled %q, want ••••hint titled with the public id", l.Text, l.Title)
+			}
+			if text, ok := inTable[l.Title]; ok {
+				matched++
+				if text != l.Text {
+					t.Errorf("token %s: %q in the audit trail, %q in the table", l.Title, l.Text, text)
+				}
+			}
+		}
+		if matched == 0 {
+			t.Errorf("no audit entry's token label matches a table row")
+		}
+		if !strings.Contains(inAudit[0].Cell, " of ") {
+			t.Errorf("the audit target reads %q, want the label, the name and the owner", inAudit[0].Cell)
+		}
+	})
 }
