@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -321,7 +322,8 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			Title string `json:"title"`
 			Cell  string `json:"cell"`
 		}
-		const labels = `[...document.querySelectorAll("table code.masked")].map(c => ({text: c.innerText, title: c.title, cell: c.closest("td").innerText}))`
+		const labels = `[...document.querySelectorAll("table code.masked")].map(c => ({text: c.innerText, title: c.title, cell: (c.closest("td") || c).innerText}))`
+		b.poll(`document.querySelectorAll("table code.masked").length > 0`)
 		inAudit := value(b, chromedp.Evaluate[[]label](labels))
 		if len(inAudit) == 0 {
 			t.Fatalf("the audit trail shows no token label")
@@ -330,6 +332,7 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			t.Errorf("the audit trail still shows public ids as text: %q", got)
 		}
 		b.open("/console/accounts/api-tokens?size=100")
+		b.poll(`document.querySelectorAll("table code.masked").length > 0`)
 		inTable := map[string]string{}
 		for _, l := range value(b, chromedp.Evaluate[[]label](labels)) {
 			inTable[l.Title] = l.Text
@@ -352,5 +355,51 @@ func TestConsolePolishInABrowser(t *testing.T) {
 		if !strings.Contains(inAudit[0].Cell, " of ") {
 			t.Errorf("the audit target reads %q, want the label, the name and the owner", inAudit[0].Cell)
 		}
+	})
+
+	t.Run("a styled confirmation dialog, and a confirmation page without JavaScript", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/console/profile/api-access")
+		value(b, chromedp.Evaluate[chromedp.Void](`window.nativeConfirms = 0; window.confirm = () => { window.nativeConfirms++; return true; }`))
+		rows := b.count("table.tokens tbody tr")
+		b.click(`table.tokens details.menu summary`)
+		b.click(`details.menu[open] form[action$="/revoke"] button`)
+		b.poll(`!!document.querySelector("dialog.confirm[open]")`)
+		if got := b.text("dialog.confirm[open]"); !strings.Contains(got, "Revoke token ••••") || !strings.Contains(got, "Cancel") {
+			t.Errorf("the dialog reads %q, want the token's question and Cancel", got)
+		}
+		b.shot("36-confirm-dialog")
+		b.do(chromedp.Click(chromedp.CSS(`dialog.confirm[open] button.cancel`)))
+		time.Sleep(300 * time.Millisecond)
+		if n := b.count("table.tokens tbody tr"); n != rows || b.count("dialog.confirm[open]") != 0 {
+			t.Errorf("Cancel: %d rows (want %d), dialog open: %d", n, rows, b.count("dialog.confirm[open]"))
+		}
+		b.click(`table.tokens details.menu summary`)
+		b.click(`details.menu[open] form[action$="/revoke"] button`)
+		b.confirm()
+		b.waitText("Token revoked")
+		if n := value(b, chromedp.Evaluate[int](`window.nativeConfirms || 0`)); n != 0 {
+			t.Errorf("the native confirm() was called %d times", n)
+		}
+
+		// Without JavaScript: the button opens a page that asks, whose button does it.
+		scripts := func(disabled bool) {
+			if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: disabled}); err != nil {
+				t.Fatalf("turn JavaScript off (%v): %v", disabled, err)
+			}
+		}
+		scripts(true)
+		defer scripts(false)
+		b.open("/console/accounts/service-accounts/sa::reporting")
+		b.do(chromedp.Click(chromedp.CSS(`form[action$="/delete"] button`)))
+		b.waitURL("/console/confirm")
+		b.waitText("Delete sa::reporting?")
+		b.shot("37-confirm-page")
+		if got := b.text("main"); !strings.Contains(got, "Cancel") || !strings.Contains(got, "Delete service account") {
+			t.Errorf("the confirmation page reads %q", got)
+		}
+		b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+		b.waitURL("/console/accounts/service-accounts")
+		b.waitText("sa::reporting deleted")
 	})
 }

@@ -107,6 +107,13 @@ func (b *browser) click(sel string) {
 	b.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
+// confirm says yes in the console's confirmation dialog, which a revoke or delete opens.
+func (b *browser) confirm() {
+	b.t.Helper()
+	b.poll(`!!document.querySelector("dialog.confirm[open]")`)
+	b.do(chromedp.Click(chromedp.CSS(`dialog.confirm[open] button.confirm`)))
+}
+
 func (b *browser) type_(sel, text string) {
 	b.t.Helper()
 	b.do(chromedp.SendKeys(chromedp.CSS(sel), text))
@@ -257,6 +264,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		b.click(`details.menu summary`)
 		b.click(`form[action$="/revoke"] button`)
+		b.confirm()
 		b.waitText("Token revoked")
 		if status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 401 {
 			t.Errorf("a token revoked in the console: %d, want 401", status)
@@ -300,6 +308,7 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Errorf("the new service account's token: %d, want 200", status)
 		}
 		b.click(`form[action$="/active"] button`)
+		b.confirm()
 		b.waitText("deactivated")
 		if status, _ := call(t, "GET", srv.URL+"/auth/verify", saSecret, ""); status != 401 {
 			t.Errorf("token of a deactivated service account: %d, want 401", status)
@@ -362,6 +371,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		// Revoke from the table.
 		b.click(`details.menu summary`)
 		b.click(`details.menu button`)
+		b.confirm()
 		b.waitText("revoked")
 		b.waitText("1 - 1 of 1")
 		b.shot("10-api-tokens-revoked")

@@ -307,9 +307,12 @@ func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request, p tokenward.
 // value comes from the form, so it is rebuilt rather than trusted: the table's own path
 // and nothing else (no other path, host or scheme: no open redirect), with its query
 // re-encoded (no control characters reach the Location header).
-func back(r *http.Request) string {
+func back(r *http.Request) string { return backTo(r.PostFormValue("return")) }
+
+// backTo is back for a return value however it came.
+func backTo(ret string) string {
 	const table = "/console/accounts/api-tokens"
-	u, err := url.Parse(r.PostFormValue("return"))
+	u, err := url.Parse(ret)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.Path != table {
 		return table
 	}

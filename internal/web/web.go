@@ -121,6 +121,10 @@ func (c *Console) routes() {
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
 
+	// The question a form that cannot be undone asks, for browsers without JavaScript
+	// (confirm.go); the form it posts checks its own permission.
+	c.route("GET /console/confirm", signedIn, c.confirmPage)
+
 	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
 		return errNoPage
 	}))
