@@ -126,18 +126,12 @@ func (s *Service) CreateRole(ctx context.Context, p Principal, w RoleWrite) (Rol
 	if err := RequireAccounts(p); err != nil {
 		return Role{}, err
 	}
-	if w.Name == nil {
-		return Role{}, Errorf(EInvalid, "a role needs a name")
-	}
-	name, err := checkName("role", *w.Name)
+	name, err := checkNamed("role", w.Name, w.Description, true)
 	if err != nil {
 		return Role{}, err
 	}
-	if err := checkDescription(w.Description); err != nil {
-		return Role{}, err
-	}
 	by := s.by(p)
-	r := Role{ID: newUUID(), Name: name, Created: by.At, Updated: by.At, UpdatedBy: p.Account}
+	r := Role{ID: newUUID(), Name: *name, Created: by.At, Updated: by.At, UpdatedBy: p.Account}
 	if w.Description != nil {
 		r.Description = *w.Description
 	}
@@ -169,13 +163,7 @@ func (s *Service) Role(ctx context.Context, p Principal, id string) (Role, error
 
 // SearchRoles returns a page of roles. Errors: EForbidden, EInvalid.
 func (s *Service) SearchRoles(ctx context.Context, p Principal, req SearchRequest) (Page[Role], error) {
-	if err := RequireAccounts(p); err != nil {
-		return Page[Role]{}, err
-	}
-	if err := req.Normalize(RoleSearch); err != nil {
-		return Page[Role]{}, err
-	}
-	return s.store.SearchRoles(ctx, req)
+	return search(ctx, p, req, RoleSearch, s.store.SearchRoles)
 }
 
 // UpdateRole changes a role's name, description or permissions. Errors: EForbidden,
@@ -188,14 +176,7 @@ func (s *Service) UpdateRole(ctx context.Context, p Principal, id string, w Role
 	if err != nil {
 		return Role{}, err
 	}
-	if w.Name != nil {
-		name, err := checkName("role", *w.Name)
-		if err != nil {
-			return Role{}, err
-		}
-		w.Name = &name
-	}
-	if err := checkDescription(w.Description); err != nil {
+	if w.Name, err = checkNamed("role", w.Name, w.Description, false); err != nil {
 		return Role{}, err
 	}
 	return s.changeRoles(ctx, p, RoleChange{ID: r.ID, Name: w.Name, Description: w.Description, Permissions: w.Permissions})
@@ -372,4 +353,22 @@ func (s *Service) PermissionSources(ctx context.Context, p Principal, a Account)
 		}
 	}
 	return out, nil
+}
+
+// checkNamed checks the name and description of a role or group write (kind names it in
+// messages) and returns the name normalized, nil when absent; required: a create, which
+// needs a name.
+func checkNamed(kind string, name, description *string, required bool) (*string, error) {
+	var normalized *string
+	switch {
+	case name != nil:
+		n, err := checkName(kind, *name)
+		if err != nil {
+			return nil, err
+		}
+		normalized = &n
+	case required:
+		return nil, Errorf(EInvalid, "a %s needs a name", kind)
+	}
+	return normalized, checkDescription(description)
 }

@@ -148,6 +148,8 @@ type AccountStore interface {
 	// CreateFirstAdmin inserts a only when the database holds no account at all, and
 	// reports whether it did; safe when several instances start at once.
 	CreateFirstAdmin(ctx context.Context, a *Account, passwordHash string, by AuditEvent) (bool, error)
+	// HasAccounts reports whether the database holds any account, live or deleted.
+	HasAccounts(ctx context.Context) (bool, error)
 	// AccountByIdentifier returns the live account with that identifier, or ENotFound.
 	AccountByIdentifier(ctx context.Context, identifier string) (Account, error)
 

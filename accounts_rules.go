@@ -123,32 +123,18 @@ func (s *Service) AccountFor(ctx context.Context, p Principal, identifier string
 // SearchAccounts returns a page of accounts of kind ("" for both). Errors: EForbidden,
 // EInvalid for a bad request.
 func (s *Service) SearchAccounts(ctx context.Context, p Principal, kind AccountKind, req SearchRequest) (Page[Account], error) {
-	if err := RequireAccounts(p); err != nil {
-		return Page[Account]{}, err
-	}
-	if err := req.Normalize(AccountSearch); err != nil {
-		return Page[Account]{}, err
-	}
-	return s.store.SearchAccounts(ctx, kind, req)
+	return search(ctx, p, req, AccountSearch, func(ctx context.Context, req SearchRequest) (Page[Account], error) {
+		return s.store.SearchAccounts(ctx, kind, req)
+	})
 }
 
 // AllAccounts returns every account of kind, in identifier order, for the plain-list
 // endpoints. Errors: EForbidden.
 func (s *Service) AllAccounts(ctx context.Context, p Principal, kind AccountKind) ([]Account, error) {
-	var all []Account
-	req := SearchRequest{Limit: MaxSearchLimit}
-	for {
-		page, err := s.SearchAccounts(ctx, p, kind, req)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Items...)
-		if !page.More() || len(page.Items) == 0 {
-			return all, nil
-		}
-		req.Offset += len(page.Items)
-		req.Sort = nil
+	if err := RequireAccounts(p); err != nil {
+		return nil, err
 	}
+	return s.allAccounts(ctx, kind)
 }
 
 // Administrators returns the identifiers of the user accounts holding user_management.

@@ -69,6 +69,7 @@ const (
 	AuditGroupCreate       = "group.create"
 	AuditGroupUpdate       = "group.update"
 	AuditGroupDelete       = "group.delete"
+	AuditPolicyUpdate      = "policy.update"
 )
 
 // operator is the principal of the operator at the command line, as the audit trail names

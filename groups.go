@@ -62,18 +62,7 @@ func (s *Service) groupOf(ctx context.Context, id string) (UserGroup, error) {
 // roleIDs checks that every id names a role, once. Errors: ENotFound naming the first
 // unknown one, EInvalid for one named twice.
 func (s *Service) roleIDs(ctx context.Context, ids []string) ([]string, error) {
-	out, seen := []string{}, distinct[string]{}
-	for _, id := range ids {
-		r, err := s.roleOf(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := seen.add(r.ID, "role "+r.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, r.ID)
-	}
-	return out, nil
+	return distinctIDs(ctx, ids, s.roleOf, func(r Role) (string, string, bool) { return r.ID, "role " + r.Name, true })
 }
 
 // CreateGroup creates a user group with the given roles. Errors: EForbidden, EInvalid,
@@ -82,18 +71,12 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, w GroupWrite) (U
 	if err := RequireAccounts(p); err != nil {
 		return UserGroup{}, err
 	}
-	if w.Name == nil {
-		return UserGroup{}, Errorf(EInvalid, "a user group needs a name")
-	}
-	name, err := checkName("user group", *w.Name)
+	name, err := checkNamed("user group", w.Name, w.Description, true)
 	if err != nil {
 		return UserGroup{}, err
 	}
-	if err := checkDescription(w.Description); err != nil {
-		return UserGroup{}, err
-	}
 	by := s.by(p)
-	g := UserGroup{ID: newUUID(), Name: name, Created: by.At, Roles: []string{}}
+	g := UserGroup{ID: newUUID(), Name: *name, Created: by.At, Roles: []string{}}
 	if w.Description != nil {
 		g.Description = *w.Description
 	}
@@ -118,13 +101,7 @@ func (s *Service) Group(ctx context.Context, p Principal, id string) (UserGroup,
 
 // SearchGroups returns a page of user groups. Errors: EForbidden, EInvalid.
 func (s *Service) SearchGroups(ctx context.Context, p Principal, req SearchRequest) (Page[UserGroup], error) {
-	if err := RequireAccounts(p); err != nil {
-		return Page[UserGroup]{}, err
-	}
-	if err := req.Normalize(GroupSearch); err != nil {
-		return Page[UserGroup]{}, err
-	}
-	return s.store.SearchGroups(ctx, req)
+	return search(ctx, p, req, GroupSearch, s.store.SearchGroups)
 }
 
 // UpdateGroup changes a group's name, description or roles. The Everyone group keeps its
@@ -138,18 +115,11 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, id string, w Gro
 		return UserGroup{}, err
 	}
 	c := GroupChange{ID: g.ID, Description: w.Description}
-	if w.Name != nil {
-		name, err := checkName("user group", *w.Name)
-		if err != nil {
-			return UserGroup{}, err
-		}
-		if g.Everyone && name != g.Name {
-			return UserGroup{}, Errorf(EInvalid, "the %s group cannot be renamed", EveryoneGroupName)
-		}
-		c.Name = &name
-	}
-	if err := checkDescription(w.Description); err != nil {
+	if c.Name, err = checkNamed("user group", w.Name, w.Description, false); err != nil {
 		return UserGroup{}, err
+	}
+	if c.Name != nil && g.Everyone && *c.Name != g.Name {
+		return UserGroup{}, Errorf(EInvalid, "the %s group cannot be renamed", EveryoneGroupName)
 	}
 	if w.Roles != nil {
 		roles, err := s.roleIDs(ctx, *w.Roles)
@@ -194,15 +164,9 @@ func (s *Service) ChangeGroupRoles(ctx context.Context, p Principal, id string, 
 // ChangeGroupMembers adds accounts to (or removes them from) a group. The Everyone group's
 // membership is implicit: EInvalid. Errors: EForbidden, ENotFound, EInvalid.
 func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string, add bool, accounts []string) (UserGroup, error) {
-	if err := RequireAccounts(p); err != nil {
-		return UserGroup{}, err
-	}
-	g, err := s.groupOf(ctx, id)
+	g, err := s.ordinaryGroup(ctx, p, id, "holds every user account; its members cannot be changed")
 	if err != nil {
 		return UserGroup{}, err
-	}
-	if g.Everyone {
-		return UserGroup{}, Errorf(EInvalid, "the %s group holds every user account; its members cannot be changed", EveryoneGroupName)
 	}
 	c := GroupChange{ID: g.ID}
 	seen := distinct[int64]{}
@@ -227,6 +191,17 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, p Principal, id string
 // It returns the group as it was. The Everyone group cannot be deleted. Errors: EForbidden,
 // ENotFound, EInvalid.
 func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (UserGroup, error) {
+	g, err := s.ordinaryGroup(ctx, p, id, "cannot be deleted")
+	if err != nil {
+		return UserGroup{}, err
+	}
+	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.by(p)))
+}
+
+// ordinaryGroup returns the group id names for an administrator's change that the
+// Everyone group refuses (why says why: EInvalid "the Everyone group <why>"). Errors:
+// EForbidden, ENotFound, EInvalid.
+func (s *Service) ordinaryGroup(ctx context.Context, p Principal, id, why string) (UserGroup, error) {
 	if err := RequireAccounts(p); err != nil {
 		return UserGroup{}, err
 	}
@@ -235,26 +210,15 @@ func (s *Service) DeleteGroup(ctx context.Context, p Principal, id string) (User
 		return UserGroup{}, err
 	}
 	if g.Everyone {
-		return UserGroup{}, Errorf(EInvalid, "the %s group cannot be deleted", EveryoneGroupName)
+		return UserGroup{}, Errorf(EInvalid, "the %s group %s", EveryoneGroupName, why)
 	}
-	return g, s.written(ctx, s.store.DeleteGroup(ctx, g.ID, s.by(p)))
+	return g, nil
 }
 
 // groupIDs checks that every id names a group other than Everyone (whose membership is
 // implicit, so naming it changes nothing), once. Errors: ENotFound, EInvalid for a repeat.
 func (s *Service) groupIDs(ctx context.Context, ids []string) ([]string, error) {
-	out, seen := []string{}, distinct[string]{}
-	for _, id := range ids {
-		g, err := s.groupOf(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := seen.add(g.ID, "user group "+g.Name); err != nil {
-			return nil, err
-		}
-		if !g.Everyone {
-			out = append(out, g.ID)
-		}
-	}
-	return out, nil
+	return distinctIDs(ctx, ids, s.groupOf, func(g UserGroup) (string, string, bool) {
+		return g.ID, "user group " + g.Name, !g.Everyone
+	})
 }

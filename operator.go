@@ -21,6 +21,10 @@ func (o *Operator) Bootstrap(ctx context.Context, adminEmail string) (string, bo
 	if err != nil {
 		return "", false, err
 	}
+	// The usual start finds its administrator: no password to hash (64 MiB of argon2id).
+	if any, err := s.store.HasAccounts(ctx); err != nil || any {
+		return "", false, err
+	}
 	password := NewPassword()
 	hash, err := HashPassword(password)
 	if err != nil {
@@ -87,6 +91,13 @@ func (o *Operator) CreateServiceAccount(ctx context.Context, identifier string, 
 // secret and the new token. Errors: ENotFound for an unknown account, EInvalid for a bad
 // name or a full account.
 func (o *Operator) GenerateToken(ctx context.Context, account, name string) (Secret, Token, error) {
+	return o.GenerateTokenFor(ctx, account, name, Lifetime{})
+}
+
+// GenerateTokenFor is GenerateToken with the lifetime asked (the zero Lifetime: the
+// policy's default). Errors: those of GenerateToken, and EInvalid above the policy's
+// maximum.
+func (o *Operator) GenerateTokenFor(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
 	s := o.s
 	id, err := NormalizeAccountID(account)
 	if err != nil {
@@ -96,7 +107,7 @@ func (o *Operator) GenerateToken(ctx context.Context, account, name string) (Sec
 	if err != nil {
 		return "", Token{}, err
 	}
-	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, name)
+	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, a.Kind, name, life)
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -116,4 +127,133 @@ func (o *Operator) SetPassword(ctx context.Context, email, password string) erro
 		return err
 	}
 	return s.store.SetPassword(ctx, a.ID, hash, s.by(operator))
+}
+
+// The operator's reach over existing accounts and tokens: what an administrator does
+// through the API, for an operator who has shell access and no token (a leaked token must
+// be stoppable without the API). Each goes through the same internal path as the API
+// (tokenOf, renameToken, revokeToken, the store's account writes under s.written), so the
+// rules cannot drift apart; only the permission check is absent.
+
+// Tokens returns an account's live tokens, oldest first. Errors: ENotFound.
+func (o *Operator) Tokens(ctx context.Context, account string) ([]Token, error) {
+	a, err := o.s.accountOf(ctx, account, "")
+	if err != nil {
+		return nil, err
+	}
+	return o.s.store.LiveTokens(ctx, a.ID)
+}
+
+// AllTokens returns every live token of the organization, oldest first.
+func (o *Operator) AllTokens(ctx context.Context) ([]Token, error) {
+	tokens := []Token{}
+	err := o.s.store.EachLiveTokenOfOrg(ctx, func(t Token) error {
+		tokens = append(tokens, t)
+		return nil
+	})
+	return tokens, err
+}
+
+// GenerateTokenAsAPI generates a token under the API's rule: a user account must hold the
+// "API Tokens" permission (token_management) to have tokens, as GenerateOwnToken demands
+// of its caller; a service account's tokens are an administrator's to make. GenerateToken
+// is the same without that rule, for an operator who overrides it. Errors: those of
+// GenerateToken, and EForbidden naming the permission.
+func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
+	a, err := o.s.accountOf(ctx, account, "")
+	if err != nil {
+		return "", Token{}, err
+	}
+	if a.Kind == UserAccount {
+		if err := require(Principal{Permissions: a.Effective}, TokenManagement, "generating API tokens for "+a.Identifier); err != nil {
+			return "", Token{}, err
+		}
+	}
+	return o.GenerateTokenFor(ctx, a.Identifier, name, life)
+}
+
+// RenameToken renames the live token of any account that ref names (a public id or a
+// secret) and returns it. Errors: ENotFound, EInvalid for a bad name.
+func (o *Operator) RenameToken(ctx context.Context, ref, name string) (Token, error) {
+	return o.s.renameToken(ctx, o.s.by(operator), anyOwner, ref, name)
+}
+
+// RevokeToken revokes the live token of any account that ref names (a public id or a
+// secret) and returns it as it was, with its revocation time. Revocation is irreversible.
+// Errors: ENotFound.
+func (o *Operator) RevokeToken(ctx context.Context, ref string) (Token, error) {
+	return o.s.revokeToken(ctx, o.s.by(operator), anyOwner, ref)
+}
+
+// Accounts returns every live account of kind ("" for both), in identifier order.
+func (o *Operator) Accounts(ctx context.Context, kind AccountKind) ([]Account, error) {
+	all, err := o.s.allAccounts(ctx, kind)
+	if all == nil && err == nil {
+		all = []Account{}
+	}
+	return all, err
+}
+
+// allAccounts returns every live account of kind, in identifier order, page by page: the
+// one listing behind AllAccounts (which checks its caller first) and Accounts.
+func (s *Service) allAccounts(ctx context.Context, kind AccountKind) ([]Account, error) {
+	var all []Account
+	req := SearchRequest{Limit: MaxSearchLimit}
+	if err := req.Normalize(AccountSearch); err != nil {
+		return nil, err
+	}
+	for {
+		page, err := s.store.SearchAccounts(ctx, kind, req)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if !page.More() || len(page.Items) == 0 {
+			return all, nil
+		}
+		req.Offset += len(page.Items)
+	}
+}
+
+// Account returns the live account that identifier names. Errors: ENotFound.
+func (o *Operator) Account(ctx context.Context, identifier string) (Account, error) {
+	return o.s.accountOf(ctx, identifier, "")
+}
+
+// SetActive activates or deactivates a service account, as the API's activate and
+// deactivate do: deactivating makes its tokens fail at once, activating restores them.
+// User accounts are always active (delete one, or revoke its tokens, to stop it). Errors:
+// ENotFound, EInvalid for a user account.
+func (o *Operator) SetActive(ctx context.Context, identifier string, active bool) (Account, error) {
+	s := o.s
+	a, err := s.accountOf(ctx, identifier, "")
+	if err != nil {
+		return Account{}, err
+	}
+	if a.Kind != ServiceAccount {
+		return Account{}, Errorf(EInvalid, "%s is a user account, and user accounts are always active; delete it or revoke its tokens instead", a.Identifier)
+	}
+	var restricted []int64
+	if !active {
+		restricted = []int64{a.ID}
+	}
+	change := AccountChange{ID: a.ID, Active: &active}
+	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.by(operator)), restricted...); err != nil {
+		return Account{}, err
+	}
+	return s.reread(ctx, a)
+}
+
+// DeleteAccount deletes an account, revoking all its tokens and ending its sessions, and
+// returns it as it was. Errors: ENotFound, EInvalid when no administrator would remain.
+func (o *Operator) DeleteAccount(ctx context.Context, identifier string) (Account, error) {
+	s := o.s
+	a, err := s.accountOf(ctx, identifier, "")
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.written(ctx, s.store.DeleteAccounts(ctx, []int64{a.ID}, s.by(operator)), a.ID); err != nil {
+		return Account{}, err
+	}
+	return a, nil
 }

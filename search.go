@@ -1,6 +1,7 @@
 package tokenward
 
 import (
+	"context"
 	"slices"
 	"strings"
 )
@@ -203,4 +204,39 @@ type FacetRequest struct {
 	FacetQueryMatchingMethod MatchingMethod    `json:"facetQueryMatchingMethod"`
 	Limit                    int               `json:"limit"`
 	Offset                   int               `json:"offset"`
+}
+
+// distinctIDs looks up each of ids with of and returns their ids, in order, for those
+// that keep says to keep: the lookup of a list of roles or groups a request names. Errors:
+// of's (ENotFound), EInvalid for one named twice (label names it).
+func distinctIDs[T any](ctx context.Context, ids []string, of func(context.Context, string) (T, error),
+	key func(T) (id, label string, keep bool)) ([]string, error) {
+	out, seen := []string{}, distinct[string]{}
+	for _, ref := range ids {
+		x, err := of(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		id, label, keep := key(x)
+		if err := seen.add(id, label); err != nil {
+			return nil, err
+		}
+		if keep {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// search checks p's permission and normalizes req against spec, then runs find: every
+// administrator's search (roles, groups, accounts) starts so.
+func search[T any](ctx context.Context, p Principal, req SearchRequest, spec SearchSpec,
+	find func(context.Context, SearchRequest) (Page[T], error)) (Page[T], error) {
+	if err := RequireAccounts(p); err != nil {
+		return Page[T]{}, err
+	}
+	if err := req.Normalize(spec); err != nil {
+		return Page[T]{}, err
+	}
+	return find(ctx, req)
 }

@@ -17,6 +17,7 @@ type Store interface {
 	SignInStore
 	AccessStore
 	AuditStore
+	PolicyStore
 	FlashStore
 	InviteStore
 	TokenLabelStore
@@ -40,6 +41,8 @@ type Principal struct {
 	Kind        AccountKind
 	Permissions PermissionSet
 	TokenSeq    int64 // the internal number of the token that authenticated the request, if any
+	// TokenExpires is when the token that authenticated the request expires; zero: never.
+	TokenExpires time.Time
 	// Source is where the request came from (the client's address), as the audit trail
 	// records it; the API and the console set it, the service never judges by it.
 	Source string
@@ -52,6 +55,12 @@ type Verifier interface {
 	// Verify returns the principal of the live token whose secret has digest d, and notes
 	// the use; false for anything else. It touches no database.
 	Verify(d Digest) (Principal, bool)
+	// VerifyCurrent is Verify as of the call: a token whose creation committed before the
+	// call verifies, even when it was made elsewhere (the command line, another instance)
+	// and this instance has not caught up with it yet. On a miss it may wait for one
+	// catch-up shared with every other miss (a bounded number per second, whatever the
+	// number of misses); false when ctx ends first or the database does not answer.
+	VerifyCurrent(ctx context.Context, d Digest) (Principal, bool)
 	// CatchUp applies every change committed so far, so that a write's effect on
 	// verification holds on this instance from the moment the write returns.
 	CatchUp(ctx context.Context) error
@@ -150,14 +159,20 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		return Principal{}, ErrInvalidToken
 	}
 	if s.verifier != nil {
-		if p, ok := s.verifier.Verify(sec.Digest()); ok {
+		if p, ok := s.verifier.VerifyCurrent(ctx, sec.Digest()); ok && !s.expired(p) {
 			return p, nil
 		}
 		return Principal{}, ErrInvalidToken
 	}
 	p, err := s.store.PrincipalByDigest(ctx, sec.Digest())
-	if ErrorCode(err) == ENotFound {
+	if ErrorCode(err) == ENotFound || (err == nil && s.expired(p)) {
 		return Principal{}, ErrInvalidToken
 	}
 	return p, err
+}
+
+// expired reports whether p's token has expired: from its expiry instant on, by the
+// service's clock, it fails like a revoked token, on every instance, with no sweep.
+func (s *Service) expired(p Principal) bool {
+	return !p.TokenExpires.IsZero() && !s.now().Before(p.TokenExpires)
 }

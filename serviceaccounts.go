@@ -10,6 +10,8 @@ type ServiceAccountWrite struct {
 	Active      *bool
 	Description *string
 	Permissions *PermissionSet
+	Roles       *[]string // role ids; replaces the account's own roles
+	Groups      *[]string // user group ids; replaces its memberships
 }
 
 // MaxDescriptionLength is the longest account description accepted, in bytes.
@@ -28,7 +30,7 @@ func (w ServiceAccountWrite) check() error {
 // CreateServiceAccount creates a service account for an administrator. Errors:
 // EForbidden, EInvalid (bad identifier, token_management, long description), EConflict.
 func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
-	a, err := newServiceAccount(p, w)
+	a, err := s.newServiceAccount(ctx, p, w)
 	if err != nil {
 		return Account{}, err
 	}
@@ -45,18 +47,17 @@ func (s *Service) CreateServiceAccount(ctx context.Context, p Principal, w Servi
 // failure in between leaves no account without the token its creator asked for. It
 // returns the account, the token's secret (to be shown once) and the token. Errors: those
 // of CreateServiceAccount, and EInvalid for a bad token name.
-func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal, w ServiceAccountWrite, tokenName string) (Account, Secret, Token, error) {
-	a, err := newServiceAccount(p, w)
+func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal, w ServiceAccountWrite, tokenName string, life Lifetime) (Account, Secret, Token, error) {
+	a, err := s.newServiceAccount(ctx, p, w)
 	if err != nil {
-		return Account{}, "", Token{}, err
-	}
-	if tokenName, err = NormalizeTokenName(tokenName); err != nil {
 		return Account{}, "", Token{}, err
 	}
 	by := s.by(p)
 	a.Created = by.At
-	secret := NewSecret()
-	t := Token{ID: NewTokenID(), Name: tokenName, Hint: secret.Hint(), Account: a.Identifier, Created: by.At}
+	t, secret, err := s.newToken(ctx, by, a.Identifier, ServiceAccount, tokenName, life)
+	if err != nil {
+		return Account{}, "", Token{}, err
+	}
 	if err := s.written(ctx, s.store.CreateAccountWithToken(ctx, &a, &t, secret.Digest(), by)); err != nil {
 		return Account{}, "", Token{}, err
 	}
@@ -68,8 +69,8 @@ func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal
 }
 
 // newServiceAccount checks an administrator's create of a service account and returns the
-// account to insert.
-func newServiceAccount(p Principal, w ServiceAccountWrite) (Account, error) {
+// account to insert, with its roles and groups.
+func (s *Service) newServiceAccount(ctx context.Context, p Principal, w ServiceAccountWrite) (Account, error) {
 	if err := RequireAccounts(p); err != nil {
 		return Account{}, err
 	}
@@ -90,7 +91,27 @@ func newServiceAccount(p Principal, w ServiceAccountWrite) (Account, error) {
 	if w.Permissions != nil {
 		a.Permissions = *w.Permissions
 	}
+	if a.Roles, a.Groups, err = s.assignments(ctx, w); err != nil {
+		return Account{}, err
+	}
 	return a, nil
+}
+
+// assignments resolves the roles and groups a write names (nil when it names none); the
+// write that carries them sets them in its own transaction. Errors: ENotFound, EInvalid
+// for one named twice.
+func (s *Service) assignments(ctx context.Context, w ServiceAccountWrite) (roles, groups []string, err error) {
+	if w.Roles != nil {
+		if roles, err = s.roleIDs(ctx, *w.Roles); err != nil {
+			return nil, nil, err
+		}
+	}
+	if w.Groups != nil {
+		if groups, err = s.groupIDs(ctx, *w.Groups); err != nil {
+			return nil, nil, err
+		}
+	}
+	return roles, groups, nil
 }
 
 // UpdateServiceAccount changes the fields the write carries. A write whose identifier
@@ -114,9 +135,19 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, p Principal, identif
 		return Account{}, err
 	}
 	change := AccountChange{ID: a.ID, Active: w.Active, Description: w.Description, Permissions: w.Permissions}
+	roles, groups, err := s.assignments(ctx, w)
+	if err != nil {
+		return Account{}, err
+	}
+	if w.Roles != nil {
+		change.Roles = &roles
+	}
+	if w.Groups != nil {
+		change.Groups = &groups
+	}
 	// Activating alone grants access back: nothing to suspend if it cannot be read back.
 	var restricted []int64
-	if w.Permissions != nil || (w.Active != nil && !*w.Active) {
+	if w.Permissions != nil || w.Roles != nil || w.Groups != nil || (w.Active != nil && !*w.Active) {
 		restricted = []int64{a.ID}
 	}
 	if err := s.written(ctx, s.store.UpdateAccounts(ctx, []AccountChange{change}, s.by(p)), restricted...); err != nil {
@@ -159,7 +190,7 @@ func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identif
 
 // GenerateServiceAccountToken generates a token for a service account, with the same cap
 // and secret-once rule as own tokens. Errors: EForbidden, ENotFound, EInvalid.
-func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string) (Secret, []Token, error) {
+func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string, life Lifetime) (Secret, []Token, error) {
 	if err := RequireAccounts(p); err != nil {
 		return "", nil, err
 	}
@@ -167,7 +198,7 @@ func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, 
 	if err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, s.by(p), a.ID, a.Identifier, name)
+	return s.generate(ctx, s.by(p), a.ID, a.Identifier, ServiceAccount, name, life)
 }
 
 // RenameServiceAccountToken renames a live token of a service account, named by public id

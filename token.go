@@ -31,6 +31,7 @@ type Token struct {
 	Created     time.Time
 	LastUsed    time.Time // zero when never used
 	Revoked     time.Time // zero while the token is live
+	Expires     time.Time // zero: never; from this instant on the token fails like a revoked one
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken

@@ -89,14 +89,14 @@ func (s *Service) OwnTokens(ctx context.Context, p Principal) ([]Token, error) {
 // Tokens permission. It returns the new secret (to be shown once) and all the caller's live
 // tokens with the new one last. Errors: EForbidden, EInvalid for a bad name or when the
 // account already holds MaxTokensPerAccount tokens.
-func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string) (Secret, []Token, error) {
+func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string, life Lifetime) (Secret, []Token, error) {
 	if err := requireUserAccount(p); err != nil {
 		return "", nil, err
 	}
 	if err := require(p, TokenManagement, "generating API tokens"); err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, s.by(p), p.AccountID, p.Account, name)
+	return s.generate(ctx, s.by(p), p.AccountID, p.Account, p.Kind, name, life)
 }
 
 // RenameOwnToken renames one of the caller's live tokens, named by public id or secret.
@@ -149,15 +149,29 @@ func (s *Service) revokeToken(ctx context.Context, by AuditEvent, owner int64, r
 	return t, nil
 }
 
+// newToken checks a new token's name and lifetime and returns it, with its secret, for the
+// account (identifier, kind) to generate it for at by.At. Errors: EInvalid.
+func (s *Service) newToken(ctx context.Context, by AuditEvent, account string, kind AccountKind, name string, life Lifetime) (Token, Secret, error) {
+	name, err := NormalizeTokenName(name)
+	if err != nil {
+		return Token{}, "", err
+	}
+	expires, err := s.expiry(ctx, kind, life, by.At)
+	if err != nil {
+		return Token{}, "", err
+	}
+	secret := NewSecret()
+	return Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), Account: account, Created: by.At, Expires: expires}, secret, nil
+}
+
 // generate creates a token for an account and returns its secret and the account's live
 // tokens with the new one last (the API's contract, whatever the clock's resolution).
-func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account, name string) (Secret, []Token, error) {
-	name, err := NormalizeTokenName(name)
+func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account string, kind AccountKind, name string, life Lifetime) (Secret, []Token, error) {
+	t, secret, err := s.newToken(ctx, by, account, kind, name, life)
 	if err != nil {
 		return "", nil, err
 	}
-	secret := NewSecret()
-	t := Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), AccountID: accountID, Account: account, Created: by.At}
+	t.AccountID = accountID
 	if err := s.written(ctx, s.store.CreateToken(ctx, &t, secret.Digest(), MaxTokensPerAccount, by)); err != nil {
 		return "", nil, err
 	}

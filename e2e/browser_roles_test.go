@@ -27,7 +27,7 @@ func TestRolesAndGroupsInABrowser(t *testing.T) {
 			t.Fatalf("%v: %s", cmd, errOut)
 		}
 	}
-	out, errOut, code := binary.Run(t, dir, "", "token", "create", "jane@example.com", "--name", "script", "--db", dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", "jane@example.com", "--name", "script", "--force", "--db", dsn)
 	if code != 0 {
 		t.Fatalf("token create: %s", errOut)
 	}

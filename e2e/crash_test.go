@@ -60,7 +60,7 @@ func TestCrashSafety(t *testing.T) {
 	// tokens from one address than the default limit allows, so switch the limit off when
 	// this binary has it.
 	var extra []string
-	if _, errOut, _ := binary.Run(t, t.TempDir(), "", "serve", "--help"); strings.Contains(errOut, "limit-invalid-tokens") {
+	if out, errOut, _ := binary.Run(t, t.TempDir(), "", "serve", "--help"); strings.Contains(out+errOut, "limit-invalid-tokens") {
 		extra = append(extra, "--limit-invalid-tokens", "off")
 	}
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {

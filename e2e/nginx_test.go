@@ -30,7 +30,9 @@ func TestNginxForwardAuth(t *testing.T) {
 	nginx := findNginx(t)
 	dir := t.TempDir()
 	dsn := filepath.Join(dir, "tokenward.db")
-	srv := binary.Start(t, dir, dsn)
+	// nginx sends the client's address in X-Forwarded-For, which tokenward trusts (its last
+	// entry), so that the invalid-token limit keys on each client, not on nginx.
+	srv := binary.Start(t, dir, dsn, "--trust-forwarded-for")
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -43,7 +45,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	run("serviceaccount", "create", "sa::shipper", "--permission", "ingestion")
 	run("user", "create", "reader@example.com", "--permission", "events_management")
 	shipper := run("token", "create", "sa::shipper")
-	reader := run("token", "create", "reader@example.com")
+	reader := run("token", "create", "reader@example.com", "--force") // a user without token_management
 	admin := run("token", "create", "admin@localhost")
 	for _, secret := range []string{shipper, reader, admin} {
 		if status := awaitVerify(t, srv.URL, secret); status != 200 {
@@ -138,6 +140,30 @@ func TestNginxForwardAuth(t *testing.T) {
 	} {
 		t.Run("after revocation/"+tc.name, func(t *testing.T) { check(t, tc) })
 	}
+
+	// Past the invalid-token budget of one client (600 a minute by default), tokenward
+	// refuses it with 401 and Retry-After, which auth_request passes on as a 401 (a 429
+	// would reach the caller as a 500). The client is 127.0.0.2: behind nginx, the limit
+	// keys on the forwarded address, so another client (127.0.0.3) is not refused, and a
+	// valid token from the limited client never is.
+	limited, other := clientFrom(t, "127.0.0.2"), clientFrom(t, "127.0.0.3")
+	sawLimit := false
+	for i := 0; i < 700 && !sawLimit; i++ {
+		status, header, _, raw := throughWith(t, limited, proxy, "GET", "/read/x", "", []string{"Authorization: Bearer not-a-token"})
+		if status != 401 {
+			t.Fatalf("invalid token %d through nginx: %d, want 401 (body %q)", i+1, status, raw)
+		}
+		sawLimit = header.Get("Retry-After") != ""
+	}
+	if !sawLimit {
+		t.Errorf("700 invalid tokens through nginx, and no 401 with Retry-After")
+	}
+	if _, header, _, _ := throughWith(t, other, proxy, "GET", "/read/x", "", []string{"Authorization: Bearer not-a-token"}); header.Get("Retry-After") != "" {
+		t.Errorf("another client behind the same nginx was limited too: the limit keys on nginx's address")
+	}
+	if status, _, echo, _ := throughWith(t, limited, proxy, "GET", "/read/x", "", []string{"Authorization: Bearer " + reader}); status != 200 || echo.Account != "reader@example.com" {
+		t.Errorf("a valid token from the limited client: %d %+v, want 200 for reader@example.com", status, echo)
+	}
 }
 
 // appEcho is what the application behind nginx saw of a request.
@@ -150,6 +176,22 @@ type appEcho struct {
 // 200, what the application echoed, and the raw body.
 func through(t *testing.T, base, method, path, body string, headers []string) (int, http.Header, appEcho, string) {
 	t.Helper()
+	return throughWith(t, http.DefaultClient, base, method, path, body, headers)
+}
+
+// clientFrom returns an HTTP client whose connections come from the loopback address ip,
+// to play one of several clients behind the proxy.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	transport := &http.Transport{DialContext: dialer.DialContext}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{Transport: transport}
+}
+
+// throughWith is through with a client of the caller's.
+func throughWith(t *testing.T, client *http.Client, base, method, path, body string, headers []string) (int, http.Header, appEcho, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +200,7 @@ func through(t *testing.T, base, method, path, body string, headers []string) (i
 		name, value, _ := strings.Cut(h, ": ")
 		req.Header.Set(name, value)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s through nginx: %v", method, path, err)
 	}
@@ -239,6 +281,8 @@ http {
             auth_request_set $tokenward_account $upstream_http_x_tokenward_account;
             auth_request_set $tokenward_account_type $upstream_http_x_tokenward_account_type;
             auth_request_set $tokenward_permissions $upstream_http_x_tokenward_permissions;
+            auth_request_set $tokenward_retry_after $upstream_http_retry_after;
+            add_header Retry-After $tokenward_retry_after always;
             proxy_set_header X-Tokenward-Account $tokenward_account;
             proxy_set_header X-Tokenward-Account-Type $tokenward_account_type;
             proxy_set_header X-Tokenward-Permissions $tokenward_permissions;
@@ -251,6 +295,8 @@ http {
             auth_request_set $tokenward_account $upstream_http_x_tokenward_account;
             auth_request_set $tokenward_account_type $upstream_http_x_tokenward_account_type;
             auth_request_set $tokenward_permissions $upstream_http_x_tokenward_permissions;
+            auth_request_set $tokenward_retry_after $upstream_http_retry_after;
+            add_header Retry-After $tokenward_retry_after always;
             proxy_set_header X-Tokenward-Account $tokenward_account;
             proxy_set_header X-Tokenward-Account-Type $tokenward_account_type;
             proxy_set_header X-Tokenward-Permissions $tokenward_permissions;
@@ -263,6 +309,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }
 
         location = /_tokenward/verify {
@@ -271,6 +318,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }
     }
 }

@@ -65,10 +65,12 @@ func startProvider(t *testing.T, dsn string) *provider {
 	return &provider{srv: srv, dir: dir, dsn: dsn, client: client}
 }
 
-// cliToken makes a token for account with `tokenward token create` and returns its secret.
+// cliToken makes a token for account with `tokenward token create --force` (the account
+// may lack token_management, which the command line otherwise demands of a user) and
+// returns its secret.
 func cliToken(t *testing.T, dir, dsn, account string) string {
 	t.Helper()
-	out, errOut, code := binary.Run(t, dir, "", "token", "create", account, "--db", dsn)
+	out, errOut, code := binary.Run(t, dir, "", "token", "create", account, "--force", "--db", dsn)
 	secret := strings.TrimSpace(out)
 	if code != 0 || !secretPattern.MatchString(secret) {
 		t.Fatalf("tokenward token create %s: exit %d, stdout %q, stderr %q; want exit 0 and only a UUID secret", account, code, out, errOut)

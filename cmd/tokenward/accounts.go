@@ -1,174 +1,240 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"strings"
+	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
-	"github.com/tokenward/tokenward/internal/store"
 )
 
-// userCreate: tokenward user create EMAIL [--permission P]... [--password-stdin]
-func (c *cli) userCreate(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("user create", "user create EMAIL [--permission P]... [--password-stdin] [--db DSN]")
+// userCommand: tokenward user create|set-password|list.
+func (c *cli) userCommand() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "user", Short: "Create user accounts and set their passwords"})
+	cmd.AddCommand(c.userCreate(), c.userSetPassword(), c.listOf("list", "List user accounts", constKind(tokenward.UserAccount)))
+	return cmd
+}
+
+// userCreate: tokenward user create EMAIL [--permission P]... [--password-stdin|--password-prompt]
+func (c *cli) userCreate() *cobra.Command {
 	var perms permissionsFlag
-	fs.Var(&perms, "permission", "a permission to grant (repeat, or separate with commas), e.g. token_management")
-	passwordStdin := fs.Bool("password-stdin", false, "read the account's password from the first line of standard input")
-	pos, err := parse(fs, args, "EMAIL")
-	if err != nil {
-		return err
-	}
-	var password string
-	if *passwordStdin {
-		if password, err = c.readPassword(); err != nil {
+	var passwordStdin, passwordPrompt bool
+	cmd := leaf(&cobra.Command{
+		Use:   "create EMAIL",
+		Short: "Create a user account",
+		Long: `Create a user account. Without --password-stdin or --password-prompt it has no password
+and cannot sign in to the console until one is set (tokenward user set-password).
+
+` + permissionHelp(),
+		Example: `  tokenward user create jane@example.com --permission token_management
+  printf '%s\n' "$PASSWORD" | tokenward user create ops@example.com --permission user_management --password-stdin`,
+		Args: exactArgs("EMAIL"),
+	})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.Flags().Var(&perms, "permission", "a permission to grant (repeat, or separate with commas): "+permissionNames())
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the account's password from the first line of standard input")
+	cmd.Flags().BoolVar(&passwordPrompt, "password-prompt", false, "ask for the account's password on the terminal, without echo")
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-prompt")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var password string
+		var err error
+		switch {
+		case passwordStdin:
+			password, err = c.readPasswordLine()
+		case passwordPrompt:
+			password, err = c.promptPassword(args[0])
+		}
+		if err != nil {
 			return err
 		}
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			a, err := o.CreateUser(cmd.Context(), args[0], perms.set, password)
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewAccount(a), "created user account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+		})
 	}
-	operator, db, err := openOperator(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := operator.CreateUser(ctx, pos[0], perms.set, password)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "created user account %s with permissions [%s]\n", a.Identifier, joinPermissions(a))
-	return nil
+	return cmd
 }
 
-// readPassword reads a password from the first line of standard input.
-func (c *cli) readPassword() (string, error) {
-	line, err := bufio.NewReader(c.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from standard input: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
-	if password == "" {
-		return "", usageErrorf("--password-stdin: standard input holds no password")
-	}
-	return password, nil
-}
-
-// userSetPassword: tokenward user set-password EMAIL --password-stdin. For recovery: it
+// userSetPassword: tokenward user set-password EMAIL [--password-stdin]. For recovery: it
 // also ends the account's console sessions.
-func (c *cli) userSetPassword(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("user set-password", "user set-password EMAIL --password-stdin [--db DSN]")
-	passwordStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input (required)")
-	pos, err := parse(fs, args, "EMAIL")
-	if err != nil {
-		return err
+func (c *cli) userSetPassword() *cobra.Command {
+	var passwordStdin bool
+	cmd := leaf(&cobra.Command{
+		Use:   "set-password EMAIL",
+		Short: "Set a user's password and end their console sessions",
+		Long: `Set a user account's password, for recovery, and end its console sessions. On a terminal
+it asks for the password twice, without echo; a script pipes it in with --password-stdin.
+A password is never taken from the command line, where other users could see it.`,
+		Example: `  tokenward user set-password admin@localhost
+  printf '%s\n' "$PASSWORD" | tokenward user set-password admin@localhost --password-stdin`,
+		Args: exactArgs("EMAIL"),
+	})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the new password from the first line of standard input")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var password string
+		var err error
+		if passwordStdin {
+			password, err = c.readPasswordLine()
+		} else {
+			password, err = c.promptPassword(args[0])
+		}
+		if err != nil {
+			return err
+		}
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			if err := o.SetPassword(cmd.Context(), args[0], password); err != nil {
+				return err
+			}
+			a, err := o.Account(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewAccount(a), "password set for %s; its console sessions were ended", a.Identifier)
+		})
 	}
-	if !*passwordStdin {
-		return usageErrorf("user set-password needs --password-stdin (a password on the command line would be visible to other users)")
-	}
-	password, err := c.readPassword()
-	if err != nil {
-		return err
-	}
-	operator, db, err := openOperator(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := operator.SetPassword(ctx, pos[0], password); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "password set for %s; its console sessions were ended\n", pos[0])
-	return nil
+	return cmd
+}
+
+// serviceAccountCommand: tokenward serviceaccount create|list.
+func (c *cli) serviceAccountCommand() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "serviceaccount", Short: "Create service accounts for automation"})
+	cmd.AddCommand(c.serviceAccountCreate(), c.listOf("list", "List service accounts", constKind(tokenward.ServiceAccount)))
+	return cmd
 }
 
 // serviceAccountCreate: tokenward serviceaccount create sa::NAME [--permission P]...
-func (c *cli) serviceAccountCreate(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("serviceaccount create", "serviceaccount create sa::NAME [--permission P]... [--description TEXT] [--db DSN]")
+func (c *cli) serviceAccountCreate() *cobra.Command {
 	var perms permissionsFlag
-	fs.Var(&perms, "permission", "a permission to grant (repeat, or separate with commas), e.g. ingestion")
-	description := fs.String("description", "", "what the service account is for")
-	pos, err := parse(fs, args, "sa::NAME")
-	if err != nil {
-		return err
+	var description string
+	cmd := leaf(&cobra.Command{
+		Use:   "create sa::NAME",
+		Short: "Create a service account",
+		Long: `Create an active service account ("sa::" is added when missing). Generate its tokens
+with tokenward token create sa::NAME. A service account never holds token_management.
+
+` + permissionHelp(),
+		Example: `  tokenward serviceaccount create sa::ci-bot --permission ingestion --description "CI uploads"`,
+		Args:    exactArgs("sa::NAME"),
+	})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.Flags().Var(&perms, "permission", "a permission to grant (repeat, or separate with commas): "+permissionNames())
+	cmd.Flags().StringVar(&description, "description", "", "what the service account is for")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			a, err := o.CreateServiceAccount(cmd.Context(), args[0], perms.set, description)
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewAccount(a), "created service account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+		})
 	}
-	operator, db, err := openOperator(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := operator.CreateServiceAccount(ctx, pos[0], perms.set, *description)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "created service account %s with permissions [%s]\n", a.Identifier, joinPermissions(a))
-	return nil
+	return cmd
 }
 
-// tokenCreate: tokenward token create ACCOUNT [--name NAME]. It prints only the secret, so
-// that scripts can capture it: T=$(tokenward token create admin@localhost).
-func (c *cli) tokenCreate(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("token create", "token create ACCOUNT [--name NAME] [--db DSN]")
-	name := fs.String("name", "", "the token's name")
-	pos, err := parse(fs, args, "ACCOUNT")
-	if err != nil {
-		return err
-	}
-	operator, db, err := openOperator(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	secret, _, err := operator.GenerateToken(ctx, pos[0], *name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(c.stdout, secret.Reveal())
-	return nil
+// accountCommand: tokenward account list|show|deactivate|activate|delete, for accounts of
+// either kind.
+func (c *cli) accountCommand() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "account", Short: "List, show, deactivate, activate and delete accounts"})
+	cmd.AddCommand(c.accountList(), c.accountShow(), c.accountSetActive(false), c.accountSetActive(true), c.accountDelete())
+	return cmd
 }
 
-func joinPermissions(a tokenward.Account) string {
-	var names []string
-	for _, p := range a.Permissions.List() {
-		names = append(names, string(p))
+// accountList: tokenward account list [--type user|service]
+func (c *cli) accountList() *cobra.Command {
+	var kind string
+	cmd := c.listOf("list", "List accounts, users and service accounts", func() tokenward.AccountKind { return tokenward.AccountKind(kind) })
+	cmd.Flags().StringVar(&kind, "type", "", "only accounts of this type: user or service")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		switch tokenward.AccountKind(kind) {
+		case "", tokenward.UserAccount, tokenward.ServiceAccount:
+			return nil
+		}
+		return usageErrorf("--type must be user or service, not %q", kind)
 	}
-	return strings.Join(names, " ")
+	return cmd
 }
 
-// backup: tokenward backup FILE. An online, consistent copy of a SQLite database.
-func (c *cli) backup(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("backup", "backup FILE [--db DSN]")
-	pos, err := parse(fs, args, "FILE")
-	if err != nil {
-		return err
+// listOf returns a command that lists the live accounts of the kind that kind returns when
+// it runs ("" for both).
+func (c *cli) listOf(use, short string, kind func() tokenward.AccountKind) *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: use, Short: short, Args: exactArgs()})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			accounts, err := o.Accounts(cmd.Context(), kind())
+			if err != nil {
+				return err
+			}
+			return writeAccounts(c.stdout, *out, accounts)
+		})
 	}
-	db, err := store.Open(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Backup(ctx, pos[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "backed up %s to %s\n", *dsn, pos[0])
-	return nil
+	return cmd
 }
 
-// restore: tokenward restore FILE. Replaces a SQLite database with a backup; every server
-// on it must be stopped first.
-func (c *cli) restore(ctx context.Context, args []string) error {
-	fs, dsn := c.newFlagSet("restore", "restore FILE [--db PATH]  (stop every tokenward server on the database first)")
-	pos, err := parse(fs, args, "FILE")
-	if err != nil {
-		return err
+// accountShow: tokenward account show ACCOUNT
+func (c *cli) accountShow() *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: "show ACCOUNT", Short: "Show an account: its type, permissions, roles, groups and activity",
+		Args: exactArgs("ACCOUNT")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			a, err := o.Account(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			tokens, err := o.Tokens(cmd.Context(), a.Identifier)
+			if err != nil {
+				return err
+			}
+			return writeAccount(c.stdout, *out, a, tokens)
+		})
 	}
-	if strings.HasPrefix(*dsn, "postgres") {
-		return store.ErrBackupPostgres
+	return cmd
+}
+
+// accountSetActive: tokenward account activate|deactivate sa::NAME
+func (c *cli) accountSetActive(active bool) *cobra.Command {
+	use, short, done := "deactivate sa::NAME", "Deactivate a service account: its tokens fail at once, and are kept", "deactivated"
+	if active {
+		use, short, done = "activate sa::NAME", "Activate a deactivated service account: its tokens work again", "activated"
 	}
-	target := strings.TrimPrefix(strings.TrimPrefix(*dsn, "sqlite:"), "//")
-	if err := store.Restore(ctx, pos[0], target); err != nil {
-		return err
+	cmd := leaf(&cobra.Command{Use: use, Short: short, Args: exactArgs("sa::NAME"),
+		Long: short + ".\nUser accounts are always active: delete one, or revoke its tokens, to stop it."})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			a, err := o.SetActive(cmd.Context(), args[0], active)
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewAccount(a), "%s service account %s", done, a.Identifier)
+		})
 	}
-	fmt.Fprintf(c.stdout, "restored %s from %s\n", target, pos[0])
-	return nil
+	return cmd
+}
+
+// accountDelete: tokenward account delete ACCOUNT
+func (c *cli) accountDelete() *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: "delete ACCOUNT", Short: "Delete an account, revoking its tokens and ending its sessions",
+		Long: `Delete an account (a user or a service account): every token of it is revoked and every
+console session ended, at once. This cannot be undone. The last administrator (an account
+holding user_management) cannot be deleted.`,
+		Args: exactArgs("ACCOUNT")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			a, err := o.DeleteAccount(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewAccount(a), "deleted account %s; its tokens are revoked and its sessions ended", a.Identifier)
+		})
+	}
+	return cmd
+}
+
+func constKind(k tokenward.AccountKind) func() tokenward.AccountKind {
+	return func() tokenward.AccountKind { return k }
 }

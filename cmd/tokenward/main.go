@@ -1,21 +1,25 @@
 // Command tokenward runs the tokenward server and its administration commands. main only
 // wires things together: the rules live in the root package, SQL in internal/store, HTTP in
 // internal/api.
+//
+// The command line is built on github.com/spf13/cobra: the best-known, maintained Go CLI
+// library (kubectl, gh, hugo), with help for every command, POSIX flags through pflag and
+// shell completion built in, so that `tokenward --help` reads like any well-kept Go CLI's
+// and none of that is ours to maintain.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/store"
@@ -38,64 +42,102 @@ type cli struct {
 	getenv         func(string) string
 }
 
-const usage = `tokenward manages API tokens, user accounts and service accounts.
-
-Usage:
-  tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL]
-  tokenward user create EMAIL [--permission P]... [--password-stdin]
-  tokenward user set-password EMAIL --password-stdin
-  tokenward serviceaccount create sa::NAME [--permission P]... [--description TEXT]
-  tokenward token create ACCOUNT [--name NAME]
-  tokenward backup FILE          (SQLite: an online, consistent copy)
-  tokenward restore FILE         (SQLite: stop the servers first)
-  tokenward version
-
-Every command takes --db (env TOKENWARD_DB; default tokenward.db in the working
-directory): a file path or sqlite:PATH selects SQLite, postgres://... PostgreSQL.
-Run "tokenward COMMAND --help" for a command's flags.
-`
-
 // run executes one command line and returns the process exit code: 0 on success, 1 when
-// the command failed, 2 for a usage error.
+// the command failed, 2 for a usage error. An error is printed once, on stderr; only a
+// usage error points to the command's help, a failure never dumps it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "serve":
-		err = c.serve(ctx, rest)
-	case "user":
-		err = c.subcommand(ctx, "user", rest, map[string]func(context.Context, []string) error{
-			"create": c.userCreate, "set-password": c.userSetPassword})
-	case "serviceaccount":
-		err = c.subcommand(ctx, "serviceaccount", rest, map[string]func(context.Context, []string) error{"create": c.serviceAccountCreate})
-	case "token":
-		err = c.subcommand(ctx, "token", rest, map[string]func(context.Context, []string) error{"create": c.tokenCreate})
-	case "backup":
-		err = c.backup(ctx, rest)
-	case "restore":
-		err = c.restore(ctx, rest)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "tokenward", buildVersion())
-	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, usage)
-	default:
-		err = usageErrorf("unknown command %q", cmd)
-	}
+	root := c.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ue usageError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "tokenward: %s\nRun \"tokenward --help\" for usage.\n", ue.msg)
+		fmt.Fprintf(stderr, "tokenward: %s\nRun \"%s --help\" for usage.\n", ue.msg, cmd.CommandPath())
 		return 2
 	default:
 		fmt.Fprintf(stderr, "tokenward: %s\n", errorText(err))
 		return 1
 	}
+}
+
+// rootCommand returns the command tree. Every command silences cobra's own error and usage
+// printing: run prints the one message, and the usage only for a usage error.
+func (c *cli) rootCommand() *cobra.Command {
+	root := c.group(&cobra.Command{
+		Use:   "tokenward",
+		Short: "tokenward manages API tokens, user accounts and service accounts",
+		Long: `tokenward manages API tokens, user accounts and service accounts, and serves the
+Wavefront-compatible API and the console.
+
+Every command that uses the database takes --db (env TOKENWARD_DB; default tokenward.db
+in the working directory): a file path or sqlite:PATH selects SQLite, postgres://...
+PostgreSQL. Commands work while a server runs on the same database (except restore).
+Commands that print data take --output table (default) or --output json.
+
+Exit codes: 0 success, 1 the command failed, 2 a usage error.`,
+		Version: buildVersion(),
+	})
+	root.SetVersionTemplate("tokenward {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.AddGroup(&cobra.Group{ID: "server", Title: "Server:"}, &cobra.Group{ID: "admin", Title: "Accounts and tokens:"},
+		&cobra.Group{ID: "data", Title: "Data:"})
+	for _, cmd := range []*cobra.Command{c.serveCommand()} {
+		cmd.GroupID = "server"
+		root.AddCommand(cmd)
+	}
+	for _, cmd := range []*cobra.Command{c.tokenCommand(), c.accountCommand(), c.userCommand(), c.serviceAccountCommand()} {
+		cmd.GroupID = "admin"
+		root.AddCommand(cmd)
+	}
+	for _, cmd := range []*cobra.Command{c.backupCommand(), c.restoreCommand()} {
+		cmd.GroupID = "data"
+		root.AddCommand(cmd)
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print tokenward's version",
+		Args:  exactArgs(),
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintln(c.stdout, "tokenward", buildVersion())
+			return nil
+		},
+	})
+	return root
+}
+
+// group completes a command that only holds subcommands: it refuses an unknown one as a
+// usage error (with cobra's suggestion), and prints its usage and exits 2 without one.
+func (c *cli) group(cmd *cobra.Command) *cobra.Command {
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.DisableFlagsInUseLine = true // "tokenward user [command]", not a runnable "tokenward user [flags]"
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return usageError{msg}
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fmt.Fprint(c.stderr, cmd.UsageString())
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() && sub.Name() != "help" && sub.Name() != "completion" {
+				names = append(names, sub.Name())
+			}
+		}
+		return usageErrorf("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
+	}
+	return cmd
 }
 
 // usageError is a bad command line: exit code 2 and a pointer to --help.
@@ -104,6 +146,42 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exactArgs returns a cobra argument check that wants exactly the named positional
+// arguments, as a usage error naming them.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == len(names) {
+			return nil
+		}
+		if len(names) == 0 {
+			return usageErrorf("%s takes no arguments, got %q", commandName(cmd), args)
+		}
+		return usageErrorf("%s needs %s", commandName(cmd), strings.Join(names, " "))
+	}
+}
+
+// maxArgs returns a cobra argument check that takes at most the named, optional, positional
+// arguments.
+func maxArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) <= len(names) {
+			return nil
+		}
+		return usageErrorf("%s takes at most %s, got %q", commandName(cmd), strings.Join(names, " "), args)
+	}
+}
+
+// commandName is a command's path without the program's name: "token create".
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// leaf completes a command that does the work: errors are printed once, by run.
+func leaf(cmd *cobra.Command) *cobra.Command {
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd
+}
 
 // errorText is the message printed for a failed command: a tokenward error's public
 // message, or the wrapped error's full text (the operator may see internals; never secrets,
@@ -116,61 +194,14 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-func (c *cli) subcommand(ctx context.Context, name string, args []string, cmds map[string]func(context.Context, []string) error) error {
-	names := slices.Sorted(maps.Keys(cmds))
-	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
-		fmt.Fprintf(c.stdout, "Usage: tokenward %s %s ...\n", name, strings.Join(names, "|"))
-		if len(args) == 0 {
-			return usageErrorf("%s needs a subcommand: %s", name, strings.Join(names, ", "))
-		}
-		return nil
-	}
-	fn, ok := cmds[args[0]]
-	if !ok {
-		return usageErrorf("unknown command %q %q", name, args[0])
-	}
-	return fn(ctx, args[1:])
-}
-
-// newFlagSet returns a flag set that reports errors instead of exiting, with --db.
-func (c *cli) newFlagSet(name, synopsis string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: tokenward %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+// dbFlag adds --db to cmd, defaulting to TOKENWARD_DB or tokenward.db, and returns where
+// its value lands.
+func (c *cli) dbFlag(cmd *cobra.Command) *string {
 	dsn := c.getenv("TOKENWARD_DB")
 	if dsn == "" {
 		dsn = "tokenward.db"
 	}
-	return fs, fs.String("db", dsn, "database: a SQLite file path or sqlite:PATH, or a postgres:// URL (env TOKENWARD_DB)")
-}
-
-// parse parses flags that may come before, between or after positional arguments, and
-// checks the number of positional arguments.
-func parse(fs *flag.FlagSet, args []string, positional ...string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageErrorf("%s: %v", fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if len(pos) != len(positional) {
-		if len(positional) == 0 {
-			return nil, usageErrorf("%s takes no arguments, got %q", fs.Name(), pos)
-		}
-		return nil, usageErrorf("%s needs %s", fs.Name(), strings.Join(positional, " "))
-	}
-	return pos, nil
+	return cmd.Flags().String("db", dsn, "database: a SQLite file path or sqlite:PATH, or a postgres:// URL (env TOKENWARD_DB)")
 }
 
 // openService opens the database and returns the service over it.
@@ -182,30 +213,15 @@ func openService(ctx context.Context, dsn string) (*tokenward.Service, *store.DB
 	return tokenward.NewService(tokenward.Config{Store: db}), db, nil
 }
 
-// openOperator opens the database and returns the operator's methods over it: what the
-// account and token commands do.
-func openOperator(ctx context.Context, dsn string) (*tokenward.Operator, *store.DB, error) {
+// withOperator opens the database, calls fn with the operator's methods over it (what the
+// account and token commands do), and closes it.
+func withOperator(ctx context.Context, dsn string, fn func(*tokenward.Operator) error) error {
 	service, db, err := openService(ctx, dsn)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return tokenward.NewOperator(service), db, nil
-}
-
-// permissionsFlag collects --permission, repeated or comma-separated.
-type permissionsFlag struct{ set tokenward.PermissionSet }
-
-func (f *permissionsFlag) String() string { return "" }
-
-func (f *permissionsFlag) Set(v string) error {
-	for _, name := range strings.Split(v, ",") {
-		p, err := tokenward.ParsePermission(name)
-		if err != nil {
-			return errors.New(errorText(err))
-		}
-		f.set |= tokenward.NewPermissionSet(p)
-	}
-	return nil
+	defer db.Close()
+	return fn(tokenward.NewOperator(service))
 }
 
 func buildVersion() string {

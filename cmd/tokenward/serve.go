@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
@@ -20,13 +21,31 @@ import (
 	"github.com/tokenward/tokenward/internal/web"
 )
 
-// serve: tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL]
-func (c *cli) serve(ctx context.Context, args []string) error {
-	cfg, err := c.parseServeFlags(args)
-	if err != nil {
-		return err
+// serveCommand: tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL] ...
+func (c *cli) serveCommand() *cobra.Command {
+	cmd := leaf(&cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API, forward auth and the console",
+		Long: `Serve the Wavefront-compatible API, forward auth (/auth/verify) and the console
+(/console/). On a database without accounts it creates the first administrator and
+prints its password, once. It prints the console's address when it listens, and stops
+gracefully on SIGINT or SIGTERM (requests drain, last-used times are written).
+
+On SQLite it holds a shared lock on the file DB.lock beside the database while it runs,
+so that tokenward restore refuses to replace the database under it.`,
+		Example: `  tokenward serve
+  tokenward serve --db postgres://tokenward:secret@db:5432/tokenward --listen 0.0.0.0:8080`,
+		Args: exactArgs(),
+	})
+	flags := c.addServeFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := flags.check()
+		if err != nil {
+			return err
+		}
+		return c.runServer(cmd.Context(), cfg)
 	}
-	return c.runServer(ctx, cfg)
+	return cmd
 }
 
 // runServer opens the database, builds the verification index and the service, creates
@@ -37,6 +56,11 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	handler := logHandler(cfg.logFormat, c.stderr)
 	logger := slog.New(handler)
 
+	release, err := holdServerLock(cfg.dsn)
+	if err != nil {
+		return err
+	}
+	defer release()
 	db, err := store.Open(ctx, cfg.dsn)
 	if err != nil {
 		return err
@@ -68,6 +92,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	}
 	srv := newHTTPServer(cfg, service, db, verifier, handler)
 	logger.Info("listening", "addr", ln.Addr().String(), "org", cfg.org, "tls", cfg.tlsCert != "")
+	fmt.Fprintf(c.stdout, "console: %s\n", consoleURL(ln.Addr(), cfg.tlsCert != ""))
 	served := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
@@ -93,6 +118,23 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// consoleURL is the console's address on the listener: a wildcard listener (0.0.0.0, [::])
+// is reached at localhost from the machine it runs on.
+func consoleURL(addr net.Addr, tls bool) string {
+	scheme, host, port := "http", addr.String(), ""
+	if tls {
+		scheme = "https"
+	}
+	if h, p, err := net.SplitHostPort(addr.String()); err == nil {
+		host, port = h, p
+		if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+			host = "localhost"
+		}
+		host = net.JoinHostPort(host, port)
+	}
+	return scheme + "://" + host + "/console/"
 }
 
 // bootstrap creates the first administrator when the database has no account, and prints

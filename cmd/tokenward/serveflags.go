@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/limit"
 )
@@ -22,13 +24,21 @@ type serveConfig struct {
 	trustForwardedFor            bool
 }
 
-// parseServeFlags reads serve's flags into a serveConfig. It returns a usage error naming
-// the flag when one is malformed or out of range, and flag.ErrHelp for -h.
-func (c *cli) parseServeFlags(args []string) (serveConfig, error) {
-	var cfg serveConfig
-	var signInAccount, signInAddress, invalidTokens string
-	var checkMemory, checkParallel int
-	fs, dsn := c.newFlagSet("serve", "serve [--listen ADDR] [--org NAME] [--admin-email EMAIL] [--db DSN]")
+// serveFlags holds serve's flags as parsed, before checkServeFlags turns them into a
+// serveConfig.
+type serveFlags struct {
+	cfg                                         serveConfig
+	dsn                                         *string
+	signInAccount, signInAddress, invalidTokens string
+	checkMemory, checkParallel                  int
+}
+
+// addServeFlags defines serve's flags on cmd (their names and defaults are part of every
+// deployment's command line: keep them) and returns where their values land.
+func (c *cli) addServeFlags(cmd *cobra.Command) *serveFlags {
+	f := &serveFlags{dsn: c.dbFlag(cmd)}
+	cfg, fs := &f.cfg, cmd.Flags()
+	fs.SortFlags = false
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.org, "org", "tokenward", "the organization's name, reported as \"customer\"")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@localhost", "email of the first administrator, created when the database has no account")
@@ -39,15 +49,22 @@ func (c *cli) parseServeFlags(args []string) (serveConfig, error) {
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", 5*time.Second, "how often to write tokens' last-used times")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert")
-	fs.StringVar(&signInAccount, "limit-signin-account", "5/15m", "failed console sign-ins allowed per account from browsers that never signed in to it (and per browser that did), N/DURATION or off")
-	fs.StringVar(&signInAddress, "limit-signin-address", "30/15m", "failed console sign-ins allowed per source address, N/DURATION or off")
-	fs.IntVar(&checkMemory, "signin-check-memory", 128, "MiB of memory that password checks may use at once (19 MiB each); more sign-ins wait, then get 503")
-	fs.IntVar(&checkParallel, "signin-check-parallel", 0, "password checks that may run at once; 0: one less than the cores, at least one")
-	fs.StringVar(&invalidTokens, "limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
+	fs.StringVar(&f.signInAccount, "limit-signin-account", "5/15m", "failed console sign-ins allowed per account from browsers that never signed in to it (and per browser that did), N/DURATION or off")
+	fs.StringVar(&f.signInAddress, "limit-signin-address", "30/15m", "failed console sign-ins allowed per source address, N/DURATION or off")
+	fs.IntVar(&f.checkMemory, "signin-check-memory", 128, "MiB of memory that password checks may use at once (19 MiB each); more sign-ins wait, then get 503")
+	fs.IntVar(&f.checkParallel, "signin-check-parallel", 0, "password checks that may run at once; 0: one less than the cores, at least one")
+	fs.StringVar(&f.invalidTokens, "limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
 	fs.BoolVar(&cfg.trustForwardedFor, "trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
-	if _, err := parse(fs, args); err != nil {
-		return serveConfig{}, err
-	}
+	return f
+}
+
+// check returns the serveConfig of the parsed flags, or a usage error naming the flag
+// when one is malformed or out of range.
+func (f *serveFlags) check() (serveConfig, error) {
+	cfg := f.cfg
+	signInAccount, signInAddress, invalidTokens := f.signInAccount, f.signInAddress, f.invalidTokens
+	checkMemory, checkParallel := f.checkMemory, f.checkParallel
+	dsn := f.dsn
 	cfg.dsn = *dsn
 
 	for _, d := range []struct {

@@ -239,6 +239,7 @@ type apiToken struct {
 	AccountType   string `json:"accountType"`
 	DateGenerated int64  `json:"dateGenerated"`
 	LastUsed      *int64 `json:"lastUsed"`
+	ExpiresAt     *int64 `json:"expiresAt"`
 }
 
 // tokens decodes an OK container holding a token list.

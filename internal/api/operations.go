@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -48,7 +49,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // forwardAuth answers nginx auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP)
 // for any method and any path below /auth/verify: 200 with headers naming the account, its
 // type and permissions; 401 for missing or invalid credentials; 403 when a required
-// permission is lacking.
+// permission is lacking. An address over its invalid-token budget also gets 401, with
+// Retry-After: nginx's auth_request passes only 401 and 403 through and turns anything
+// else (a 429) into a 500 for the caller.
 func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
 	if err == nil {
@@ -61,9 +64,13 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Tokenward-Account", p.Account)
 		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
 		h.Set("X-Tokenward-Permissions", joinPermissions(p.Permissions))
+		setExpiresHeader(w, p)
 		w.WriteHeader(http.StatusOK)
 	case tokenward.EUnauthorized, tokenward.ETooMany:
 		s.metrics.denyUnauthenticated.Inc()
+		if e := (*tokenward.Error)(nil); errors.As(err, &e) && code == tokenward.ETooMany {
+			err = &tokenward.Error{Code: tokenward.EUnauthorized, Message: e.Message, RetryAfter: e.RetryAfter}
+		}
 		s.fail(w, r, err)
 	default:
 		if code == tokenward.EForbidden {

@@ -17,12 +17,13 @@ type apiTokenModel struct {
 	DateGenerated      int64                 `json:"dateGenerated"`
 	LastUsed           *int64                `json:"lastUsed"`
 	CreatedEpochMillis int64                 `json:"createdEpochMillis"`
+	ExpiresAt          *int64                `json:"expiresAt"` // ours (§13): null, never
 }
 
 func (s *Server) toAPITokenModel(t tokenward.Token) apiTokenModel {
 	created := t.Created.UnixMilli()
 	return apiTokenModel{ID: t.ID, Name: t.Name, Account: t.Account, AccountType: t.AccountType, Customer: s.org,
-		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created}
+		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires)}
 }
 
 // listOrgTokens streams every live token of the organization as one plain list (the

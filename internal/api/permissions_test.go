@@ -89,6 +89,8 @@ func TestPermissionTable(t *testing.T) {
 			// The organization's tokens (§4, §7) and the audit trail.
 			{"GET", "/api/v2/apitoken/customertokens?limit=5", "", [4]int{ok, forbidden, ok, forbidden}},
 			{"GET", "/api/v2/apitoken/customertokens/{satoken}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/apitoken/policy", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/apitoken/policy", `{"userTokens":{},"serviceAccountTokens":{}}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"PUT", "/api/v2/apitoken/customertokens/revoke", `{"tokenID":"{satoken}"}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/token", `{"query":[{"key":"account","value":"{sa}"}]}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/token/facets", `{"facets":["name","account"]}`, [4]int{ok, forbidden, ok, forbidden}},

@@ -41,6 +41,10 @@ func (s *Server) tokenRoutes() {
 	s.authed("PUT /api/v2/apitoken/{id}", authenticated, s.renameOwnToken)
 	s.authed("DELETE /api/v2/apitoken/{id}", authenticated, s.revokeOwnToken)
 
+	// The organization's token lifetime policy (§13, ours).
+	s.authed("GET /api/v2/apitoken/policy", tokenward.UserManagement, s.getPolicy)
+	s.authed("PUT /api/v2/apitoken/policy", tokenward.UserManagement, s.setPolicy)
+
 	// The organization's tokens (§4, §7).
 	s.authed("GET /api/v2/apitoken/customertokens", tokenward.UserManagement, s.listOrgTokens)
 	s.authed("GET /api/v2/apitoken/customertokens/{id}", tokenward.UserManagement, s.getOrgToken)
@@ -172,6 +176,7 @@ func (s *Server) authed(pattern string, needs tokenward.Permission, h edge.Handl
 		}
 		if err == nil {
 			p.Source = edge.ClientAddress(r, s.trustXFF)
+			setExpiresHeader(w, p)
 			err = h(w, r, p)
 		}
 		if err != nil {
@@ -258,4 +263,12 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, tokenward.Errorf(tokenward.ENotFound, "no such API endpoint"))
+}
+
+// setExpiresHeader tells the caller when its token expires (reference §13), as GitHub's
+// API does, so that scripts can warn before it happens.
+func setExpiresHeader(w http.ResponseWriter, p tokenward.Principal) {
+	if !p.TokenExpires.IsZero() {
+		w.Header().Set("Tokenward-Token-Expires", p.TokenExpires.UTC().Format(time.RFC3339))
+	}
 }

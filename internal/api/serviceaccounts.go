@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/edge"
@@ -77,8 +76,18 @@ type serviceAccountWrite struct {
 	Tokens      json.RawMessage `json:"tokens"`
 }
 
+// decodeServiceAccountWrite reads a ServiceAccountWrite body.
+func decodeServiceAccountWrite(w http.ResponseWriter, r *http.Request) (tokenward.ServiceAccountWrite, error) {
+	var body serviceAccountWrite
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return tokenward.ServiceAccountWrite{}, err
+	}
+	return body.toWrite()
+}
+
 func (b serviceAccountWrite) toWrite() (tokenward.ServiceAccountWrite, error) {
-	w := tokenward.ServiceAccountWrite{Identifier: b.Identifier, Active: b.Active, Description: b.Description}
+	w := tokenward.ServiceAccountWrite{Identifier: b.Identifier, Active: b.Active, Description: b.Description,
+		Roles: (*[]string)(b.Roles), Groups: (*[]string)(b.UserGroups)}
 	if b.Groups != nil {
 		perms, err := parsePermissions(*b.Groups)
 		if err != nil {
@@ -87,69 +96,6 @@ func (b serviceAccountWrite) toWrite() (tokenward.ServiceAccountWrite, error) {
 		w.Permissions = &perms
 	}
 	return w, nil
-}
-
-// checkAssignments fails before any write when the body names a role or group that does
-// not exist, so that a bad id changes nothing (short of a concurrent deletion).
-func (s *Server) checkAssignments(r *http.Request, p tokenward.Principal, b serviceAccountWrite) error {
-	if b.Roles != nil {
-		for _, id := range *b.Roles {
-			if _, err := s.service.Role(r.Context(), p, id); err != nil {
-				return err
-			}
-		}
-	}
-	if b.UserGroups != nil {
-		for _, id := range *b.UserGroups {
-			if _, err := s.service.Group(r.Context(), p, id); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// assign makes a's roles and groups those the body lists, when it lists them. It is an
-// adapter: tokenward.ServiceAccountWrite has no roles or groups yet, so they are applied
-// after the write, as the differences from what a holds.
-func (s *Server) assign(r *http.Request, p tokenward.Principal, a tokenward.Account, b serviceAccountWrite) (tokenward.Account, error) {
-	var err error
-	if b.Roles != nil {
-		if add := missing(*b.Roles, a.Roles); len(add) > 0 {
-			if a, err = s.service.ChangeAccountRoles(r.Context(), p, a.Identifier, true, add); err != nil {
-				return a, err
-			}
-		}
-		if remove := missing(a.Roles, *b.Roles); len(remove) > 0 {
-			if a, err = s.service.ChangeAccountRoles(r.Context(), p, a.Identifier, false, remove); err != nil {
-				return a, err
-			}
-		}
-	}
-	if b.UserGroups != nil {
-		if add := missing(*b.UserGroups, a.Groups); len(add) > 0 {
-			if a, err = s.service.ChangeAccountGroups(r.Context(), p, a.Identifier, true, add); err != nil {
-				return a, err
-			}
-		}
-		if remove := missing(a.Groups, *b.UserGroups); len(remove) > 0 {
-			if a, err = s.service.ChangeAccountGroups(r.Context(), p, a.Identifier, false, remove); err != nil {
-				return a, err
-			}
-		}
-	}
-	return a, nil
-}
-
-// missing returns the ids of want that have does not hold.
-func missing(want, have []string) []string {
-	var out []string
-	for _, id := range want {
-		if !slices.Contains(have, id) && !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -166,25 +112,15 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p t
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body serviceAccountWrite
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	write, err := body.toWrite()
+	write, err := decodeServiceAccountWrite(w, r)
 	if err != nil {
 		return err
 	}
 	if write.Identifier == "" {
 		return tokenward.Errorf(tokenward.EInvalid, "identifier is required")
 	}
-	if err := s.checkAssignments(r, p, body); err != nil {
-		return err
-	}
 	a, err := s.service.CreateServiceAccount(r.Context(), p, write)
 	if err != nil {
-		return err
-	}
-	if a, err = s.assign(r, p, a, body); err != nil {
 		return err
 	}
 	return s.writeServiceAccount(w, r, p, a)
@@ -199,22 +135,12 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, p tok
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body serviceAccountWrite
-	if err := decodeBody(w, r, &body, false); err != nil {
-		return err
-	}
-	write, err := body.toWrite()
+	write, err := decodeServiceAccountWrite(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.checkAssignments(r, p, body); err != nil {
 		return err
 	}
 	a, err := s.service.UpdateServiceAccount(r.Context(), p, r.PathValue("id"), write)
 	if err != nil {
-		return err
-	}
-	if a, err = s.assign(r, p, a, body); err != nil {
 		return err
 	}
 	return s.writeServiceAccount(w, r, p, a)
@@ -265,7 +191,11 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), body.TokenName)
+	life, err := body.lifetime()
+	if err != nil {
+		return err
+	}
+	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), body.TokenName, life)
 	if err != nil {
 		return err
 	}

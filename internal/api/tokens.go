@@ -15,11 +15,12 @@ type userAPIToken struct {
 	AccountType   tokenward.AccountType `json:"accountType"`
 	DateGenerated int64                 `json:"dateGenerated"`
 	LastUsed      *int64                `json:"lastUsed"`
+	ExpiresAt     *int64                `json:"expiresAt"` // ours (§13): null, never
 }
 
 func toUserAPIToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
-		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed)}
+		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires)}
 }
 
 func toUserAPITokens(ts []tokenward.Token) []userAPIToken {
@@ -49,7 +50,21 @@ func optionalMillis(t time.Time) *int64 {
 
 // tokenNameBody is the optional body of a generate request.
 type tokenNameBody struct {
-	TokenName string `json:"tokenName"`
+	TokenName        string `json:"tokenName"`
+	ExpiresInSeconds *int64 `json:"expiresInSeconds"` // reference §13; absent: the policy's default
+	NeverExpires     bool   `json:"neverExpires"`
+}
+
+// lifetime is the lifetime the body asks for.
+func (b tokenNameBody) lifetime() (tokenward.Lifetime, error) {
+	life := tokenward.Lifetime{Never: b.NeverExpires}
+	if b.ExpiresInSeconds != nil {
+		if *b.ExpiresInSeconds <= 0 || *b.ExpiresInSeconds > int64(tokenward.MaxLifetime/time.Second) {
+			return life, tokenward.Errorf(tokenward.EInvalid, "expiresInSeconds must be between 1 and %d", int64(tokenward.MaxLifetime/time.Second))
+		}
+		life.In = time.Duration(*b.ExpiresInSeconds) * time.Second
+	}
+	return life, nil
 }
 
 // renameBody is the body of a rename request. tokenID is accepted and ignored: the path
@@ -73,7 +88,11 @@ func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p toke
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, body.TokenName)
+	life, err := body.lifetime()
+	if err != nil {
+		return err
+	}
+	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, body.TokenName, life)
 	if err != nil {
 		return err
 	}

@@ -22,17 +22,7 @@ type instance struct {
 
 func newInstance(t *testing.T, dsn string) *instance {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	v := auth.New(db, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), 50*time.Millisecond)
-	if err := v.Load(context.Background()); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	s := tokenward.NewService(tokenward.Config{Store: db, Verifier: v})
-	return &instance{service: s, verifier: v, db: db}
+	return newPollingInstance(t, dsn, 50*time.Millisecond)
 }
 
 func (in *instance) verifies(secret tokenward.Secret) (tokenward.Principal, bool) {
@@ -69,7 +59,7 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		botSecret, _, err := a.service.GenerateServiceAccountToken(ctx, p, bot.Identifier, "main")
+		botSecret, _, err := a.service.GenerateServiceAccountToken(ctx, p, bot.Identifier, "main", tokenward.Lifetime{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,8 +240,8 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 	if _, err := service.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
 		t.Fatal(err)
 	}
-	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a")
-	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b")
+	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a", tokenward.Lifetime{})
+	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b", tokenward.Lifetime{})
 	for _, s := range []tokenward.Secret{adminSecret, revoked, sibling} {
 		if _, ok := v.Verify(s.Digest()); !ok {
 			t.Fatal("a token does not verify before the outage")

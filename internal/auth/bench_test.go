@@ -45,7 +45,8 @@ func seededDB(b *testing.B, engine store.Engine, tokens int) *store.DB {
 
 // BenchmarkVerify measures verification of a known and an unknown token (secret text to
 // principal: parse, SHA-256, index lookup, usage note) beside a baseline of one SHA-256
-// plus one lookup in a plain map of the same size, in the same run.
+// plus one lookup in a plain map of the same size, in the same run, serially and from
+// GOMAXPROCS goroutines (run with -cpu 1,2 to see how each scales).
 func BenchmarkVerify(b *testing.B) {
 	n := benchTokens(b)
 	db := seededDB(b, store.SQLite, n)
@@ -95,6 +96,19 @@ func BenchmarkVerify(b *testing.B) {
 			copy(buf[:], known)
 			_ = baseline[sha256.Sum256(buf[:])]
 		}
+	})
+	// The parallel baseline scales with cores by construction (nothing shared is written):
+	// known-parallel against it, at -cpu 1 and 2 in the same run, shows whether verification
+	// scales as well on a machine that other work shares.
+	b.Run("baseline-sha256-map-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var buf [36]byte
+			for pb.Next() {
+				copy(buf[:], known)
+				_ = baseline[sha256.Sum256(buf[:])]
+			}
+		})
 	})
 	b.Run("known-parallel", func(b *testing.B) {
 		b.ReportAllocs()

@@ -1,7 +1,7 @@
 // Package auth verifies tokens from memory. Its Verifier holds every live token's digest
-// with its account's identity and permissions, answers without touching the database or
-// allocating, follows the changes other instances and the command line commit, and records
-// each token's last use in memory for a background flush.
+// with its account's identity and permissions, answers without touching the database,
+// allocating or taking a lock, follows the changes other instances and the command line
+// commit, and records each token's last use in memory for a background flush.
 package auth
 
 import (
@@ -28,29 +28,45 @@ type Source interface {
 	Ping(ctx context.Context) error
 }
 
-// account is an account as the index keeps it. Its tokens' slots point to it, so a change
-// of permissions or active state is one write that every token sees.
+// account is an account as the index keeps it. Its tokens' entries point to it, so a
+// change of permissions or active state is one atomic store that every token sees.
 type account struct {
-	principal tokenward.Principal // TokenSeq left zero
-	usable    bool                // live and active
-	tokens    []tokenward.Digest  // its live tokens' digests, to remove them on change
+	state  atomic.Pointer[accountState]
+	tokens []tokenward.Digest // its live tokens' digests, to remove them on change; writers only
 }
 
-// slot is a live token in the index: 16 bytes beside its 32-byte key.
-type slot struct {
-	seq     int64
-	account *account
+// accountState is immutable once published: a change stores a new one.
+type accountState struct {
+	principal tokenward.Principal // TokenSeq left zero
+	usable    bool                // live and active
+}
+
+// entry is a live token in the index. Readers only read seq and account; lastUsed and
+// queued belong to usage recording (usage.go).
+type entry struct {
+	seq      int64
+	expires  int64 // epoch milliseconds; 0: never (Authenticate refuses it from then on)
+	account  *account
+	lastUsed atomic.Int64 // epoch milliseconds of the newest use noted
+	queued   atomic.Bool  // in a usage queue, waiting for the next flush
 }
 
 // Verifier implements tokenward.Verifier over an in-memory index.
+//
+// The index is split into shards by the digest's first bits; each shard is an immutable
+// map behind an atomic pointer, so Verify takes no lock and writes no shared memory. The
+// one writer at a time (Load, a catch-up, Suspend: writeMu) copies the shards a batch of
+// changes touches and publishes them when the batch is applied.
 type Verifier struct {
 	src    Source
 	now    func() time.Time
 	logger *slog.Logger
 
-	mu       sync.RWMutex
-	tokens   map[tokenward.Digest]slot
-	accounts map[int64]*account
+	shards [shardCount]atomic.Pointer[shard]
+	size   atomic.Int64 // live tokens in the index
+
+	writeMu  sync.Mutex         // one writer of shards and accounts at a time
+	accounts map[int64]*account // guarded by writeMu
 
 	usage        usage
 	coarseMillis atomic.Int64 // advanced by Run; 0 when Run is not running
@@ -61,43 +77,78 @@ type Verifier struct {
 	lastSync atomic.Int64 // unix nanoseconds of the last successful catch-up
 	interval time.Duration
 
+	catchUps catchUps // what a miss waits for (current.go)
+	absent   absent   // digests known to be no token's (current.go)
+
 	propagationLag prometheus.Histogram
+	missCatchUps   prometheus.Counter
+}
+
+// shardBits is how many of a digest's bits choose its shard: 4,096 shards keep the copy a
+// change makes small (a few hundred entries at a million tokens).
+const (
+	shardBits  = 12
+	shardCount = 1 << shardBits
+)
+
+// shard is one immutable part of the index.
+type shard struct {
+	tokens map[tokenward.Digest]*entry
+}
+
+func shardOf(d tokenward.Digest) int {
+	return int(d[0])<<(shardBits-8) | int(d[1])>>(16-shardBits)
 }
 
 // New returns an empty Verifier over src; Load fills it. interval is the poll period of Run.
 func New(src Source, now func() time.Time, logger *slog.Logger, interval time.Duration) *Verifier {
-	return &Verifier{
+	v := &Verifier{
 		src: src, now: now, logger: logger, interval: interval,
-		tokens:   map[tokenward.Digest]slot{},
 		accounts: map[int64]*account{},
-		usage:    usage{pending: map[int64]int64{}},
 		propagationLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tokenward_propagation_lag_seconds",
 			Help:    "Time from a change's commit (as its writer's clock saw it) to its application to this instance's index.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		missCatchUps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokenward_index_miss_catchups_total",
+			Help: "Catch-ups run because a token was not in the index (at most one per MissCatchUpGap).",
+		}),
 	}
+	empty := &shard{tokens: map[tokenward.Digest]*entry{}}
+	for i := range v.shards {
+		v.shards[i].Store(empty)
+	}
+	v.usage.init()
+	v.catchUps.init()
+	return v
 }
 
 var _ tokenward.Verifier = (*Verifier)(nil)
 
 // Verify returns the principal of the live token whose secret has digest d, and notes its
-// use. It takes a read lock and one map lookup: no database, no allocation.
+// use. It is two atomic loads and one map lookup: no lock, no database, no allocation.
 func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
-	v.mu.RLock()
-	s, ok := v.tokens[d]
-	var p tokenward.Principal
-	if ok && s.account.usable {
-		p = s.account.principal
-		p.TokenSeq = s.seq
-	} else {
-		ok = false
+	e := v.shards[shardOf(d)].Load().tokens[d]
+	if e == nil {
+		return tokenward.Principal{}, false
 	}
-	v.mu.RUnlock()
-	if ok {
-		v.usage.record(s.seq, v.nowMillis())
+	st := e.account.state.Load()
+	if !st.usable {
+		return tokenward.Principal{}, false
 	}
-	return p, ok
+	p := st.principal
+	p.TokenSeq = e.seq
+	if e.expires != 0 {
+		p.TokenExpires = time.UnixMilli(e.expires).UTC()
+	}
+	v.usage.record(e, v.nowMillis())
+	return p, true
+}
+
+// indexed reports whether d is in the index, usable or not.
+func (v *Verifier) indexed(d tokenward.Digest) bool {
+	return v.shards[shardOf(d)].Load().tokens[d] != nil
 }
 
 // nowMillis is the time noted as a token's last use: the coarse clock that Run advances
@@ -114,11 +165,11 @@ func (v *Verifier) nowMillis() int64 {
 // database (the change that caused the suspension is in the changes table, so the next
 // successful catch-up reads it).
 func (v *Verifier) Suspend(accountIDs ...int64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
 	for _, id := range accountIDs {
 		if a := v.accounts[id]; a != nil {
-			a.usable = false
+			a.state.Store(&accountState{principal: a.state.Load().principal, usable: false})
 		}
 	}
 	v.logger.Warn("a write could not be read back; its accounts' tokens fail on this instance until the database answers", "accounts", len(accountIDs))
@@ -126,46 +177,13 @@ func (v *Verifier) Suspend(accountIDs ...int64) {
 
 // Size returns the number of live tokens in the index.
 func (v *Verifier) Size() int {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return len(v.tokens)
+	return int(v.size.Load())
 }
 
-// apply replaces what the index knows of one account and its live tokens. A state with no
-// identifier is a deleted account: it and its tokens leave the index.
-func (v *Verifier) apply(state VerificationState, live []LiveToken) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	a := v.accounts[state.AccountID]
-	if a != nil {
-		for _, d := range a.tokens {
-			delete(v.tokens, d)
-		}
-		a.tokens = a.tokens[:0]
-	}
-	if state.Identifier == "" {
-		delete(v.accounts, state.AccountID)
-		return
-	}
-	if a == nil {
-		a = &account{}
-		v.accounts[state.AccountID] = a
-	}
-	setAccount(a, state)
-	for _, t := range live {
-		v.tokens[t.Digest] = slot{seq: t.Seq, account: a}
-		a.tokens = append(a.tokens, t.Digest)
-	}
-}
-
-func setAccount(a *account, s VerificationState) {
-	a.principal = tokenward.Principal{AccountID: s.AccountID, Account: s.Identifier, Kind: s.Kind, Permissions: s.Permissions}
-	a.usable = s.Usable
-}
-
-// Register adds the verifier's metrics to reg: index size, propagation lag, flush lag.
+// Register adds the verifier's metrics to reg: index size, propagation lag, flush lag,
+// catch-ups caused by unknown tokens.
 func (v *Verifier) Register(reg prometheus.Registerer) {
-	reg.MustRegister(v.propagationLag,
+	reg.MustRegister(v.propagationLag, v.missCatchUps,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenward_index_tokens", Help: "Live tokens in this instance's verification index.",
 		}, func() float64 { return float64(v.Size()) }),

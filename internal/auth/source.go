@@ -36,4 +36,5 @@ type LiveToken struct {
 	Seq       int64
 	Digest    tokenward.Digest
 	AccountID int64
+	Expires   int64 // epoch milliseconds; 0: never
 }

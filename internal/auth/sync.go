@@ -22,26 +22,35 @@ func (v *Verifier) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tokens := make(map[tokenward.Digest]slot, n)
+	var shards [shardCount]*shard
+	for i := range shards {
+		shards[i] = &shard{tokens: make(map[tokenward.Digest]*entry, n/shardCount+n/shardCount/8+1)}
+	}
 	accounts := map[int64]*account{}
 	if err := v.src.EachVerificationState(ctx, func(s VerificationState) {
 		a := &account{}
-		setAccount(a, s)
+		a.state.Store(newAccountState(s))
 		accounts[s.AccountID] = a
 	}); err != nil {
 		return err
 	}
+	size := 0
 	if err := v.src.EachLiveToken(ctx, func(t LiveToken) {
 		if a := accounts[t.AccountID]; a != nil {
-			tokens[t.Digest] = slot{seq: t.Seq, account: a}
+			shards[shardOf(t.Digest)].tokens[t.Digest] = &entry{seq: t.Seq, expires: t.Expires, account: a}
 			a.tokens = append(a.tokens, t.Digest)
+			size++
 		}
 	}); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.tokens, v.accounts = tokens, accounts
-	v.mu.Unlock()
+	v.writeMu.Lock()
+	for i, s := range shards {
+		v.shards[i].Store(s)
+	}
+	v.size.Store(int64(size))
+	v.accounts = accounts
+	v.writeMu.Unlock()
 	v.seen = start
 	if err := v.catchUpLocked(ctx); err != nil {
 		return err
@@ -51,21 +60,19 @@ func (v *Verifier) Load(ctx context.Context) error {
 }
 
 // reloadAccounts re-reads the state of every live account (permissions and whether its
-// tokens verify), leaving the tokens of the index as they are.
+// tokens verify), leaving the tokens of the index as they are. The caller holds writeMu.
 func (v *Verifier) reloadAccounts(ctx context.Context) error {
 	var states []VerificationState
 	if err := v.src.EachVerificationState(ctx, func(s VerificationState) { states = append(states, s) }); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	for _, s := range states {
 		a := v.accounts[s.AccountID]
 		if a == nil {
 			a = &account{}
 			v.accounts[s.AccountID] = a
 		}
-		setAccount(a, s)
+		a.state.Store(newAccountState(s))
 	}
 	return nil
 }
@@ -83,38 +90,57 @@ func (v *Verifier) CatchUp(ctx context.Context) error {
 	return v.catchUpLocked(ctx)
 }
 
-func (v *Verifier) catchUpLocked(ctx context.Context) error {
+// catchUpLocked reads the change log from the newest change applied and applies each batch
+// of changes as one edit. The caller holds syncMu. Every catch-up is numbered before its
+// first read of the log, so that a miss knows whether a catch-up saw what was committed
+// before it (current.go).
+func (v *Verifier) catchUpLocked(ctx context.Context) (err error) {
+	n := v.catchUps.begin()
+	defer func() { v.catchUps.end(n, err) }()
 	for {
 		changes, err := v.src.ChangesSince(ctx, v.seen, changeBatch)
 		if err != nil {
 			return err
 		}
-		applied := map[int64]bool{}
-		for _, c := range changes {
-			if c.AccountID == EveryAccount && !applied[c.AccountID] {
-				// A role or group changed: any account's permissions may have; one query
-				// re-reads them all, and the tokens stay as they are.
-				if err := v.reloadAccounts(ctx); err != nil {
-					return err
-				}
-				applied[c.AccountID] = true
-			} else if !applied[c.AccountID] {
-				state, live, err := v.src.AccountVerificationState(ctx, c.AccountID)
-				if err != nil {
-					return err
-				}
-				state.AccountID = c.AccountID
-				v.apply(state, live)
-				applied[c.AccountID] = true
-			}
-			v.propagationLag.Observe(max(0, v.now().Sub(c.At).Seconds()))
-			v.seen = c.Seq
+		if err := v.applyChanges(ctx, changes); err != nil {
+			return err
 		}
 		if len(changes) < changeBatch {
 			v.lastSync.Store(v.now().UnixNano())
 			return nil
 		}
 	}
+}
+
+// applyChanges applies one batch of changes, publishing the shards it touched at the end
+// (or at the failure: what was read so far is applied, and v.seen says where to resume).
+func (v *Verifier) applyChanges(ctx context.Context, changes []Change) error {
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	e := v.newEdit()
+	defer e.publish()
+	applied := map[int64]bool{}
+	for _, c := range changes {
+		if c.AccountID == EveryAccount && !applied[c.AccountID] {
+			// A role or group changed: any account's permissions may have; one query
+			// re-reads them all, and the tokens stay as they are.
+			if err := v.reloadAccounts(ctx); err != nil {
+				return err
+			}
+			applied[c.AccountID] = true
+		} else if !applied[c.AccountID] {
+			state, live, err := v.src.AccountVerificationState(ctx, c.AccountID)
+			if err != nil {
+				return err
+			}
+			state.AccountID = c.AccountID
+			e.apply(state, live)
+			applied[c.AccountID] = true
+		}
+		v.propagationLag.Observe(max(0, v.now().Sub(c.At).Seconds()))
+		v.seen = c.Seq
+	}
+	return nil
 }
 
 // Run keeps the index current until ctx ends: it catches up when listen reports a

@@ -34,10 +34,11 @@ type Handler func(w http.ResponseWriter, r *http.Request, p tokenward.Principal)
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 const MaxBodyBytes = 1 << 20
 
-// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503.
+// SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503, and
+// of any refusal that says when to retry (forward auth's limited 401).
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	var te *tokenward.Error
-	if errors.As(err, &te) && (te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
+	if errors.As(err, &te) && (te.RetryAfter > 0 || te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
 	}
 }
@@ -64,26 +65,22 @@ func ClientAddress(r *http.Request, trustForwarded bool) string {
 // Status returns the HTTP status of an error, for the API and the console alike.
 func Status(err error) int { return StatusOf(tokenward.ErrorCode(err)) }
 
-// StatusOf maps an error code to its HTTP status; the one place that does.
+// StatusOf maps an error code to its HTTP status; the one place that does. Anything
+// unknown (EInternal included) is 500.
 func StatusOf(code string) int {
-	switch code {
-	case tokenward.EInvalid:
-		return http.StatusBadRequest
-	case tokenward.EUnauthorized:
-		return http.StatusUnauthorized
-	case tokenward.EForbidden:
-		return http.StatusForbidden
-	case tokenward.ENotFound:
-		return http.StatusNotFound
-	case tokenward.EConflict:
-		return http.StatusConflict
-	case tokenward.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case tokenward.ETooMany:
-		return http.StatusTooManyRequests
-	case tokenward.EUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
+	if status, ok := statuses[code]; ok {
+		return status
 	}
+	return http.StatusInternalServerError
+}
+
+var statuses = map[string]int{
+	tokenward.EInvalid:      http.StatusBadRequest,
+	tokenward.EUnauthorized: http.StatusUnauthorized,
+	tokenward.EForbidden:    http.StatusForbidden,
+	tokenward.ENotFound:     http.StatusNotFound,
+	tokenward.EConflict:     http.StatusConflict,
+	tokenward.ETooLarge:     http.StatusRequestEntityTooLarge,
+	tokenward.ETooMany:      http.StatusTooManyRequests,
+	tokenward.EUnavailable:  http.StatusServiceUnavailable,
 }

@@ -117,6 +117,16 @@ func (db *DB) CreateFirstAdmin(ctx context.Context, a *tokenward.Account, passwo
 	return created && err == nil, err
 }
 
+// HasAccounts reports whether the database holds any account, live or deleted: whether a
+// first administrator was ever created.
+func (db *DB) HasAccounts(ctx context.Context) (bool, error) {
+	var any bool
+	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&any); err != nil {
+		return false, fmt.Errorf("look for accounts: %w", err)
+	}
+	return any, nil
+}
+
 func (db *DB) insertAccount(ctx context.Context, tx *sql.Tx, a *tokenward.Account, passwordHash string, by tokenward.AuditEvent) error {
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO accounts (identifier, kind, active, description, password_hash, created_at)

@@ -88,7 +88,7 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(auth.Verificati
 
 // EachLiveToken calls fn for every live token.
 func (db *DB) EachLiveToken(ctx context.Context, fn func(auth.LiveToken)) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT seq, digest, account_id FROM tokens WHERE revoked_at IS NULL`)
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, digest, account_id, COALESCE(expires_at, 0) FROM tokens WHERE revoked_at IS NULL`)
 	if err != nil {
 		return fmt.Errorf("load tokens: %w", err)
 	}
@@ -96,7 +96,7 @@ func (db *DB) EachLiveToken(ctx context.Context, fn func(auth.LiveToken)) error 
 	var digest []byte
 	for rows.Next() {
 		var t auth.LiveToken
-		if err := rows.Scan(&t.Seq, &digest, &t.AccountID); err != nil {
+		if err := rows.Scan(&t.Seq, &digest, &t.AccountID, &t.Expires); err != nil {
 			return fmt.Errorf("scan token: %w", err)
 		}
 		copy(t.Digest[:], digest)
@@ -126,7 +126,7 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (au
 	}
 	s.Kind = tokenward.AccountKind(kind)
 	_, s.Permissions = effective(s.Kind, direct, fromRoles)
-	rows, err := tx.QueryContext(ctx, `SELECT seq, digest FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
+	rows, err := tx.QueryContext(ctx, `SELECT seq, digest, COALESCE(expires_at, 0) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
 	if err != nil {
 		return s, nil, fmt.Errorf("read account tokens: %w", err)
 	}
@@ -134,7 +134,7 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (au
 	var digest []byte
 	for rows.Next() {
 		t := auth.LiveToken{AccountID: accountID}
-		if err := rows.Scan(&t.Seq, &digest); err != nil {
+		if err := rows.Scan(&t.Seq, &digest, &t.Expires); err != nil {
 			return s, nil, fmt.Errorf("scan token: %w", err)
 		}
 		copy(t.Digest[:], digest)

@@ -248,6 +248,11 @@ func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRu
 // millis converts a time to the epoch milliseconds stored in the database.
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
+// nullMillis converts a time that may be zero (never) to a nullable column's value.
+func nullMillis(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: !t.IsZero()}
+}
+
 // fromMillis converts stored epoch milliseconds back; NULL becomes the zero time.
 func fromMillis(ms sql.NullInt64) time.Time {
 	if !ms.Valid {

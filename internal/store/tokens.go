@@ -12,22 +12,23 @@ import (
 
 // tokenColumns are the columns scanTokens reads, joined with the owning account.
 const tokenColumns = `t.id, t.name, t.hint, t.account_id, a.identifier, a.kind, a.active,
-	t.created_at, t.last_used_at, t.revoked_at`
+	t.created_at, t.last_used_at, t.revoked_at, t.expires_at`
 
 func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	var t tokenward.Token
 	var kind string
 	var active bool
 	var created int64
-	var lastUsed, revoked sql.NullInt64
+	var lastUsed, revoked, expires sql.NullInt64
 	if err := row.Scan(&t.ID, &t.Name, &t.Hint, &t.AccountID, &t.Account, &kind, &active,
-		&created, &lastUsed, &revoked); err != nil {
+		&created, &lastUsed, &revoked, &expires); err != nil {
 		return tokenward.Token{}, err
 	}
 	t.AccountType = tokenward.Account{Kind: tokenward.AccountKind(kind), Active: active}.Type()
 	t.Created = fromMillis(sql.NullInt64{Int64: created, Valid: true})
 	t.LastUsed = fromMillis(lastUsed)
 	t.Revoked = fromMillis(revoked)
+	t.Expires = fromMillis(expires)
 	return t, nil
 }
 
@@ -58,9 +59,9 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, d
 		return tokenward.TokenCapError(identifier)
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at)
-		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6 FROM accounts a WHERE a.id = $5`,
-		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created)); err != nil {
+		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, expires_at)
+		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6, $7 FROM accounts a WHERE a.id = $5`,
+		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created), nullMillis(t.Expires)); err != nil {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	if err := insertAudit(ctx, tx, tokenward.TokenGenerated(by, *t, identifier)); err != nil {
@@ -192,18 +193,19 @@ func affectedOne(res sql.Result, err error, what string) error {
 func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Principal, error) {
 	var p tokenward.Principal
 	var kind, direct, fromRoles string
+	var expires sql.NullInt64
 	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, t.seq, `+permissionColumns+`
+		SELECT a.id, a.identifier, a.kind, t.seq, t.expires_at, `+permissionColumns+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.digest = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &direct, &fromRoles)
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &expires, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
 	}
 	if err != nil {
 		return tokenward.Principal{}, fmt.Errorf("verify token: %w", err)
 	}
-	p.Kind = tokenward.AccountKind(kind)
+	p.Kind, p.TokenExpires = tokenward.AccountKind(kind), fromMillis(expires)
 	_, p.Permissions = effective(p.Kind, direct, fromRoles)
 	return p, nil
 }

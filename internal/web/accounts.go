@@ -147,7 +147,7 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p
 		return c.redirect(w, r, accountPath(a), flash{Notice: "Service account created."})
 	}
 	// With its first token: both or neither, so that a bad token name creates nothing.
-	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"))
+	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -213,7 +213,7 @@ func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Req
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"))
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, back)
 	}

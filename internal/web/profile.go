@@ -48,7 +48,7 @@ func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tok
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"))
+	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}

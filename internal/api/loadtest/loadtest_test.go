@@ -106,7 +106,7 @@ func TestForwardAuthLoad(t *testing.T) {
 			return ""
 		}},
 	}
-	authorization := "Bearer " + secret.secret
+	authorization := fixed("Bearer " + secret.secret)
 
 	// Warm up: open the connections and let both servers reach a steady state. Its
 	// responses are checked like any other, but not reported.
@@ -178,10 +178,14 @@ func newForwardAuthServer(t *testing.T) forwardAuth {
 	return forwardAuth{url: srv.URL, secret: secret.Reveal()}
 }
 
+// fixed returns the same Authorization header for every request.
+func fixed(authorization string) func() string { return func() string { return authorization } }
+
 // run sends GET requests to tg from concurrency workers until d has passed and returns
 // the count, the wall time until the last worker finished, latency percentiles and errors.
+// Each request's Authorization header is authorization's (called per request).
 // Requests that fail count as errors, not as requests, and their latency is not recorded.
-func run(client *http.Client, tg target, authorization string, concurrency int, d time.Duration) result {
+func run(client *http.Client, tg target, authorization func() string, concurrency int, d time.Duration) result {
 	type worker struct {
 		latencies []time.Duration
 		errors    map[string]int
@@ -209,7 +213,7 @@ func run(client *http.Client, tg target, authorization string, concurrency int, 
 					w.errors["request: "+err.Error()]++
 					continue
 				}
-				req.Header.Set("Authorization", authorization)
+				req.Header.Set("Authorization", authorization())
 				res, err := client.Do(req)
 				if err != nil {
 					w.errors["transport: "+err.Error()]++

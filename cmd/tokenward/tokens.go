@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenward/tokenward"
+)
+
+// tokenCommand: tokenward token list|create|rename|revoke.
+func (c *cli) tokenCommand() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "token", Short: "List, create, rename and revoke API tokens",
+		Long: `List, create, rename and revoke API tokens of any account. A token is named by its public
+id (tw_..., shown by token list) or by its secret; give - to read it from standard input,
+since a secret on the command line is visible to other users.`})
+	cmd.AddCommand(c.tokenList(), c.tokenCreate(), c.tokenRename(), c.tokenRevoke())
+	return cmd
+}
+
+// tokenList: tokenward token list [ACCOUNT]
+func (c *cli) tokenList() *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: "list [ACCOUNT]", Short: "List the live tokens of an account, or of every account",
+		Example: "  tokenward token list\n  tokenward token list sa::ci-bot --output json",
+		Args:    maxArgs("ACCOUNT")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			var tokens []tokenward.Token
+			var err error
+			if len(args) == 1 {
+				tokens, err = o.Tokens(cmd.Context(), args[0])
+			} else {
+				tokens, err = o.AllTokens(cmd.Context())
+			}
+			if err != nil {
+				return err
+			}
+			return writeTokens(c.stdout, *out, tokens)
+		})
+	}
+	return cmd
+}
+
+// tokenCreate: tokenward token create ACCOUNT [--name NAME] [--force]. Its table output is
+// only the secret, so that scripts can capture it: T=$(tokenward token create admin@localhost).
+func (c *cli) tokenCreate() *cobra.Command {
+	var name string
+	var force, never bool
+	var expiresIn time.Duration
+	cmd := leaf(&cobra.Command{Use: "create ACCOUNT", Short: "Generate a token for an account and print its secret, once",
+		Long: `Generate a token for a user or service account and print its secret: this once, never again.
+The 20-token cap applies. As in the API, a user account needs the token_management
+permission ("API Tokens") to have tokens; --force generates one anyway. Without
+--expires-in or --never-expires the token gets the organization's default lifetime
+(none unless a policy sets one).`,
+		Example: `  T=$(tokenward token create admin@localhost --name laptop)
+  tokenward token create sa::ci-bot --name deploy --output json
+  tokenward token create sa::ci-bot --name nightly --expires-in 720h`,
+		Args: exactArgs("ACCOUNT")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "the token's name")
+	cmd.Flags().BoolVar(&force, "force", false, "generate it even for a user account without token_management")
+	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the token's lifetime, e.g. 720h (within the organization's maximum)")
+	cmd.Flags().BoolVar(&never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			generate := o.GenerateTokenAsAPI
+			if force {
+				generate = o.GenerateTokenFor
+			}
+			if expiresIn < 0 || (never && expiresIn != 0) {
+				return usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
+			}
+			secret, t, err := generate(cmd.Context(), args[0], name, tokenward.Lifetime{In: expiresIn, Never: never})
+			if tokenward.ErrorCode(err) == tokenward.EForbidden {
+				return fmt.Errorf("%s; grant it, or pass --force to generate the token anyway", errorText(err))
+			}
+			if err != nil {
+				return err
+			}
+			if *out == outputJSON {
+				v := viewToken(t)
+				v.Secret = secret.Reveal()
+				return writeJSON(c.stdout, v)
+			}
+			fmt.Fprintln(c.stdout, secret.Reveal())
+			return nil
+		})
+	}
+	return cmd
+}
+
+// tokenRename: tokenward token rename TOKEN NAME
+func (c *cli) tokenRename() *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: "rename TOKEN NAME", Short: "Rename a live token, named by its id or secret",
+		Example: "  tokenward token rename tw_abcdefghijklmnop laptop-2024", Args: exactArgs("TOKEN", "NAME")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ref, err := c.tokenRef(args[0])
+		if err != nil {
+			return err
+		}
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			t, err := o.RenameToken(cmd.Context(), ref, args[1])
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewToken(t), "renamed token %s (%s) of %s to %q", t.ID, tokenLabel(t), t.Account, t.Name)
+		})
+	}
+	return cmd
+}
+
+// tokenRevoke: tokenward token revoke TOKEN
+func (c *cli) tokenRevoke() *cobra.Command {
+	cmd := leaf(&cobra.Command{Use: "revoke TOKEN", Short: "Revoke a live token, named by its id or secret; irreversible",
+		Long: `Revoke a live token of any account, named by its public id or its secret (- reads it from
+standard input). Servers on the database refuse it within the propagation bound (see the
+README). Revocation cannot be undone.`,
+		Example: "  tokenward token revoke tw_abcdefghijklmnop\n  printf '%s\\n' \"$LEAKED\" | tokenward token revoke -",
+		Args:    exactArgs("TOKEN")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ref, err := c.tokenRef(args[0])
+		if err != nil {
+			return err
+		}
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			t, err := o.RevokeToken(cmd.Context(), ref)
+			if err != nil {
+				return err
+			}
+			return c.report(*out, viewToken(t), "revoked token %s (%s) of %s", t.ID, tokenLabel(t), t.Account)
+		})
+	}
+	return cmd
+}
+
+// tokenRef returns the token a command names: arg itself, or for "-" the first line of
+// standard input.
+func (c *cli) tokenRef(arg string) (string, error) {
+	if arg != "-" {
+		return arg, nil
+	}
+	line, err := c.readPasswordLine()
+	if err != nil {
+		return "", usageErrorf("-: standard input holds no token id or secret")
+	}
+	return strings.TrimSpace(line), nil
+}

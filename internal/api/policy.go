@@ -1,0 +1,97 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tokenward/tokenward"
+)
+
+// The organization's token lifetime policy (reference §13): GET and PUT
+// /api/v2/apitoken/policy, PUT ?dryRun=true counting what a change would do.
+
+// lifetimeLimits is one kind of account's limits in seconds; null: none.
+type lifetimeLimits struct {
+	DefaultLifetimeSeconds *int64 `json:"defaultLifetimeSeconds"`
+	MaxLifetimeSeconds     *int64 `json:"maxLifetimeSeconds"`
+	IdleTimeoutSeconds     *int64 `json:"idleTimeoutSeconds"`
+}
+
+type policyBody struct {
+	UserTokens           lifetimeLimits `json:"userTokens"`
+	ServiceAccountTokens lifetimeLimits `json:"serviceAccountTokens"`
+	TokenFormat          string         `json:"tokenFormat"`
+	Updated              *int64         `json:"updatedEpochMillis,omitempty"`
+	UpdatedBy            string         `json:"updatedBy,omitempty"`
+}
+
+func seconds(d time.Duration) *int64 {
+	if d == 0 {
+		return nil
+	}
+	s := int64(d / time.Second)
+	return &s
+}
+
+func toLimits(l tokenward.LifetimeLimits) lifetimeLimits {
+	return lifetimeLimits{DefaultLifetimeSeconds: seconds(l.Default), MaxLifetimeSeconds: seconds(l.Max)}
+}
+
+// limits reads one kind's limits. Idle timeouts are not enforced yet, so asking for one is
+// refused rather than stored and ignored.
+func (l lifetimeLimits) limits(which string) (tokenward.LifetimeLimits, error) {
+	var out tokenward.LifetimeLimits
+	if l.IdleTimeoutSeconds != nil {
+		return out, tokenward.Errorf(tokenward.EInvalid, "%s.idleTimeoutSeconds: idle timeouts are not supported yet; send null", which)
+	}
+	for _, f := range []struct {
+		name string
+		in   *int64
+		out  *time.Duration
+	}{{"defaultLifetimeSeconds", l.DefaultLifetimeSeconds, &out.Default}, {"maxLifetimeSeconds", l.MaxLifetimeSeconds, &out.Max}} {
+		if f.in == nil {
+			continue
+		}
+		if *f.in <= 0 || *f.in > int64(tokenward.MaxLifetime/time.Second) {
+			return out, tokenward.Errorf(tokenward.EInvalid, "%s.%s must be between 1 and %d, or null", which, f.name, int64(tokenward.MaxLifetime/time.Second))
+		}
+		*f.out = time.Duration(*f.in) * time.Second
+	}
+	return out, nil
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	policy, err := s.service.TokenPolicy(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := policyBody{UserTokens: toLimits(policy.UserTokens), ServiceAccountTokens: toLimits(policy.ServiceAccountTokens),
+		TokenFormat: "uuid", UpdatedBy: policy.UpdatedBy, Updated: optionalMillis(policy.Updated)}
+	writeOK(w, out)
+	return nil
+}
+
+func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
+	var body policyBody
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.TokenFormat != "" && body.TokenFormat != "uuid" {
+		return tokenward.Errorf(tokenward.EInvalid, "tokenFormat %q is not supported yet; tokens are UUIDs (\"uuid\")", tokenward.Visible(body.TokenFormat))
+	}
+	var policy tokenward.TokenPolicy
+	var err error
+	if policy.UserTokens, err = body.UserTokens.limits("userTokens"); err != nil {
+		return err
+	}
+	if policy.ServiceAccountTokens, err = body.ServiceAccountTokens.limits("serviceAccountTokens"); err != nil {
+		return err
+	}
+	dryRun := r.URL.Query().Get("dryRun") == "true"
+	effect, err := s.service.SetTokenPolicy(r.Context(), p, policy, dryRun)
+	if err != nil {
+		return err
+	}
+	writeOK(w, map[string]any{"affected": map[string]int{"expireSooner": effect.ExpireSooner, "idleDisabled": 0}, "dryRun": dryRun})
+	return nil
+}
