@@ -18,6 +18,9 @@ type Store interface {
 	AccessStore
 	AuditStore
 	PolicyStore
+	FlashStore
+	InviteStore
+	TokenLabelStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

@@ -118,6 +118,7 @@ func TestRolesAndGroupsInABrowser(t *testing.T) {
 		b.click(`main table a[href^="/console/accounts/roles/"]`)
 		b.waitText("Assignees")
 		b.click(`form[action$="/delete"] button`)
+		b.confirm()
 		b.waitText("Role Deployers deleted")
 		if status := awaitStatus(t, verify, janeToken, 403); status != 403 {
 			t.Errorf("jane's token after the role was deleted: %d, want 403 within %v", status, PropagationBound)

@@ -107,6 +107,13 @@ func (b *browser) click(sel string) {
 	b.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
+// confirm says yes in the console's confirmation dialog, which a revoke or delete opens.
+func (b *browser) confirm() {
+	b.t.Helper()
+	b.poll(`!!document.querySelector("dialog.confirm[open]")`)
+	b.do(chromedp.Click(chromedp.CSS(`dialog.confirm[open] button.confirm`)))
+}
+
 func (b *browser) type_(sel, text string) {
 	b.t.Helper()
 	b.do(chromedp.SendKeys(chromedp.CSS(sel), text))
@@ -248,6 +255,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	t.Run("rename inline and revoke", func(t *testing.T) {
 		b := b.in(t)
+		b.click(`details.menu summary`) // Edit and Revoke are in the row's menu
 		value(b, chromedp.Evaluate[chromedp.Void](`document.querySelector(".inline-rename input").value = ""`))
 		b.type_(`.inline-rename input`, "work laptop")
 		b.click(`.inline-rename button`)
@@ -255,7 +263,9 @@ func TestConsoleInABrowser(t *testing.T) {
 		if got := value(b, chromedp.Value(chromedp.CSS(`.inline-rename input`))); got != "work laptop" {
 			t.Errorf("name after rename = %q", got)
 		}
+		b.click(`details.menu summary`)
 		b.click(`form[action$="/revoke"] button`)
+		b.confirm()
 		b.waitText("Token revoked")
 		if status, _ := call(t, "GET", srv.URL+"/api/v2/apitoken", secret, ""); status != 401 {
 			t.Errorf("a token revoked in the console: %d, want 401", status)
@@ -299,6 +309,7 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Errorf("the new service account's token: %d, want 200", status)
 		}
 		b.click(`form[action$="/active"] button`)
+		b.confirm()
 		b.waitText("deactivated")
 		if status, _ := call(t, "GET", srv.URL+"/auth/verify", saSecret, ""); status != 401 {
 			t.Errorf("token of a deactivated service account: %d, want 401", status)
@@ -361,6 +372,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		// Revoke from the table.
 		b.click(`details.menu summary`)
 		b.click(`details.menu button`)
+		b.confirm()
 		b.waitText("revoked")
 		b.waitText("1 - 1 of 1")
 		b.shot("10-api-tokens-revoked")

@@ -100,8 +100,7 @@ func (c *Console) changeAccountAccess(w http.ResponseWriter, r *http.Request, p 
 	default:
 		notice = fmt.Sprintf("%s removed from %s.", a.Identifier, c.namedGroups(r, p, ids))
 	}
-	redirect(w, r, accountPath(a), notice)
-	return nil
+	return c.redirect(w, r, accountPath(a), flash{Notice: notice})
 }
 
 // namedRoles names roles for a notice: "role Deployers", "roles A and B".

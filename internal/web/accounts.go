@@ -15,8 +15,6 @@ type accountListData struct {
 	Query       string
 	Total       int
 	Permissions []tokenward.Permission // the choices of the create form
-	// NewSecret is set right after creating a service account with a token.
-	NewSecret, NewAccount string
 }
 
 // accountData is one account's page.
@@ -25,8 +23,6 @@ type accountData struct {
 	Tokens      []tokenward.Token
 	Permissions []tokenward.Permission
 	Remaining   int
-	NewSecret   string
-	NewName     string
 	// Base is the page's path, which the forms of its roles and groups post under.
 	Base string
 	// Roles and Groups are the account's; OtherRoles and OtherGroups the ones it could get.
@@ -148,24 +144,15 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p
 		if err != nil {
 			return onPage(err, back)
 		}
-		redirect(w, r, accountPath(a), "Service account created.")
-		return nil
+		return c.redirect(w, r, accountPath(a), flash{Notice: "Service account created."})
 	}
 	// With its first token: both or neither, so that a bad token name creates nothing.
 	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"), tokenward.Lifetime{})
 	if err != nil {
 		return onPage(err, back)
 	}
-	r.SetPathValue("id", a.Identifier)
-	v, err := c.accountView(r, p, tokenward.ServiceAccount)
-	if err != nil {
-		return err
-	}
-	d := v.Data.(*accountData)
-	d.NewSecret, d.NewName = secret.Reveal(), token.Name
-	v.Notice = "Service account created."
-	c.render(w, r, http.StatusOK, "service-account", v)
-	return nil
+	return c.redirect(w, r, accountPath(a),
+		flash{Notice: "Service account created.", Secret: &revealedToken{Secret: secret.Reveal(), Name: token.Name}})
 }
 
 func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -183,8 +170,7 @@ func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, accountPath(a), "Service account updated.")
-	return nil
+	return c.redirect(w, r, accountPath(a), flash{Notice: "Service account updated."})
 }
 
 func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -200,8 +186,7 @@ func (c *Console) setServiceAccountActive(w http.ResponseWriter, r *http.Request
 	if !active {
 		notice = "Service account deactivated: its tokens get an authorization error until it is activated."
 	}
-	redirect(w, r, accountPath(a), notice)
-	return nil
+	return c.redirect(w, r, accountPath(a), flash{Notice: notice})
 }
 
 // deleteAccount deletes the account the page is about: a service account's page deletes
@@ -220,8 +205,7 @@ func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenw
 	if kind == tokenward.ServiceAccount {
 		list = "/console/accounts/service-accounts"
 	}
-	redirect(w, r, list, deleted[0].Identifier+" deleted; its tokens were revoked.")
-	return nil
+	return c.redirect(w, r, list, flash{Notice: deleted[0].Identifier + " deleted; its tokens were revoked."})
 }
 
 func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -233,14 +217,8 @@ func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return onPage(err, back)
 	}
-	v, err := back()
-	if err != nil {
-		return err
-	}
-	d := v.Data.(*accountData)
-	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
-	c.render(w, r, http.StatusOK, "service-account", v)
-	return nil
+	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")),
+		flash{Secret: &revealedToken{Secret: secret.Reveal(), Name: tokens[len(tokens)-1].Name}})
 }
 
 func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -251,16 +229,14 @@ func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Reque
 		r.PostFormValue("name")); err != nil {
 		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 	}
-	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token renamed.")
-	return nil
+	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), flash{Notice: "Token renamed."})
 }
 
 func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if _, err := c.service.RevokeServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token")); err != nil {
 		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
 	}
-	redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), "Token revoked.")
-	return nil
+	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), flash{Notice: "Token revoked."})
 }
 
 func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -276,8 +252,11 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, accountPath(a), "User created. They can sign in once the operator sets a password (tokenward user set-password).")
-	return nil
+	inv, err := c.service.Invite(r.Context(), p, a.Identifier)
+	if err != nil {
+		return err
+	}
+	return c.redirect(w, r, accountPath(a), inviteFlash(r, inv, "User created."))
 }
 
 func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -293,6 +272,5 @@ func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, accountPath(a), "Permissions updated.")
-	return nil
+	return c.redirect(w, r, accountPath(a), flash{Notice: "Permissions updated."})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenward/tokenward"
@@ -19,9 +20,37 @@ type auditData struct {
 	Prev     string
 	Next     string
 	Actions  []string
+	// Labels are the tokens the page's events name, by public id: the label every token
+	// table shows (••••hint and name), so that an entry and a row match by eye.
+	Labels map[string]tokenward.TokenLabel
 }
 
-var auditActions = []string{"token.", "account.", "permission.", "role.", "group.", "signin.", "savedsearch.", "password.set"}
+// auditToken is the token an audit event is about, with its label when it is known.
+type auditToken struct {
+	ID, Account string
+	Label       tokenward.TokenLabel
+	Known       bool
+}
+
+// tokenTarget reads a token event's target ("<id> of <account>", tokenward.TokenTarget).
+func tokenTarget(e tokenward.AuditEvent) (id, account string, ok bool) {
+	if !strings.HasPrefix(e.Action, "token.") {
+		return "", "", false
+	}
+	return strings.Cut(e.Target, " of ")
+}
+
+// Token returns the token e is about, or nil when it is about no token.
+func (d *auditData) Token(e tokenward.AuditEvent) *auditToken {
+	id, account, ok := tokenTarget(e)
+	if !ok {
+		return nil
+	}
+	l, known := d.Labels[id]
+	return &auditToken{ID: id, Account: account, Label: l, Known: known}
+}
+
+var auditActions = []string{"token.", "account.", "permission.", "role.", "group.", "signin.", "savedsearch.", "password.set", "invite."}
 
 func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	return c.page(w, r, "audit", func() (view, error) {
@@ -43,6 +72,15 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, p tokenward
 			return view{}, err
 		}
 		d.Events = page.Items
+		var ids []string
+		for _, e := range page.Items {
+			if id, _, ok := tokenTarget(e); ok {
+				ids = append(ids, id)
+			}
+		}
+		if d.Labels, err = c.service.TokenLabels(r.Context(), p, ids); err != nil {
+			return view{}, err
+		}
 		d.Total = totalText(page.Total, page.Total >= page.Offset+page.Limit+1_000)
 		link := func(n int) string {
 			v := url.Values{}

@@ -102,8 +102,7 @@ func (c *Console) createGroup(w http.ResponseWriter, r *http.Request, p tokenwar
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, groupPath(g.ID), "Group created. Add its members below.")
-	return nil
+	return c.redirect(w, r, groupPath(g.ID), flash{Notice: "Group created. Add its members below."})
 }
 
 // updateGroup changes a group's name and description. The Everyone group's form has no
@@ -117,8 +116,7 @@ func (c *Console) updateGroup(w http.ResponseWriter, r *http.Request, p tokenwar
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.groupView(r, p) })
 	}
-	redirect(w, r, groupPath(g.ID), "Group updated.")
-	return nil
+	return c.redirect(w, r, groupPath(g.ID), flash{Notice: "Group updated."})
 }
 
 // changeGroupMembers adds accounts (identifiers in "member") to the group or removes them.
@@ -143,8 +141,7 @@ func (c *Console) changeGroupMembers(w http.ResponseWriter, r *http.Request, p t
 	if !add {
 		notice = fmt.Sprintf("%s removed from group %s.", listOf(members), g.Name)
 	}
-	redirect(w, r, groupPath(g.ID), notice)
-	return nil
+	return c.redirect(w, r, groupPath(g.ID), flash{Notice: notice})
 }
 
 // changeGroupRoles gives the group roles (ids in "role") or takes them away.
@@ -169,8 +166,7 @@ func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request, p tok
 	if !add {
 		notice = fmt.Sprintf("%s no longer holds %s.", g.Name, c.namedRoles(r, p, roles))
 	}
-	redirect(w, r, groupPath(g.ID), notice)
-	return nil
+	return c.redirect(w, r, groupPath(g.ID), flash{Notice: notice})
 }
 
 func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -178,7 +174,6 @@ func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, p tokenwar
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.groupView(r, p) })
 	}
-	redirect(w, r, "/console/accounts/groups", fmt.Sprintf("Group %s deleted; its %s lost the permissions of its roles.",
-		g.Name, plural(len(g.Users), "member")))
-	return nil
+	return c.redirect(w, r, "/console/accounts/groups", flash{Notice: fmt.Sprintf("Group %s deleted; its %s lost the permissions of its roles.",
+		g.Name, plural(len(g.Users), "member"))})
 }

@@ -299,8 +299,13 @@ func TestHostileServiceAccountWithBadFirstToken(t *testing.T) {
 		}
 		r := e.send(b, "POST", "/console/accounts/service-accounts",
 			url.Values{"identifier": {"bot"}, "token": {"on"}, "token_name": {"first"}})
-		if r.status != http.StatusOK || !strings.Contains(r.body, "Service account created.") {
-			t.Fatalf("create sa::bot with a first token: %d", r.status)
+		// Post/Redirect/Get: the answer is a redirect, the secret waits for the page it leads to.
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/accounts/service-accounts/sa::bot" {
+			t.Fatalf("create sa::bot with a first token: %d to %q, want 303 to its page", r.status, r.header.Get("Location"))
+		}
+		if page := e.send(b, "GET", r.header.Get("Location"), nil); !strings.Contains(page.body, "Service account created.") ||
+			!strings.Contains(page.body, `id="new-secret"`) {
+			t.Fatalf("the page after creating sa::bot lacks its notice or the new secret")
 		}
 		tokens, err := e.service.ServiceAccountTokens(ctx, e.admin(), "sa::bot")
 		if err != nil || len(tokens) != 1 || tokens[0].Name != "first" || tokens[0].AccountType != tokenward.TypeServiceAccount {

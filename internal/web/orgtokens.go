@@ -170,6 +170,48 @@ func (d *orgTokensData) Link(change string, value string) string {
 	return "/console/accounts/api-tokens?" + q
 }
 
+// pageNumber is one entry of the pager's numbers: a page, or a gap ("…") between two.
+type pageNumber struct {
+	N       int
+	Link    string
+	Current bool
+	Gap     bool
+}
+
+// LastPage is the number of the last page, or 0 when the total is a lower bound.
+func (d *orgTokensData) LastPage() int {
+	if d.Capped || d.Total == 0 {
+		return 0
+	}
+	return (d.Total + d.View.Size - 1) / d.View.Size
+}
+
+// PageNumbers are the pages the pager links: the first, the last, and two either side of
+// the current one, with gaps between; without a known last page, up to the next one.
+func (d *orgTokensData) PageNumbers() []pageNumber {
+	if d.Total == 0 && !d.HasNext {
+		return nil
+	}
+	last, cur := d.LastPage(), d.View.Page
+	if last == 0 {
+		last = cur
+		if d.HasNext {
+			last = cur + 1
+		}
+	}
+	var out []pageNumber
+	for n := 1; n <= last; n++ {
+		if n != 1 && n != last && (n < cur-2 || n > cur+2) {
+			if len(out) > 0 && !out[len(out)-1].Gap {
+				out = append(out, pageNumber{Gap: true})
+			}
+			continue
+		}
+		out = append(out, pageNumber{N: n, Link: d.Link("page", strconv.Itoa(n)), Current: n == cur})
+	}
+	return out
+}
+
 // SortMark is the arrow shown beside the sorted column's header.
 func (d *orgTokensData) SortMark(field string) string {
 	if d.View.Sort != field {
@@ -265,9 +307,12 @@ func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request, p tokenward.
 // value comes from the form, so it is rebuilt rather than trusted: the table's own path
 // and nothing else (no other path, host or scheme: no open redirect), with its query
 // re-encoded (no control characters reach the Location header).
-func back(r *http.Request) string {
+func back(r *http.Request) string { return backTo(r.PostFormValue("return")) }
+
+// backTo is back for a return value however it came.
+func backTo(ret string) string {
 	const table = "/console/accounts/api-tokens"
-	u, err := url.Parse(r.PostFormValue("return"))
+	u, err := url.Parse(ret)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.Path != table {
 		return table
 	}
@@ -285,8 +330,7 @@ func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request, p token
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account))
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account)})
 }
 
 // Saved searches store {"<name>": "<the view's query string>"}, the shape the API's
@@ -322,8 +366,7 @@ func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request, p tokenward
 		return onPage(err, table)
 	}
 	target := "/console/accounts/api-tokens?" + query
-	redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, fmt.Sprintf("Search %q saved.", name))
-	return nil
+	return c.redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, flash{Notice: fmt.Sprintf("Search %q saved.", name)})
 }
 
 func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -343,8 +386,7 @@ func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p to
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), "Saved search renamed.")
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: "Saved search renamed."})
 }
 
 func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -354,6 +396,5 @@ func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p to
 	if _, err := c.service.DeleteSavedSearch(r.Context(), p, r.PathValue("id")); err != nil {
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
-	redirect(w, r, back(r), "Saved search deleted.")
-	return nil
+	return c.redirect(w, r, back(r), flash{Notice: "Saved search deleted."})
 }

@@ -6,14 +6,12 @@ import (
 	"github.com/tokenward/tokenward"
 )
 
-// apiAccessData is the API Access page: the caller's tokens and, right after generating,
-// the new secret, shown this once.
+// apiAccessData is the API Access page: the caller's tokens. A new token's secret is a
+// flash (flash.go), shown once by the page Generate redirects to.
 type apiAccessData struct {
 	Tokens      []tokenward.Token
 	Remaining   int
 	CanGenerate bool
-	NewSecret   string
-	NewName     string
 	BaseURL     string
 	Account     string
 }
@@ -44,8 +42,8 @@ func (c *Console) apiAccess(w http.ResponseWriter, r *http.Request, p tokenward.
 	return c.page(w, r, "api-access", func() (view, error) { return c.apiAccessView(r, p) })
 }
 
-// generateOwnToken shows the new secret in the response itself (never in a redirect URL or
-// a cookie), on a page that is not cached.
+// generateOwnToken redirects to the API Access page, which shows the new secret once (a
+// flash: never in the address, nor in a cookie), on a page that is not cached.
 func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
 		return err
@@ -54,14 +52,8 @@ func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tok
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
-	v, err := c.apiAccessView(r, p)
-	if err != nil {
-		return err
-	}
-	d := v.Data.(*apiAccessData)
-	d.NewSecret, d.NewName = secret.Reveal(), tokens[len(tokens)-1].Name
-	c.render(w, r, http.StatusOK, "api-access", v)
-	return nil
+	return c.redirect(w, r, "/console/profile/api-access",
+		flash{Secret: &revealedToken{Secret: secret.Reveal(), Name: tokens[len(tokens)-1].Name}})
 }
 
 func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -71,14 +63,12 @@ func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request, p token
 	if _, err := c.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name")); err != nil {
 		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
-	redirect(w, r, "/console/profile/api-access", "Token renamed.")
-	return nil
+	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token renamed."})
 }
 
 func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if _, err := c.service.RevokeOwnToken(r.Context(), p, r.PathValue("id")); err != nil {
 		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
 	}
-	redirect(w, r, "/console/profile/api-access", "Token revoked. Anything still using it now gets an authorization error.")
-	return nil
+	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token revoked. Anything still using it now gets an authorization error."})
 }

@@ -106,8 +106,7 @@ func (c *Console) createRole(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, rolePath(role.ID), "Role created. Assign it to accounts or groups below.")
-	return nil
+	return c.redirect(w, r, rolePath(role.ID), flash{Notice: "Role created. Assign it to accounts or groups below."})
 }
 
 func (c *Console) updateRole(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -123,8 +122,7 @@ func (c *Console) updateRole(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, back)
 	}
-	redirect(w, r, rolePath(role.ID), "Role updated. Its accounts and groups hold its new permissions.")
-	return nil
+	return c.redirect(w, r, rolePath(role.ID), flash{Notice: "Role updated. Its accounts and groups hold its new permissions."})
 }
 
 // changeRoleAssignees assigns the role to accounts and groups, or takes it from them: each
@@ -160,8 +158,7 @@ func (c *Console) changeRoleAssignees(w http.ResponseWriter, r *http.Request, p 
 	if !add {
 		notice = fmt.Sprintf("Role %s taken from %s.", role.Name, listOf(names))
 	}
-	redirect(w, r, rolePath(role.ID), notice)
-	return nil
+	return c.redirect(w, r, rolePath(role.ID), flash{Notice: notice})
 }
 
 func (c *Console) deleteRole(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -169,7 +166,6 @@ func (c *Console) deleteRole(w http.ResponseWriter, r *http.Request, p tokenward
 	if err != nil {
 		return onPage(err, func() (view, error) { return c.roleView(r, p) })
 	}
-	redirect(w, r, "/console/accounts/roles", fmt.Sprintf("Role %s deleted; %s and %s lost its permissions.",
-		role.Name, plural(len(role.Accounts), "account"), plural(len(role.Groups), "group")))
-	return nil
+	return c.redirect(w, r, "/console/accounts/roles", flash{Notice: fmt.Sprintf("Role %s deleted; %s and %s lost its permissions.",
+		role.Name, plural(len(role.Accounts), "account"), plural(len(role.Groups), "group"))})
 }

@@ -30,7 +30,7 @@ func (e *env) admin() tokenward.Principal {
 	return p
 }
 
-// created returns the id a create form's redirect names: /console/accounts/roles/<id>?notice=...
+// created returns the id a create form's redirect names: /console/accounts/roles/<id>
 func created(t *testing.T, what string, r result, list string) string {
 	t.Helper()
 	u, err := url.Parse(r.header.Get("Location"))

@@ -61,6 +61,8 @@ func (c *Console) routes() {
 	c.public("GET /console/signin", c.signInForm)
 	c.public("POST /console/signin", c.signIn)
 	c.public("POST /console/signout", c.signOut)
+	c.public("GET /console/set-password/{code}", c.setPasswordForm)
+	c.public("POST /console/set-password/{code}", c.setPassword)
 	c.route("GET /console/{$}", signedIn, c.home)
 
 	// My profile → API Access.
@@ -89,6 +91,7 @@ func (c *Console) routes() {
 	c.route("GET /console/accounts/users/{id}", tokenward.UserManagement, c.user)
 	c.route("POST /console/accounts/users/{id}", tokenward.UserManagement, c.updateUser)
 	c.route("POST /console/accounts/users/{id}/delete", tokenward.UserManagement, c.deleteAccount)
+	c.route("POST /console/accounts/users/{id}/invite", tokenward.UserManagement, c.inviteUser)
 	c.route("POST /console/accounts/users/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/users/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
@@ -117,6 +120,10 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
+
+	// The question a form that cannot be undone asks, for browsers without JavaScript
+	// (confirm.go); the form it posts checks its own permission.
+	c.route("GET /console/confirm", signedIn, c.confirmPage)
 
 	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
 		return errNoPage
@@ -181,15 +188,20 @@ type view struct {
 	IsAdmin bool
 	Error   string
 	Notice  string
-	Data    any
+	// Shown is what the page shows once: the flashes a form's redirect left for it.
+	Shown shown
+	Data  any
 }
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string {
+	// date is an instant as every page shows it, in a <time> that never wraps (a row of a
+	// table stays one line high).
+	"date": func(t time.Time) template.HTML {
 		if t.IsZero() {
 			return ""
 		}
-		return t.UTC().Format("Jan 2, 2006 15:04 UTC")
+		t = t.UTC()
+		return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("Jan 2, 2006 15:04 UTC") + `</time>`)
 	},
 	"masked":  func(hint string) string { return "••••" + hint },
 	"visible": tokenward.Visible,
@@ -240,20 +252,20 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if target := r.Header.Get("HX-Target"); target != "" && r.Header.Get("HX-Request") == "true" && t.Lookup(target) != nil {
 		name = target
 	}
-	// A waiting notice belongs to the next whole page shown, not to a fragment or an error.
+	// A waiting flash belongs to the next whole page shown, not to a fragment or an error.
 	if name == "layout" && v.Notice == "" && r.Method == http.MethodGet && status == http.StatusOK {
-		v.Notice = takeNotice(w, r)
+		v.Shown = c.takeFlash(w, r)
+	}
+	// A page in answer to a form is a refusal shown where the form was (every success
+	// redirects): htmx leaves the address on that page, so that a reload reloads it
+	// rather than posting again.
+	if r.Method == http.MethodPost && r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Push-Url", "false")
 	}
 	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, name, v); err != nil {
 		c.logger.Error("render console page", "page", page, "err", err)
 	}
-}
-
-// redirect answers a form post with a redirect to path, with a notice shown once there.
-func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	setNotice(w, r, notice)
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // plural counts things in words: "1 account", "2 accounts".

@@ -225,6 +225,8 @@ var fuzzConsoleRoutes = []string{
 	"/console/accounts/users/{id}/groups/{token}",
 	"/console/accounts/service-accounts/{id}/roles/{token}",
 	"/console/accounts/service-accounts/{id}/groups/{token}",
+	"/console/accounts/users/{id}/invite",
+	"/console/set-password/{id}",
 }
 
 // fuzzRoute returns the index of a route in fuzzConsoleRoutes, for the seeds.
@@ -347,6 +349,9 @@ func FuzzConsoleForms(f *testing.F) {
 		{"/console/accounts/service-accounts/{id}/roles/{token}", "@sa", "add", "role=@role"},
 		{"/console/accounts/service-accounts/{id}/groups/{token}", "@sa", "remove", "group=@group"},
 		{"/console/accounts/service-accounts/{id}/groups/{token}", "@sa", "add", ""},
+		{"/console/accounts/users/{id}/invite", "@user", "", ""},
+		{"/console/accounts/users/{id}/invite", "@sa", "", ""},
+		{"/console/set-password/{id}", "AAAAAAAAAAAAAAAAAAAAAAAAAA", "", "password=long+enough+password&confirm=long+enough+password"},
 	}
 	for _, s := range seeds {
 		f.Add(fuzzRoute(s.route), s.id, s.token, []byte(s.body))

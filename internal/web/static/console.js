@@ -3,14 +3,74 @@
 (function () {
   "use strict";
 
-  // Forms with data-confirm ask first. Runs in the capture phase, before htmx sees the
-  // submit, so a cancelled confirmation sends nothing.
+  // Forms with data-confirm ask first, in a styled dialog. Runs in the capture phase,
+  // before htmx sees the submit, so a cancelled confirmation sends nothing. Without
+  // JavaScript the button's formaction leads to the confirmation page instead (confirm.go).
+  var dialog, pending;
+
+  function confirmDialog() {
+    if (dialog) return dialog;
+    dialog = document.createElement("dialog");
+    dialog.className = "confirm";
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+    dialog.setAttribute("aria-describedby", "confirm-dialog-detail");
+    dialog.innerHTML = '<h2 id="confirm-dialog-title"></h2><p id="confirm-dialog-detail"></p>' +
+      '<div class="confirm-actions"><button type="button" class="cancel">Cancel</button>' +
+      '<button type="button" class="confirm danger solid"></button></div>';
+    dialog.querySelector("button.cancel").addEventListener("click", function () { dialog.close(); });
+    dialog.querySelector("button.confirm").addEventListener("click", function () {
+      var form = pending;
+      dialog.close();
+      if (!form) return;
+      form.setAttribute("data-confirmed", "yes");
+      // Post to the form's own target: the button's formaction (the page without
+      // JavaScript) is set aside while htmx, which remembers the button clicked, reads it.
+      var aside = [];
+      form.querySelectorAll("[formaction]").forEach(function (b) {
+        aside.push([b, b.getAttribute("formaction"), b.getAttribute("formmethod")]);
+        b.removeAttribute("formaction");
+        b.removeAttribute("formmethod");
+      });
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      aside.forEach(function (a) {
+        a[0].setAttribute("formaction", a[1]);
+        if (a[2] !== null) a[0].setAttribute("formmethod", a[2]);
+      });
+    });
+    dialog.addEventListener("close", function () {
+      var form = pending;
+      pending = null;
+      if (form && !form.hasAttribute("data-confirmed")) {
+        var button = form.querySelector("button[type=submit]");
+        if (button) button.focus();
+      }
+    });
+    dialog.addEventListener("click", function (e) { if (e.target === dialog) dialog.close(); }); // the backdrop
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
   document.addEventListener("submit", function (e) {
     var form = e.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
-      e.preventDefault();
-      e.stopImmediatePropagation();
+    if (!form) return;
+    if (form.getAttribute("data-confirmed") === "yes") {
+      form.removeAttribute("data-confirmed");
+      return;
     }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    var text = form.getAttribute("data-confirm");
+    var cut = text.indexOf("? ");
+    var d = confirmDialog();
+    d.querySelector("#confirm-dialog-title").textContent = cut < 0 ? text : text.slice(0, cut + 1);
+    d.querySelector("#confirm-dialog-detail").textContent = cut < 0 ? "" : text.slice(cut + 2);
+    var label = (e.submitter || form.querySelector("button[type=submit]") || {}).textContent || "Confirm";
+    d.querySelector("button.confirm").textContent = label.replace(/…$/, "").trim();
+    pending = form;
+    var menu = form.closest("details.menu");
+    if (menu) menu.removeAttribute("open");
+    d.showModal();
+    d.querySelector("button.cancel").focus();
   }, true);
 
   function copyText(text, button) {
@@ -49,6 +109,20 @@
     }
     var share = e.target.closest("[data-share]");
     if (share) copyText(window.location.href, share);
+  });
+
+  // An open row menu closes when a click lands elsewhere or on Escape, as menus do.
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(e.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
   });
 
   // Filter forms apply as soon as a control changes; the URL keeps the view.
