@@ -57,9 +57,9 @@ const countBeyondPage = 1_000
 // count measures first. Fewer matches are all read through the index of the most selective
 // condition (a range, an account, the trigram index) and sorted: at most this many rows.
 // More are found by walking the sort order's index and filtering as it goes, which stops
-// after the page: about (offset+limit) × live tokens / matches rows, at most 1 in 160 of
+// after the page: about (offset+limit) × live tokens / matches rows, at most 1 in 80 of
 // the live tokens for a first page.
-const smallMatchSet = 4_000
+const smallMatchSet = 2_000
 
 // SearchTokens returns a page of live tokens matching a request normalized against
 // tokenward.TokenSearch. It counts the matches first, up to countBeyondPage past the page
@@ -124,43 +124,53 @@ func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error)
 	return s, nil
 }
 
-// candidates is a query of the seq of at most limit matching tokens, in no order, reading
-// them through the index that narrows them most: on SQLite the trigram index when a
-// condition allows, which the CROSS JOIN makes the outer loop.
-func (s *tokenSearch) candidates(limit int) (string, []any) {
+// candidates is a query of at most limit matching tokens, in no order, with columns
+// (the seq, or more), reading them through the index that narrows them most: on SQLite
+// the trigram index when a condition allows, which the CROSS JOIN makes the outer loop.
+func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any) {
 	args := slices.Clone(s.q.args)
-	from := " FROM tokens t" + s.join + " WHERE "
+	from := " FROM tokens t" + join + " WHERE "
 	if s.engine == SQLite && len(s.q.match) > 0 {
 		args = append(args, strings.Join(s.q.match, " AND "))
-		from = fmt.Sprintf(" FROM tokens_text CROSS JOIN tokens t ON t.seq = tokens_text.rowid%s WHERE tokens_text MATCH $%d AND ", s.join, len(args))
+		from = fmt.Sprintf(" FROM tokens_text CROSS JOIN tokens t ON t.seq = tokens_text.rowid%s WHERE tokens_text MATCH $%d AND ", join, len(args))
 	}
-	return "SELECT t.seq" + from + s.q.whereClause() + fmt.Sprintf(" LIMIT %d", limit), args
+	return "SELECT " + columns + from + s.q.whereClause() + fmt.Sprintf(" LIMIT %d", limit), args
 }
 
 // count is the query of the number of matches, up to the larger of cap and smallMatchSet.
 func (s *tokenSearch) count() (string, []any) {
-	sql, args := s.candidates(max(s.cap, smallMatchSet))
+	sql, args := s.candidates("t.seq", s.join, max(s.cap, smallMatchSet))
 	return "SELECT count(*) FROM (" + sql + ") m", args
+}
+
+// sortIndexes are the SQLite indexes that walk each sort order (migration 0004).
+var sortIndexes = map[string]string{
+	"dateGenerated": "tokens_live_created", "lastUsed": "tokens_live_used", "name": "tokens_live_name",
+	"account": "tokens_live_account", "id": "tokens_live_id",
 }
 
 // page is the page query for a search with n matches (as count reported them).
 func (s *tokenSearch) page(n int) (string, []any) {
-	order := orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
 	limit := fmt.Sprintf(" LIMIT %d OFFSET %d", s.req.Limit, s.req.Offset)
 	if n < smallMatchSet {
-		// Every match, then sorted: the sort index is no use to a few scattered rows.
-		cand, args := s.candidates(smallMatchSet)
-		join := " JOIN "
-		if s.engine == SQLite {
-			join = " CROSS JOIN " // SQLite's way to keep the candidates the outer loop
-		}
-		return `SELECT ` + tokenColumns + ` FROM (` + cand + `) m` + join + `tokens t ON t.seq = m.seq
-			JOIN accounts a ON a.id = t.account_id ` + order + limit, args
+		// Every match, whole, then sorted: the sort index is no use to a few scattered
+		// rows. The LIMIT keeps the planners from merging the two steps.
+		cand, args := s.candidates(tokenColumns+", "+tokenSorts[s.req.Sort.Field]+" AS sort_key, t.seq AS sort_seq",
+			" JOIN accounts a ON a.id = t.account_id", smallMatchSet)
+		return `SELECT m.id, m.name, m.hint, m.account_id, m.identifier, m.kind, m.active, m.created_at, m.last_used_at, m.revoked_at
+			FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
 	}
 	// Many matches: walk the sort order's index, filter as it goes and skip the offset on
-	// seq alone; only the page's rows are then read whole and joined.
+	// seq alone; only the page's rows are then read whole and joined. SQLite is told the
+	// index: its planner, which cannot tell how many rows a range keeps, would rather read
+	// a range filter's matches and sort them.
+	order := orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
+	walk := ""
+	if idx, ok := sortIndexes[s.req.Sort.Field]; ok && s.engine == SQLite {
+		walk = " INDEXED BY " + idx
+	}
 	return `SELECT ` + tokenColumns + ` FROM tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.seq IN (SELECT t.seq FROM tokens t` + s.join + ` WHERE ` + s.q.whereClause() + ` ` + order + limit + `) ` + order, slices.Clone(s.q.args)
+		WHERE t.seq IN (SELECT t.seq FROM tokens t` + walk + s.join + ` WHERE ` + s.q.whereClause() + ` ` + order + limit + `) ` + order, slices.Clone(s.q.args)
 }
 
 // EachLiveTokenOfOrg calls fn for every live token in generation order, for the plain

@@ -30,3 +30,8 @@ CREATE TRIGGER tokens_text_delete AFTER DELETE ON tokens WHEN old.revoked_at IS 
     INSERT INTO tokens_text (tokens_text, rowid, name, account_identifier, id, hint)
         VALUES ('delete', old.seq, old.name, old.account_identifier, old.id, old.hint);
 END;
+
+-- The account-type filter (service accounts, users) with either time order: the count of
+-- its matches reads one range of these, and the page walks them in order.
+CREATE INDEX tokens_live_kind_created ON tokens (account_kind, created_at, seq) WHERE revoked_at IS NULL;
+CREATE INDEX tokens_live_kind_used    ON tokens (account_kind, last_used_at, seq) WHERE revoked_at IS NULL;
