@@ -13,11 +13,13 @@ import (
 // which shows the plans of slow requests, and for the tests that no request reads every
 // token.
 type QueryPlan struct {
-	Label    string // what the query is for: "count" or "page"
-	SQL      string
-	Args     []any
-	Plan     string // one line per plan node, indented by depth
-	FullScan bool   // the plan reads the tokens table from end to end, not through an index
+	Label string // what the query is for: "count" or "page"
+	SQL   string
+	Args  []any
+	Plan  string // one line per plan node, indented by depth
+	// FullScan says the plan reads the tokens table from end to end, not through an index;
+	// a count's scan that stopped at its limit, having found that many matches, is not one.
+	FullScan bool
 }
 
 // ExplainSearchTokens returns the plans of the queries SearchTokens runs for req
@@ -45,6 +47,11 @@ func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchReque
 		} else {
 			p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
 			p.FullScan = sqliteTableScan.MatchString(p.Plan)
+		}
+		if p.Label == "count" && n >= max(s.cap, smallMatchSet) {
+			// The scan stopped at the count's limit: it read about limit / (share of
+			// tokens matching) rows, not every token, as a walk of the sort index would.
+			p.FullScan = false
 		}
 		if err != nil {
 			return nil, fmt.Errorf("explain the %s query: %w", p.Label, err)

@@ -36,9 +36,9 @@ type query struct {
 	args  []any
 	// account says a condition reads the joined account, so the accounts join must stay.
 	account bool
-	// match is the AND of the trigram index lookups the conditions allow (SQLite FTS5
-	// query syntax); every match of the conditions is among its rows.
-	match []string
+	// runs holds, for each condition the trigram index can narrow, the literal runs of
+	// each of its values (trigramRuns); every match of the conditions holds them.
+	runs [][][]string
 }
 
 func (q *query) arg(v any) string {
@@ -67,8 +67,8 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 			q.account = true
 		}
 		if f.trigram && (c.MatchingMethod != tokenward.MatchExact || f.freetext != nil) {
-			if m, ok := trigramMatch(c); ok {
-				q.match = append(q.match, m)
+			if runs, ok := trigramRuns(c); ok {
+				q.runs = append(q.runs, runs)
 			}
 		}
 		var cond string

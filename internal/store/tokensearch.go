@@ -125,16 +125,27 @@ func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error)
 }
 
 // candidates is a query of at most limit matching tokens, in no order, with columns
-// (the seq, or more), reading them through the index that narrows them most: on SQLite
-// the trigram index when a condition allows, which the CROSS JOIN makes the outer loop.
+// (the seq, or more), reading them through the index that narrows them most. A condition
+// the trigram index can narrow looks it up first: on SQLite tokens_text, which the CROSS
+// JOIN makes the outer loop; on PostgreSQL the one index on all the text (tokenText).
 func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any) {
 	args := slices.Clone(s.q.args)
-	from := " FROM tokens t" + join + " WHERE "
-	if s.engine == SQLite && len(s.q.match) > 0 {
-		args = append(args, strings.Join(s.q.match, " AND "))
+	from, where := " FROM tokens t"+join+" WHERE ", s.q.whereClause()
+	if len(s.q.runs) > 0 && s.engine == SQLite {
+		var ands []string
+		for _, runs := range s.q.runs {
+			ands = append(ands, ftsMatch(runs))
+		}
+		args = append(args, strings.Join(ands, " AND "))
 		from = fmt.Sprintf(" FROM tokens_text CROSS JOIN tokens t ON t.seq = tokens_text.rowid%s WHERE tokens_text MATCH $%d AND ", join, len(args))
+	} else if len(s.q.runs) > 0 {
+		narrow := query{args: args}
+		for _, runs := range s.q.runs {
+			narrow.and(narrow.textContains(runs))
+		}
+		where, args = narrow.whereClause()+" AND "+where, narrow.args
 	}
-	return "SELECT " + columns + from + s.q.whereClause() + fmt.Sprintf(" LIMIT %d", limit), args
+	return "SELECT " + columns + from + where + fmt.Sprintf(" LIMIT %d", limit), args
 }
 
 // count is the query of the number of matches, up to the larger of cap and smallMatchSet.
