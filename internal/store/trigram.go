@@ -64,7 +64,7 @@ func ftsMatch(runs [][]string) string {
 }
 
 // tokenText is the expression of the PostgreSQL trigram index tokens_live_text_trgm
-// (migration 0008): every text column a search reads, lowered, in one string, so that one
+// (migration 0009): every text column a search reads, lowered, in one string, so that one
 // index scan narrows a condition on any of them.
 const tokenText = `LOWER(t.name || ' ' || t.account_identifier || ' ' || t.id || ' ' || t.hint)`
 
