@@ -154,6 +154,10 @@ func (s *tokenSearch) count() (string, []any) {
 	return "SELECT count(*) FROM (" + sql + ") m", args
 }
 
+// derivedTokenColumns are tokenColumns read back from the derived table m that selected
+// them.
+var derivedTokenColumns = strings.NewReplacer("t.", "m.", "a.", "m.").Replace(tokenColumns)
+
 // sortIndexes are the SQLite indexes that walk each sort order (migration 0004).
 var sortIndexes = map[string]string{
 	"dateGenerated": "tokens_live_created", "lastUsed": "tokens_live_used", "name": "tokens_live_name",
@@ -168,8 +172,7 @@ func (s *tokenSearch) page(n int) (string, []any) {
 		// rows. The LIMIT keeps the planners from merging the two steps.
 		cand, args := s.candidates(tokenColumns+", "+tokenSorts[s.req.Sort.Field]+" AS sort_key, t.seq AS sort_seq",
 			" JOIN accounts a ON a.id = t.account_id", smallMatchSet)
-		return `SELECT m.id, m.name, m.hint, m.account_id, m.identifier, m.kind, m.active, m.created_at, m.last_used_at, m.revoked_at
-			FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
+		return `SELECT ` + derivedTokenColumns + ` FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
 	}
 	// Many matches: walk the sort order's index, filter as it goes and skip the offset on
 	// seq alone; only the page's rows are then read whole and joined. SQLite is told the
