@@ -28,15 +28,11 @@ type QueryPlan struct {
 // EXPLAIN (ANALYZE, BUFFERS) and so run the queries; SQLite's are EXPLAIN QUERY PLAN
 // either way. Errors are the database's, wrapped.
 func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchRequest, analyze bool) ([]QueryPlan, error) {
-	s, err := db.planTokenSearch(req)
+	s, n, err := db.countTokenSearch(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	countSQL, countArgs := s.count()
-	var n int
-	if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&n); err != nil {
-		return nil, fmt.Errorf("count tokens: %w", err)
-	}
 	pageSQL, pageArgs := s.page(n)
 	plans := []QueryPlan{{Label: "count", SQL: countSQL, Args: countArgs}, {Label: "page", SQL: pageSQL, Args: pageArgs}}
 	for i := range plans {

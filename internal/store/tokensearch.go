@@ -68,14 +68,9 @@ const smallMatchSet = 2_000
 // countBeyondPage of the page, a lower bound otherwise.
 func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (tokenward.Page[tokenward.Token], error) {
 	page := tokenward.Page[tokenward.Token]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
-	s, err := db.planTokenSearch(req)
+	s, n, err := db.countTokenSearch(ctx, req)
 	if err != nil {
 		return page, err
-	}
-	countSQL, countArgs := s.count()
-	var n int
-	if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&n); err != nil {
-		return page, fmt.Errorf("count tokens: %w", err)
 	}
 	page.Total = min(n, s.cap)
 	if req.Offset >= n {
@@ -110,6 +105,18 @@ type tokenSearch struct {
 	join string
 	// cap is what the count reports at most: countBeyondPage past the page.
 	cap int
+}
+
+// countTokenSearch plans a search and runs its count, which picks the page's plan.
+func (db *DB) countTokenSearch(ctx context.Context, req tokenward.SearchRequest) (s *tokenSearch, n int, err error) {
+	if s, err = db.planTokenSearch(req); err != nil {
+		return nil, 0, err
+	}
+	countSQL, countArgs := s.count()
+	if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return s, n, nil
 }
 
 func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error) {
