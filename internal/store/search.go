@@ -21,6 +21,12 @@ type field struct {
 	atLeast string
 	// freetext lists the expressions that "freetext" searches, when this is that key.
 	freetext []string
+	// account says the field reads the joined account (a.*), not only the token.
+	account bool
+	// trigram says a trigram index holds the field's text (tokens_text on SQLite; on
+	// PostgreSQL pg_trgm indexes serve the LIKE itself): CONTAINS, STARTSWITH and TAGPATH
+	// conditions on it can be narrowed by a lookup there.
+	trigram bool
 }
 
 // query accumulates a WHERE clause and its numbered arguments ($1, $2, ...), which both
@@ -28,6 +34,11 @@ type field struct {
 type query struct {
 	where []string
 	args  []any
+	// account says a condition reads the joined account, so the accounts join must stay.
+	account bool
+	// runs holds, for each condition the trigram index can narrow, the literal runs of
+	// each of its values (trigramRuns); every match of the conditions holds them.
+	runs [][][]string
 }
 
 func (q *query) arg(v any) string {
@@ -51,6 +62,14 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 		f, ok := fields[c.Key]
 		if !ok {
 			return fmt.Errorf("search key %q has no SQL mapping", c.Key)
+		}
+		if f.account {
+			q.account = true
+		}
+		if f.trigram && (c.MatchingMethod != tokenward.MatchExact || f.freetext != nil) {
+			if runs, ok := trigramRuns(c); ok {
+				q.runs = append(q.runs, runs)
+			}
 		}
 		var cond string
 		switch {

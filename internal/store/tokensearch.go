@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tokenward/tokenward"
 )
@@ -14,14 +16,14 @@ const accountTypeExpr = `(CASE WHEN t.account_kind = 'user' THEN 'USER_ACCOUNT'
 
 // tokenFields maps the token search keys to SQL over "tokens t JOIN accounts a".
 var tokenFields = map[string]field{
-	"id":            {expr: "t.id"},
-	"name":          {expr: "t.name"},
-	"account":       {expr: "t.account_identifier"},
-	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact},
+	"id":            {expr: "t.id", trigram: true},
+	"name":          {expr: "t.name", trigram: true},
+	"account":       {expr: "t.account_identifier", trigram: true},
+	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact, account: true},
 	"dateGenerated": {expr: "t.created_at"},
 	"lastUsed":      {expr: "t.last_used_at"},
 	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)", atLeast: "t.created_at"},
-	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}},
+	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}, trigram: true},
 }
 
 // accountTypeExact turns an account type into conditions on the token's own account kind
@@ -51,20 +53,31 @@ var tokenSorts = map[string]string{
 // count reads at most this many matches more than the page did, whatever the filter.
 const countBeyondPage = 1_000
 
+// smallMatchSet splits searches in two plans, by the number of their matches, which the
+// count measures first. Fewer matches are all read through the index of the most selective
+// condition (a range, an account, the trigram index) and sorted: at most this many rows.
+// More are found by walking the sort order's index and filtering as it goes, which stops
+// after the page: about (offset+limit) × live tokens / matches rows, at most 1 in 80 of
+// the live tokens for a first page.
+const smallMatchSet = 2_000
+
 // SearchTokens returns a page of live tokens matching a request normalized against
-// tokenward.TokenSearch. Each filter and sort is served by an index on live tokens, so a
-// page costs about its offset plus its length, not the number of tokens. Total is exact
-// when the matches end within countBeyondPage of the page, a lower bound otherwise.
+// tokenward.TokenSearch. It counts the matches first, up to countBeyondPage past the page
+// (and at least smallMatchSet), through the index that narrows them most; that count picks
+// the plan of the page (see smallMatchSet). Total is exact when the matches end within
+// countBeyondPage of the page, a lower bound otherwise.
 func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (tokenward.Page[tokenward.Token], error) {
-	var q query
-	q.and("t.revoked_at IS NULL")
-	if err := q.addConditions(req.Query, tokenward.TokenSearch, tokenFields); err != nil {
-		return tokenward.Page[tokenward.Token]{}, err
-	}
-	from := ` FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE ` + q.whereClause()
 	page := tokenward.Page[tokenward.Token]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+from+` `+orderBy(*req.Sort, tokenSorts, tokenNullableSorts, "t.seq")+
-		fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
+	s, n, err := db.countTokenSearch(ctx, req)
+	if err != nil {
+		return page, err
+	}
+	page.Total = min(n, s.cap)
+	if req.Offset >= n {
+		return page, nil // past the last match: no page query needed
+	}
+	pageSQL, pageArgs := s.page(n)
+	rows, err := db.read.QueryContext(ctx, pageSQL, pageArgs...)
 	if err != nil {
 		return page, fmt.Errorf("search tokens: %w", err)
 	}
@@ -79,16 +92,106 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("search tokens: %w", err)
 	}
-	if len(page.Items) < req.Limit && (len(page.Items) > 0 || req.Offset == 0) {
-		page.Total = req.Offset + len(page.Items) // the last page: no count needed
-		return page, nil
-	}
-	cap := req.Offset + req.Limit + countBeyondPage
-	err = db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1`+from+fmt.Sprintf(" LIMIT %d) m", cap), q.args...).Scan(&page.Total)
-	if err != nil {
-		return page, fmt.Errorf("count tokens: %w", err)
-	}
 	return page, nil
+}
+
+// tokenSearch is a token search request turned into SQL, before the count picks the page
+// query's plan.
+type tokenSearch struct {
+	engine Engine
+	req    tokenward.SearchRequest
+	q      query
+	// join is the accounts join the conditions or the sort need ("" when neither reads a).
+	join string
+	// cap is what the count reports at most: countBeyondPage past the page.
+	cap int
+}
+
+// countTokenSearch plans a search and runs its count, which picks the page's plan.
+func (db *DB) countTokenSearch(ctx context.Context, req tokenward.SearchRequest) (s *tokenSearch, n int, err error) {
+	if s, err = db.planTokenSearch(req); err != nil {
+		return nil, 0, err
+	}
+	countSQL, countArgs := s.count()
+	if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return s, n, nil
+}
+
+func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error) {
+	s := &tokenSearch{engine: db.engine, req: req, cap: req.Offset + req.Limit + countBeyondPage}
+	s.q.and("t.revoked_at IS NULL")
+	if err := s.q.addConditions(req.Query, tokenward.TokenSearch, tokenFields); err != nil {
+		return nil, err
+	}
+	if s.q.account || req.Sort.Field == "accountType" {
+		s.join = " JOIN accounts a ON a.id = t.account_id"
+	}
+	return s, nil
+}
+
+// candidates is a query of at most limit matching tokens, in no order, with columns
+// (the seq, or more), reading them through the index that narrows them most. A condition
+// the trigram index can narrow looks it up first: on SQLite tokens_text, which the CROSS
+// JOIN makes the outer loop; on PostgreSQL the one index on all the text (tokenText).
+func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any) {
+	args := slices.Clone(s.q.args)
+	from, where := " FROM tokens t"+join+" WHERE ", s.q.whereClause()
+	if len(s.q.runs) > 0 && s.engine == SQLite {
+		var ands []string
+		for _, runs := range s.q.runs {
+			ands = append(ands, ftsMatch(runs))
+		}
+		args = append(args, strings.Join(ands, " AND "))
+		from = fmt.Sprintf(" FROM tokens_text CROSS JOIN tokens t ON t.seq = tokens_text.rowid%s WHERE tokens_text MATCH $%d AND ", join, len(args))
+	} else if len(s.q.runs) > 0 {
+		narrow := query{args: args}
+		for _, runs := range s.q.runs {
+			narrow.and(narrow.textContains(runs))
+		}
+		where, args = narrow.whereClause()+" AND "+where, narrow.args
+	}
+	return "SELECT " + columns + from + where + fmt.Sprintf(" LIMIT %d", limit), args
+}
+
+// count is the query of the number of matches, up to the larger of cap and smallMatchSet.
+func (s *tokenSearch) count() (string, []any) {
+	sql, args := s.candidates("t.seq", s.join, max(s.cap, smallMatchSet))
+	return "SELECT count(*) FROM (" + sql + ") m", args
+}
+
+// derivedTokenColumns are tokenColumns read back from the derived table m that selected
+// them.
+var derivedTokenColumns = strings.NewReplacer("t.", "m.", "a.", "m.").Replace(tokenColumns)
+
+// sortIndexes are the SQLite indexes that walk each sort order (migration 0004).
+var sortIndexes = map[string]string{
+	"dateGenerated": "tokens_live_created", "lastUsed": "tokens_live_used", "name": "tokens_live_name",
+	"account": "tokens_live_account", "id": "tokens_live_id",
+}
+
+// page is the page query for a search with n matches (as count reported them).
+func (s *tokenSearch) page(n int) (string, []any) {
+	limit := fmt.Sprintf(" LIMIT %d OFFSET %d", s.req.Limit, s.req.Offset)
+	if n < smallMatchSet {
+		// Every match, whole, then sorted: the sort index is no use to a few scattered
+		// rows. The LIMIT keeps the planners from merging the two steps.
+		cand, args := s.candidates(tokenColumns+", "+tokenSorts[s.req.Sort.Field]+" AS sort_key, t.seq AS sort_seq",
+			" JOIN accounts a ON a.id = t.account_id", smallMatchSet)
+		return `SELECT ` + derivedTokenColumns + ` FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
+	}
+	// Many matches: walk the sort order's index, filter as it goes and skip the offset on
+	// seq alone; only the page's rows are then read whole and joined. SQLite is told the
+	// index: its planner, which cannot tell how many rows a range keeps, would rather read
+	// a range filter's matches and sort them.
+	order := orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
+	walk := ""
+	if idx, ok := sortIndexes[s.req.Sort.Field]; ok && s.engine == SQLite {
+		walk = " INDEXED BY " + idx
+	}
+	return `SELECT ` + tokenColumns + ` FROM tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.seq IN (SELECT t.seq FROM tokens t` + walk + s.join + ` WHERE ` + s.q.whereClause() + ` ` + order + limit + `) ` + order, slices.Clone(s.q.args)
 }
 
 // EachLiveTokenOfOrg calls fn for every live token in generation order, for the plain

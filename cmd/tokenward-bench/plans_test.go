@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+)
+
+// TestNoRequestScansTokens seeds 20,000 tokens on each engine and checks that no request of
+// the benchmark's table has a plan that reads the tokens table from end to end: plans are
+// stable where timings are not, and a full scan is what grows with the organization.
+func TestNoRequestScansTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 20,000 tokens per engine")
+	}
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		db, dsn := storetest.OpenDSN(t, engine)
+		now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		if err := seed.Fill(ctx, db, seed.Spec{Accounts: 1000, TokensPerAccount: 20,
+			ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now}); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		driver, direct := "pgx", dsn
+		if engine == store.SQLite {
+			driver = "sqlite"
+		}
+		conn, err := sql.Open(driver, direct)
+		if err != nil {
+			t.Fatalf("open %s: %v", engine, err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
+			t.Fatalf("analyze: %v", err)
+		}
+		ids, err := identifiers(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range requests(now, ids) {
+			req := r.build(0)
+			if err := req.Normalize(tokenward.TokenSearch); err != nil {
+				t.Fatalf("%s: %v", r.name, err)
+			}
+			plans, err := db.ExplainSearchTokens(ctx, req, false)
+			if err != nil {
+				t.Fatalf("%s: %v", r.name, err)
+			}
+			for _, p := range plans {
+				if p.FullScan {
+					t.Errorf("%s: the %s query reads every token:\n%s\n%s", r.name, p.Label, oneLine(p.SQL), p.Plan)
+				}
+			}
+		}
+	})
+}
