@@ -125,13 +125,14 @@ type tokenView struct {
 	AccountType tokenward.AccountType `json:"account_type"`
 	Created     time.Time             `json:"created"`
 	LastUsed    *time.Time            `json:"last_used"`         // null: never
+	Expires     *time.Time            `json:"expires_at"`        // null: never
 	Revoked     *time.Time            `json:"revoked,omitempty"` // only from token revoke
 	Secret      string                `json:"secret,omitempty"`  // only from token create
 }
 
 func viewToken(t tokenward.Token) tokenView {
 	return tokenView{ID: t.ID, Name: t.Name, Hint: t.Hint, Account: t.Account, AccountType: t.AccountType,
-		Created: t.Created.UTC(), LastUsed: optionalTime(t.LastUsed), Revoked: optionalTime(t.Revoked)}
+		Created: t.Created.UTC(), LastUsed: optionalTime(t.LastUsed), Expires: optionalTime(t.Expires), Revoked: optionalTime(t.Revoked)}
 }
 
 func nonNil(s []string) []string {
@@ -178,9 +179,9 @@ func writeTokens(w io.Writer, o output, tokens []tokenward.Token) error {
 		return writeJSON(w, views)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTOKEN\tACCOUNT\tCREATED\tLAST USED")
+	fmt.Fprintln(tw, "ID\tNAME\tTOKEN\tACCOUNT\tCREATED\tLAST USED\tEXPIRES")
 	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, orDash(t.Name), tokenLabel(t), t.Account, when(t.Created), when(t.LastUsed))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, orDash(t.Name), tokenLabel(t), t.Account, when(t.Created), when(t.LastUsed), when(t.Expires))
 	}
 	return tw.Flush()
 }

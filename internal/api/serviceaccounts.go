@@ -187,15 +187,11 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body tokenNameBody
-	if err := decodeBody(w, r, &body, true); err != nil {
-		return err
-	}
-	life, err := body.lifetime()
+	name, life, err := decodeGenerate(w, r)
 	if err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), body.TokenName, life)
+	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), name, life)
 	if err != nil {
 		return err
 	}

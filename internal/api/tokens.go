@@ -58,6 +58,16 @@ type tokenNameBody struct {
 	NeverExpires     bool   `json:"neverExpires"`
 }
 
+// decodeGenerate reads a generate request's optional body: the name and lifetime asked.
+func decodeGenerate(w http.ResponseWriter, r *http.Request) (string, tokenward.Lifetime, error) {
+	var body tokenNameBody
+	if err := decodeBody(w, r, &body, true); err != nil {
+		return "", tokenward.Lifetime{}, err
+	}
+	life, err := body.lifetime()
+	return body.TokenName, life, err
+}
+
 // lifetime is the lifetime the body asks for.
 func (b tokenNameBody) lifetime() (tokenward.Lifetime, error) {
 	life := tokenward.Lifetime{Never: b.NeverExpires}
@@ -87,15 +97,11 @@ func (s *Server) listOwnTokens(w http.ResponseWriter, r *http.Request, p tokenwa
 }
 
 func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body tokenNameBody
-	if err := decodeBody(w, r, &body, true); err != nil {
-		return err
-	}
-	life, err := body.lifetime()
+	name, life, err := decodeGenerate(w, r)
 	if err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, body.TokenName, life)
+	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, name, life)
 	if err != nil {
 		return err
 	}
