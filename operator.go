@@ -185,6 +185,25 @@ func (o *Operator) RevokeToken(ctx context.Context, ref string) (Token, error) {
 	return o.s.revokeToken(ctx, o.s.by(operator), anyOwner, ref)
 }
 
+// RotateToken gives the live token of any account that ref names a new secret, keeping
+// its record, name and cap slot; the previous secret works for r.Grace more. It returns
+// the new secret and the token. Errors: ENotFound, EInvalid.
+func (o *Operator) RotateToken(ctx context.Context, ref string, r Rotation) (Secret, Token, error) {
+	return o.s.rotateToken(ctx, o.s.by(operator), anyOwner, ref, r)
+}
+
+// TokenPolicy returns the organization's token lifetime policy.
+func (o *Operator) TokenPolicy(ctx context.Context) (TokenPolicy, error) {
+	return o.s.store.TokenPolicy(ctx)
+}
+
+// SetTokenPolicy replaces the policy, as Service.SetTokenPolicy does for an administrator.
+// Errors: EInvalid.
+func (o *Operator) SetTokenPolicy(ctx context.Context, p TokenPolicy, dryRun bool) (PolicyEffect, error) {
+	return o.s.SetTokenPolicy(ctx, Principal{Account: operator.Account, Source: operator.Source,
+		Permissions: NewPermissionSet(UserManagement)}, p, dryRun)
+}
+
 // Accounts returns every live account of kind ("" for both), in identifier order.
 func (o *Operator) Accounts(ctx context.Context, kind AccountKind) ([]Account, error) {
 	all, err := o.s.allAccounts(ctx, kind)

@@ -184,6 +184,56 @@ func TestCommands(t *testing.T) {
 			t.Errorf("the revoked token authenticates: %v", err)
 		}
 
+		// Rotate by id: the same token answers to a new secret, at once; without a grace
+		// period the old secret stops. The table output is the new secret alone.
+		oldSecret := strings.TrimSpace(mustRun(t, cmd("token", "create", "sa::bot", "--name", "rotate-me")...))
+		var fresh []map[string]any
+		decode(t, mustRun(t, cmd("token", "list", "sa::bot", "--output", "json")...), &fresh)
+		rotatedID, _ := fresh[len(fresh)-1]["id"].(string)
+		newSecret := strings.TrimSpace(mustRun(t, cmd("token", "rotate", rotatedID, "--grace", "0")...))
+		if _, ok := tokenward.ParseSecret(newSecret); !ok || newSecret == oldSecret {
+			t.Errorf("token rotate printed %q, want a new secret", newSecret)
+		}
+		if p, err := service.Authenticate(context.Background(), newSecret); err != nil || p.Account != "sa::bot" {
+			t.Errorf("the rotated token's new secret: %+v, %v", p, err)
+		}
+		if _, err := service.Authenticate(context.Background(), oldSecret); tokenward.ErrorCode(err) != tokenward.EUnauthorized {
+			t.Errorf("the old secret after a rotation without grace authenticates: %v", err)
+		}
+		decode(t, mustRun(t, cmd("token", "list", "sa::bot", "--output", "json")...), &fresh)
+		if fresh[len(fresh)-1]["id"] != rotatedID || fresh[len(fresh)-1]["name"] != "rotate-me" {
+			t.Errorf("after rotate: %v, want %s named rotate-me", fresh, rotatedID)
+		}
+		if _, errOut, code := runCLI(t, "", cmd("token", "rotate", rotatedID, "--grace", "25h")...); code != 1 || !strings.Contains(errOut, "gracePeriodSeconds") {
+			t.Errorf("rotate with a grace over 24h: exit %d, %q", code, errOut)
+		}
+
+		// The lifetime policy: a dry run counts and changes nothing; set applies a maximum
+		// to the existing service-account tokens and refuses a token that never expires.
+		if out := mustRun(t, cmd("policy", "set", "--service-max", "1h", "--dry-run")...); !strings.Contains(out, "existing tokens would expire sooner") {
+			t.Errorf("policy set --dry-run: %q", out)
+		}
+		var policy map[string]any
+		decode(t, mustRun(t, cmd("policy", "show", "--output", "json")...), &policy)
+		if policy["service_account_max"] != nil {
+			t.Errorf("the dry run set the policy: %v", policy)
+		}
+		mustRun(t, cmd("policy", "set", "--service-max", "1h")...)
+		decode(t, mustRun(t, cmd("policy", "show", "--output", "json")...), &policy)
+		if policy["service_account_max"] != "1h0m0s" || policy["user_max"] != nil {
+			t.Errorf("policy show after set: %v", policy)
+		}
+		decode(t, mustRun(t, cmd("token", "list", "sa::bot", "--output", "json")...), &fresh)
+		for _, tok := range fresh {
+			if tok["expires_at"] == nil {
+				t.Errorf("a service-account token outlives the new maximum: %v", tok)
+			}
+		}
+		if _, errOut, code := runCLI(t, "", cmd("token", "create", "sa::bot", "--never-expires")...); code != 1 || !strings.Contains(errOut, "never expires is not allowed") {
+			t.Errorf("token create --never-expires under a maximum: exit %d, %q", code, errOut)
+		}
+		mustRun(t, cmd("policy", "set")...)
+
 		// Deactivate, activate, delete a service account; show and list say so.
 		var account map[string]any
 		decode(t, mustRun(t, cmd("account", "deactivate", "sa::bot", "--output", "json")...), &account)

@@ -91,7 +91,7 @@ Exit codes: 0 success, 1 the command failed, 2 a usage error.`,
 		cmd.GroupID = "server"
 		root.AddCommand(cmd)
 	}
-	for _, cmd := range []*cobra.Command{c.tokenCommand(), c.accountCommand(), c.userCommand(), c.serviceAccountCommand()} {
+	for _, cmd := range []*cobra.Command{c.tokenCommand(), c.accountCommand(), c.userCommand(), c.serviceAccountCommand(), c.policyCommand()} {
 		cmd.GroupID = "admin"
 		root.AddCommand(cmd)
 	}

@@ -12,11 +12,11 @@ import (
 
 // tokenCommand: tokenward token list|create|rename|revoke.
 func (c *cli) tokenCommand() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "token", Short: "List, create, rename and revoke API tokens",
-		Long: `List, create, rename and revoke API tokens of any account. A token is named by its public
+	cmd := c.group(&cobra.Command{Use: "token", Short: "List, create, rename, rotate and revoke API tokens",
+		Long: `List, create, rename, rotate and revoke API tokens of any account. A token is named by its public
 id (tw_..., shown by token list) or by its secret; give - to read it from standard input,
 since a secret on the command line is visible to other users.`})
-	cmd.AddCommand(c.tokenList(), c.tokenCreate(), c.tokenRename(), c.tokenRevoke())
+	cmd.AddCommand(c.tokenList(), c.tokenCreate(), c.tokenRename(), c.tokenRevoke(), c.tokenRotate())
 	return cmd
 }
 
@@ -134,6 +134,50 @@ README). Revocation cannot be undone.`,
 				return err
 			}
 			return c.report(*out, viewToken(t), "revoked token %s (%s) of %s", t.ID, tokenLabel(t), t.Account)
+		})
+	}
+	return cmd
+}
+
+// tokenRotate: tokenward token rotate TOKEN [--grace 1h] [--expires-in D | --never-expires].
+// Like create, its table output is only the new secret.
+func (c *cli) tokenRotate() *cobra.Command {
+	var grace, expiresIn time.Duration
+	var never bool
+	cmd := leaf(&cobra.Command{Use: "rotate TOKEN", Short: "Give a live token a new secret and print it, once",
+		Long: `Give a live token of any account, named by its public id or its secret (- reads it from
+standard input), a new secret: the same token (id, name, place under the 20-token cap)
+that answers to a new secret from now on. The previous secret keeps working for --grace
+(0 to 24h; 0: it stops at once), so that its users can switch without an outage. The new
+secret's lifetime is --expires-in, --never-expires or the organization's default.`,
+		Example: `  NEW=$(tokenward token rotate tw_abcdefghijklmnop --grace 1h)
+  printf '%s
+' "$OLD" | tokenward token rotate - --grace 0`,
+		Args: exactArgs("TOKEN")})
+	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the previous secret keeps working, at most 24h")
+	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the new secret's lifetime, e.g. 720h (within the organization's maximum)")
+	cmd.Flags().BoolVar(&never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if expiresIn < 0 || (never && expiresIn != 0) {
+			return usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
+		}
+		ref, err := c.tokenRef(args[0])
+		if err != nil {
+			return err
+		}
+		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+			secret, t, err := o.RotateToken(cmd.Context(), ref, tokenward.Rotation{Grace: grace, Life: tokenward.Lifetime{In: expiresIn, Never: never}})
+			if err != nil {
+				return err
+			}
+			if *out == outputJSON {
+				v := viewToken(t)
+				v.Secret = secret.Reveal()
+				return writeJSON(c.stdout, v)
+			}
+			fmt.Fprintln(c.stdout, secret.Reveal())
+			return nil
 		})
 	}
 	return cmd
