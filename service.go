@@ -43,6 +43,9 @@ type Principal struct {
 	TokenSeq    int64 // the internal number of the token that authenticated the request, if any
 	// TokenExpires is when the token that authenticated the request expires; zero: never.
 	TokenExpires time.Time
+	// ReplacedSecret: the request presented the secret a rotation replaced, which works
+	// until TokenExpires (the grace end).
+	ReplacedSecret bool
 	// Source is where the request came from (the client's address), as the audit trail
 	// records it; the API and the console set it, the service never judges by it.
 	Source string
@@ -81,6 +84,7 @@ type Service struct {
 	sessionIdle, sessionMax time.Duration
 	verifier                Verifier // nil: verify against the database
 	signIn                  *signInGate
+	reused                  reuseReports
 }
 
 // Default console session lifetimes.
@@ -158,17 +162,25 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if !ok {
 		return Principal{}, ErrInvalidToken
 	}
+	var p Principal
+	var err error
 	if s.verifier != nil {
-		if p, ok := s.verifier.VerifyCurrent(ctx, sec.Digest()); ok && !s.expired(p) {
-			return p, nil
+		var ok bool
+		if p, ok = s.verifier.VerifyCurrent(ctx, sec.Digest()); !ok {
+			return Principal{}, ErrInvalidToken
+		}
+	} else if p, err = s.store.PrincipalByDigest(ctx, sec.Digest()); ErrorCode(err) == ENotFound {
+		return Principal{}, ErrInvalidToken
+	} else if err != nil {
+		return Principal{}, err
+	}
+	if s.expired(p) {
+		if p.ReplacedSecret {
+			s.reportReuse(ctx, p, sec.Digest())
 		}
 		return Principal{}, ErrInvalidToken
 	}
-	p, err := s.store.PrincipalByDigest(ctx, sec.Digest())
-	if ErrorCode(err) == ENotFound || (err == nil && s.expired(p)) {
-		return Principal{}, ErrInvalidToken
-	}
-	return p, err
+	return p, nil
 }
 
 // expired reports whether p's token has expired: from its expiry instant on, by the

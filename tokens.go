@@ -3,6 +3,7 @@ package tokenward
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type TokenStore interface {
 	// RotateToken gives a live token a new secret and expiry; its current secret works
 	// until graceEnds (none unless after by.At). ENotFound when it is not live.
 	RotateToken(ctx context.Context, id string, digest Digest, hint string, expires, graceEnds time.Time, by AuditEvent) (Token, error)
+	// TokenByReplacedDigest returns the live token whose previous secret (the one its last
+	// rotation replaced) has that digest, or ENotFound.
+	TokenByReplacedDigest(ctx context.Context, digest Digest) (Token, error)
 	// RevokeToken marks a live token revoked at by.At; ENotFound when it is not live.
 	RevokeToken(ctx context.Context, id string, by AuditEvent) error
 
@@ -275,4 +279,41 @@ func (s *Service) withLast(ctx context.Context, accountID int64, t Token, secret
 		}
 	}
 	return secret, append(out, t), nil
+}
+
+// AuditTokenReused is the event of a rotated token's previous secret presented after its
+// grace period: whoever presents it did not get the new one, so it may have leaked.
+const AuditTokenReused = "token.reused_after_rotation"
+
+// reuseReports remembers when each token's reuse was last recorded, so that a client
+// retrying with a replaced secret writes one audit event a minute, not one a request.
+type reuseReports struct {
+	mu   sync.Mutex
+	last map[int64]time.Time // by token seq
+}
+
+// reportReuse records in the audit trail that p's token was presented with the secret its
+// rotation replaced after the grace period (digest is that secret's), at most once a
+// minute per token. It never fails the request, which gets its 401 either way.
+func (s *Service) reportReuse(ctx context.Context, p Principal, digest Digest) {
+	now := s.clock()
+	r := &s.reused
+	r.mu.Lock()
+	if r.last == nil {
+		r.last = map[int64]time.Time{}
+	}
+	due := now.Sub(r.last[p.TokenSeq]) >= time.Minute
+	if due {
+		r.last[p.TokenSeq] = now
+	}
+	r.mu.Unlock()
+	if !due {
+		return
+	}
+	t, err := s.store.TokenByReplacedDigest(ctx, digest)
+	if err != nil {
+		return
+	}
+	_ = s.store.RecordAudit(ctx, AuditEvent{At: now, Action: AuditTokenReused, Target: TokenTarget(t.ID, t.Account),
+		Detail: "the secret its rotation replaced was used after the grace period ended: it may have leaked"})
 }

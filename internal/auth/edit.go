@@ -74,10 +74,10 @@ func (e *edit) apply(state VerificationState, live []LiveToken) {
 	a.tokens = a.tokens[:0]
 	for _, t := range live {
 		s := e.shard(t.Digest)
-		if old := s.tokens[t.Digest]; old == nil || old.seq != t.Seq || old.account != a || old.expires != t.Expires {
+		if old := s.tokens[t.Digest]; old == nil || old.seq != t.Seq || old.account != a || old.expires != t.Expires || old.replaced != t.Replaced {
 			// Entries are read without locks, so a changed expiry (a new policy maximum) is
 			// a new entry, carrying over the use noted on the old one.
-			ne := &entry{seq: t.Seq, expires: t.Expires, account: a}
+			ne := &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a}
 			if old != nil && old.seq == t.Seq {
 				ne.lastUsed.Store(old.lastUsed.Load())
 			}

@@ -46,6 +46,7 @@ type accountState struct {
 type entry struct {
 	seq      int64
 	expires  int64 // epoch milliseconds; 0: never (Authenticate refuses it from then on)
+	replaced bool  // the secret a rotation replaced: it works until expires, its grace end
 	account  *account
 	lastUsed atomic.Int64 // epoch milliseconds of the newest use noted
 	queued   atomic.Bool  // in a usage queue, waiting for the next flush
@@ -141,6 +142,7 @@ func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
 	p.TokenSeq = e.seq
 	if e.expires != 0 {
 		p.TokenExpires = time.UnixMilli(e.expires).UTC()
+		p.ReplacedSecret = e.replaced
 	}
 	v.usage.record(e, v.nowMillis())
 	return p, true

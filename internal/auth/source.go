@@ -37,4 +37,5 @@ type LiveToken struct {
 	Digest    tokenward.Digest
 	AccountID int64
 	Expires   int64 // epoch milliseconds; 0: never
+	Replaced  bool  // the secret a rotation replaced, working until Expires (its grace end)
 }

@@ -252,6 +252,7 @@ func (s *liveTokenScan) scan(rows *sql.Rows, fn func(auth.LiveToken)) error {
 	fn(t)
 	if len(s.previous) == len(t.Digest) {
 		old := t
+		old.Replaced = true
 		copy(old.Digest[:], s.previous)
 		if old.Expires == 0 || until < old.Expires {
 			old.Expires = until

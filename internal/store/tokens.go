@@ -109,6 +109,12 @@ func (db *DB) LiveTokenByDigest(ctx context.Context, digest tokenward.Digest) (t
 	return db.liveToken(ctx, `t.digest = $1`, digest[:])
 }
 
+// TokenByReplacedDigest returns the live token whose last rotation replaced the secret with
+// that digest, or ENotFound.
+func (db *DB) TokenByReplacedDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Token, error) {
+	return db.liveToken(ctx, `t.previous_digest = $1`, digest[:])
+}
+
 func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.Token, error) {
 	t, err := scanToken(db.read.QueryRowContext(ctx, `
 		SELECT `+tokenColumns+`
@@ -195,19 +201,20 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	var p tokenward.Principal
 	var kind, direct, fromRoles string
 	var expires sql.NullInt64
+	var replaced int
 	err := db.read.QueryRowContext(ctx, `
-		SELECT a.id, a.identifier, a.kind, t.seq,
+		SELECT a.id, a.identifier, a.kind, t.seq, CASE WHEN t.digest = $1 THEN 0 ELSE 1 END,
 			CASE WHEN t.digest = $1 THEN t.expires_at ELSE CAST(t.previous_until AS BIGINT) END, `+permissionColumns+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE (t.digest = $1 OR t.previous_digest = $1) AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &expires, &direct, &fromRoles)
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &replaced, &expires, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
 	}
 	if err != nil {
 		return tokenward.Principal{}, fmt.Errorf("verify token: %w", err)
 	}
-	p.Kind, p.TokenExpires = tokenward.AccountKind(kind), fromMillis(expires)
+	p.Kind, p.TokenExpires, p.ReplacedSecret = tokenward.AccountKind(kind), fromMillis(expires), replaced == 1
 	_, p.Permissions = effective(p.Kind, direct, fromRoles)
 	return p, nil
 }
