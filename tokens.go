@@ -25,6 +25,8 @@ type TokenStore interface {
 	// RotateToken gives a live token a new secret and expiry; its current secret works
 	// until graceEnds (none unless after by.At). ENotFound when it is not live.
 	RotateToken(ctx context.Context, id string, digest Digest, hint string, expires, graceEnds time.Time, by AuditEvent) (Token, error)
+	// LiveTokenBySeq returns the unrevoked token with that internal number, or ENotFound.
+	LiveTokenBySeq(ctx context.Context, seq int64) (Token, error)
 	// TokenByReplacedDigest returns the live token whose previous secret (the one its last
 	// rotation replaced) has that digest, or ENotFound.
 	TokenByReplacedDigest(ctx context.Context, digest Digest) (Token, error)

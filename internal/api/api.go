@@ -45,6 +45,9 @@ type Config struct {
 	// InvalidTokens limits requests with invalid tokens per source address (nil: none).
 	// Valid tokens are never counted or refused.
 	InvalidTokens *limit.Limiter
+	// LeakReports limits unauthenticated revoke-by-value requests per source address (nil:
+	// 60 an hour, reference §14).
+	LeakReports *limit.Limiter
 	// TrustForwardedFor counts failures against X-Forwarded-For (see ClientAddress).
 	TrustForwardedFor bool
 }
@@ -60,6 +63,7 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	invalid  *limit.Limiter
+	leaks    *limit.Limiter
 	trustXFF bool
 	table    []edge.Route // every route behind authentication, for Routes
 }
@@ -72,7 +76,10 @@ func New(service *tokenward.Service, cfg Config) *Server {
 	if cfg.Org == "" {
 		cfg.Org = DefaultOrg // clients reject an empty customer
 	}
-	s := &Server{service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
+	if cfg.LeakReports == nil {
+		cfg.LeakReports = limit.New(limit.Rule{Burst: 60, Per: time.Hour}, time.Now)
+	}
+	s := &Server{leaks: cfg.LeakReports, service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
 		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics), invalid: cfg.InvalidTokens,
 		trustXFF: cfg.TrustForwardedFor}
 	s.routes()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
@@ -230,4 +232,69 @@ func TestTokenRotation(t *testing.T) {
 			t.Errorf("%d token.rotate events (%v), want 5", page.Total, err)
 		}
 	})
+}
+
+// TestLeakResponse: secrets posted by value, without authentication, revoke the live
+// tokens among them (a rotated token's replaced secret too) and are audited as leaked; the
+// answer is the same 202 whatever was found; too many secrets is a 400; a token revokes
+// itself with DELETE /apitoken/self.
+func TestLeakResponse(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := e.user("admin@example.com", tokenward.UserManagement, tokenward.TokenManagement)
+		leaked := e.user("jane@example.com", tokenward.TokenManagement)
+		kept := e.token("jane@example.com")
+		rotated := e.serviceAccount("sa::bot", tokenward.Ingestion)
+		e.do("POST", "/api/v2/apitoken/customertokens/"+rotated+"/rotate", `{"gracePeriodSeconds":3600}`, bearer(admin)).tokens(t)
+
+		body := `{"secrets":["` + leaked + `","` + rotated + `","` + tokenward.NewSecret().Reveal() + `","not a secret"],"source":"a public gist"}`
+		res := e.do("POST", "/api/v2/apitoken/revoke-leaked", body)
+		var received struct{ Received int }
+		_, _, payload := res.container(t)
+		if err := json.Unmarshal(payload, &received); err != nil || res.Status != 202 || received.Received != 4 {
+			t.Fatalf("revoke-leaked: %d %s, want 202 with received 4", res.Status, payload)
+		}
+		if again := e.do("POST", "/api/v2/apitoken/revoke-leaked", body); again.Status != 202 || string(again.Body) != string(res.Body) {
+			t.Errorf("the same report again (nothing live left): %d %s, want the same answer", again.Status, again.Body)
+		}
+		for secret, want := range map[string]int{leaked: 401, rotated: 401, kept: 200} {
+			if got := e.do("GET", "/auth/verify", "", bearer(secret)).Status; got != want {
+				t.Errorf("after the report, a secret got %d, want %d", got, want)
+			}
+		}
+		page, err := e.service.AuditTrail(context.Background(), e.principal(admin), tokenward.AuditFilter{Action: tokenward.AuditTokenLeaked})
+		if err != nil || page.Total != 2 || !strings.Contains(page.Items[0].Detail, "a public gist") {
+			t.Errorf("token.leaked events: %+v, %v; want 2 naming the source", page.Items, err)
+		}
+		many := `{"secrets":[` + strings.Repeat(`"x",`, tokenward.MaxLeakedSecrets) + `"x"]}`
+		if res := e.do("POST", "/api/v2/apitoken/revoke-leaked", many); res.Status != 400 {
+			t.Errorf("%d secrets: %d, want 400", tokenward.MaxLeakedSecrets+1, res.Status)
+		}
+
+		var self apiToken
+		res = e.do("DELETE", "/api/v2/apitoken/self", "", bearer(kept))
+		_, _, payload = res.container(t)
+		if err := json.Unmarshal(payload, &self); err != nil || res.Status != 200 || self.Account != "jane@example.com" {
+			t.Fatalf("DELETE /apitoken/self: %d %s", res.Status, payload)
+		}
+		if got := e.do("GET", "/auth/verify", "", bearer(kept)).Status; got != 401 {
+			t.Errorf("a token after revoking itself: %d, want 401", got)
+		}
+	})
+}
+
+// TestLeakReportsLimited: revoke-by-value requests are limited per source address, with 429
+// and Retry-After past the budget.
+func TestLeakReportsLimited(t *testing.T) {
+	e := newEnvWith(t, store.SQLite, func(cfg *api.Config) {
+		cfg.LeakReports = limit.New(limit.Rule{Burst: 2, Per: time.Hour}, time.Now)
+	})
+	for i := range 2 {
+		if res := e.do("POST", "/api/v2/apitoken/revoke-leaked", `{"secrets":[]}`); res.Status != 202 {
+			t.Fatalf("report %d of 2: %d, want 202", i+1, res.Status)
+		}
+	}
+	if res := e.do("POST", "/api/v2/apitoken/revoke-leaked", `{"secrets":[]}`); res.Status != 429 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("the 3rd report: %d, Retry-After %q; want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
+	}
 }

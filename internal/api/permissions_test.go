@@ -145,6 +145,9 @@ func TestPermissionTable(t *testing.T) {
 			{"POST", "/api/v2/usergroup/{group}/addRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/usergroup/{group}/removeRoles", `["{role}"]`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/usergroup", `{"query":[{"key":"name","value":"Everyone","matchingMethod":"EXACT"}]}`, [4]int{ok, forbidden, ok, forbidden}},
+			// Last: each caller's token revokes itself (the admin user keeps the tokens the rows
+			// above generated, so an administrator remains).
+			{"DELETE", "/api/v2/apitoken/self", "", [4]int{ok, ok, ok, ok}},
 		}
 		// The route table is the list to cover: every route behind authentication has a row
 		// here, and a route that needs user_management is forbidden to the plain user.

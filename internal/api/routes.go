@@ -41,6 +41,10 @@ func (s *Server) tokenRoutes() {
 	s.authed("PUT /api/v2/apitoken/{id}", authenticated, s.renameOwnToken)
 	s.authed("DELETE /api/v2/apitoken/{id}", authenticated, s.revokeOwnToken)
 
+	// Leak response (§14, ours): revoke by value needs no authentication, only the secrets.
+	s.mux.HandleFunc("POST /api/v2/apitoken/revoke-leaked", s.revokeLeaked)
+	s.authed("DELETE /api/v2/apitoken/self", authenticated, s.revokeSelf)
+
 	// Rotation with overlap (§13, ours).
 	s.authed("POST /api/v2/apitoken/{id}/{action}", authenticated, s.rotateOwnToken)
 	s.authed("POST /api/v2/apitoken/serviceaccount/{saId}/{token}/rotate", tokenward.UserManagement, s.rotateServiceAccountToken)

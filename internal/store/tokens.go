@@ -109,6 +109,11 @@ func (db *DB) LiveTokenByDigest(ctx context.Context, digest tokenward.Digest) (t
 	return db.liveToken(ctx, `t.digest = $1`, digest[:])
 }
 
+// LiveTokenBySeq returns the unrevoked token with that internal number, or ENotFound.
+func (db *DB) LiveTokenBySeq(ctx context.Context, seq int64) (tokenward.Token, error) {
+	return db.liveToken(ctx, `t.seq = $1`, seq)
+}
+
 // TokenByReplacedDigest returns the live token whose last rotation replaced the secret with
 // that digest, or ENotFound.
 func (db *DB) TokenByReplacedDigest(ctx context.Context, digest tokenward.Digest) (tokenward.Token, error) {
