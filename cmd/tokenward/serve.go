@@ -162,7 +162,8 @@ func newHTTPServer(cfg serveConfig, service *tokenward.Service, db *store.DB, ve
 		Handler: api.New(service, api.Config{Org: cfg.org, Logger: logger,
 			Console:       web.New(service, web.Config{Org: cfg.org, Logger: logger, TrustForwardedFor: cfg.trustForwardedFor}),
 			InvalidTokens: limit.New(cfg.invalidTokens, time.Now), TrustForwardedFor: cfg.trustForwardedFor,
-			Metrics: registry, Ready: func(ctx context.Context) error {
+			LogEveryVerdict: cfg.logEveryVerdict,
+			Metrics:         registry, Ready: func(ctx context.Context) error {
 				if err := verifier.Ready(); err != nil {
 					return err
 				}

@@ -22,6 +22,7 @@ type serveConfig struct {
 	signIn                       tokenward.SignInPolicy
 	invalidTokens                limit.Rule
 	trustForwardedFor            bool
+	logEveryVerdict              bool
 }
 
 // serveFlags holds serve's flags as parsed, before checkServeFlags turns them into a
@@ -54,6 +55,7 @@ func (c *cli) addServeFlags(cmd *cobra.Command) *serveFlags {
 	fs.IntVar(&f.checkMemory, "signin-check-memory", 128, "MiB of memory that password checks may use at once (19 MiB each); more sign-ins wait, then get 503")
 	fs.IntVar(&f.checkParallel, "signin-check-parallel", 0, "password checks that may run at once; 0: one less than the cores, at least one")
 	fs.StringVar(&f.invalidTokens, "limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
+	fs.BoolVar(&cfg.logEveryVerdict, "log-every-verdict", false, "log each forward-auth request (/auth/verify) as any other; by default its verdicts are counted and logged once a second")
 	fs.BoolVar(&cfg.trustForwardedFor, "trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
 	return f
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// InvalidTokens limits requests with invalid tokens per source address (nil: none).
 	// Valid tokens are never counted or refused.
 	InvalidTokens *limit.Limiter
+	// LogEveryVerdict logs each forward-auth request as any other request; by default their
+	// verdicts are counted and logged once a second (verdictlog.go).
+	LogEveryVerdict bool
 	// LeakReports limits unauthenticated revoke-by-value requests per source address (nil:
 	// 60 an hour, reference §14).
 	LeakReports *limit.Limiter
@@ -64,6 +67,7 @@ type Server struct {
 	metrics  *metrics
 	invalid  *limit.Limiter
 	leaks    *limit.Limiter
+	verdicts *verdictLog // nil: forward auth logs each request
 	trustXFF bool
 	table    []edge.Route // every route behind authentication, for Routes
 }
@@ -82,6 +86,9 @@ func New(service *tokenward.Service, cfg Config) *Server {
 	s := &Server{leaks: cfg.LeakReports, service: service, org: cfg.Org, logger: cfg.Logger, mux: http.NewServeMux(), console: cfg.Console,
 		ready: cfg.Ready, registry: cfg.Metrics, metrics: newMetrics(cfg.Metrics), invalid: cfg.InvalidTokens,
 		trustXFF: cfg.TrustForwardedFor}
+	if !cfg.LogEveryVerdict {
+		s.verdicts = newVerdictLog(s.metrics.requests, "/auth/verify", "/auth/verify/")
+	}
 	s.routes()
 	return s
 }
@@ -113,6 +120,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !rec.wrote {
 				writeError(rec, errors.New("panic"))
 			}
+		}
+		if s.verdicts != nil && s.verdicts.note(s.logger, r.Pattern, rec.status, s.metrics.requests) {
+			return
 		}
 		s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
