@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -68,6 +69,7 @@ type Server struct {
 	invalid  *limit.Limiter
 	leaks    *limit.Limiter
 	verdicts *verdictLog // nil: forward auth logs each request
+	headers  sync.Map    // tokenward.PermissionSet → its X-Tokenward-Permissions value
 	trustXFF bool
 	table    []edge.Route // every route behind authentication, for Routes
 }

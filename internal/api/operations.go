@@ -63,7 +63,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Tokenward-Account", p.Account)
 		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
-		h.Set("X-Tokenward-Permissions", joinPermissions(p.Permissions))
+		h.Set("X-Tokenward-Permissions", s.permissionsHeader(p.Permissions))
 		setExpiresHeader(w, p)
 		w.WriteHeader(http.StatusOK)
 	case tokenward.EUnauthorized, tokenward.ETooMany:
@@ -106,6 +106,17 @@ func requirePermissions(r *http.Request, p tokenward.Principal) error {
 // accountType is the API's account type of an authenticated principal (always active).
 func accountType(p tokenward.Principal) tokenward.AccountType {
 	return tokenward.Account{Kind: p.Kind, Active: true}.Type()
+}
+
+// permissionsHeader is joinPermissions of set, made once per set: a verdict's header costs
+// a map lookup, not a string built per request. There are at most as many sets as
+// combinations of permissions, in practice a handful.
+func (s *Server) permissionsHeader(set tokenward.PermissionSet) string {
+	if v, ok := s.headers.Load(set); ok {
+		return v.(string)
+	}
+	v, _ := s.headers.LoadOrStore(set, joinPermissions(set))
+	return v.(string)
 }
 
 func joinPermissions(set tokenward.PermissionSet) string {
