@@ -171,34 +171,34 @@ func joinPermissions(perms tokenward.PermissionSet) string {
 
 // writeTokens prints tokens as a table or a JSON array.
 func writeTokens(w io.Writer, o output, tokens []tokenward.Token) error {
-	if o == outputJSON {
-		views := make([]tokenView, len(tokens))
-		for i, t := range tokens {
-			views[i] = viewToken(t)
-		}
-		return writeJSON(w, views)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTOKEN\tACCOUNT\tCREATED\tLAST USED\tEXPIRES")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, orDash(t.Name), tokenLabel(t), t.Account, when(t.Created), when(t.LastUsed), when(t.Expires))
-	}
-	return tw.Flush()
+	return writeList(w, o, tokens, viewToken, []string{"ID", "NAME", "TOKEN", "ACCOUNT", "CREATED", "LAST USED", "EXPIRES"},
+		func(t tokenward.Token) []string {
+			return []string{t.ID, orDash(t.Name), tokenLabel(t), t.Account, when(t.Created), when(t.LastUsed), when(t.Expires)}
+		})
 }
 
 // writeAccounts prints accounts as a table or a JSON array.
 func writeAccounts(w io.Writer, o output, accounts []tokenward.Account) error {
+	return writeList(w, o, accounts, viewAccount, []string{"IDENTIFIER", "TYPE", "PERMISSIONS", "CREATED", "LAST USED"},
+		func(a tokenward.Account) []string {
+			return []string{a.Identifier, string(a.Type()), orDash(joinPermissions(a.Effective)), when(a.Created), when(a.LastUsed)}
+		})
+}
+
+// writeList prints items as a JSON array of their views, or as a table of the columns
+// header names, one row of cells a line.
+func writeList[T, V any](w io.Writer, o output, items []T, view func(T) V, header []string, cells func(T) []string) error {
 	if o == outputJSON {
-		views := make([]accountView, len(accounts))
-		for i, a := range accounts {
-			views[i] = viewAccount(a)
+		views := make([]V, len(items))
+		for i, item := range items {
+			views[i] = view(item)
 		}
 		return writeJSON(w, views)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IDENTIFIER\tTYPE\tPERMISSIONS\tCREATED\tLAST USED")
-	for _, a := range accounts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Identifier, a.Type(), orDash(joinPermissions(a.Effective)), when(a.Created), when(a.LastUsed))
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, item := range items {
+		fmt.Fprintln(tw, strings.Join(cells(item), "\t"))
 	}
 	return tw.Flush()
 }

@@ -48,8 +48,7 @@ func (c *cli) tokenList() *cobra.Command {
 // only the secret, so that scripts can capture it: T=$(tokenward token create admin@localhost).
 func (c *cli) tokenCreate() *cobra.Command {
 	var name string
-	var force, never bool
-	var expiresIn time.Duration
+	var force bool
 	cmd := leaf(&cobra.Command{Use: "create ACCOUNT", Short: "Generate a token for an account and print its secret, once",
 		Long: `Generate a token for a user or service account and print its secret: this once, never again.
 The 20-token cap applies. As in the API, a user account needs the token_management
@@ -63,31 +62,25 @@ permission ("API Tokens") to have tokens; --force generates one anyway. Without
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "the token's name")
 	cmd.Flags().BoolVar(&force, "force", false, "generate it even for a user account without token_management")
-	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the token's lifetime, e.g. 720h (within the organization's maximum)")
-	cmd.Flags().BoolVar(&never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
+	lifetime := lifetimeFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		life, err := lifetime()
+		if err != nil {
+			return err
+		}
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
 			generate := o.GenerateTokenAsAPI
 			if force {
 				generate = o.GenerateTokenFor
 			}
-			if expiresIn < 0 || (never && expiresIn != 0) {
-				return usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
-			}
-			secret, t, err := generate(cmd.Context(), args[0], name, tokenward.Lifetime{In: expiresIn, Never: never})
+			secret, t, err := generate(cmd.Context(), args[0], name, life)
 			if tokenward.ErrorCode(err) == tokenward.EForbidden {
 				return fmt.Errorf("%s; grant it, or pass --force to generate the token anyway", errorText(err))
 			}
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				v := viewToken(t)
-				v.Secret = secret.Reveal()
-				return writeJSON(c.stdout, v)
-			}
-			fmt.Fprintln(c.stdout, secret.Reveal())
-			return nil
+			return c.printSecret(*out, secret, t)
 		})
 	}
 	return cmd
@@ -142,8 +135,7 @@ README). Revocation cannot be undone.`,
 // tokenRotate: tokenward token rotate TOKEN [--grace 1h] [--expires-in D | --never-expires].
 // Like create, its table output is only the new secret.
 func (c *cli) tokenRotate() *cobra.Command {
-	var grace, expiresIn time.Duration
-	var never bool
+	var grace time.Duration
 	cmd := leaf(&cobra.Command{Use: "rotate TOKEN", Short: "Give a live token a new secret and print it, once",
 		Long: `Give a live token of any account, named by its public id or its secret (- reads it from
 standard input), a new secret: the same token (id, name, place under the 20-token cap)
@@ -151,36 +143,54 @@ that answers to a new secret from now on. The previous secret keeps working for 
 (0 to 24h; 0: it stops at once), so that its users can switch without an outage. The new
 secret's lifetime is --expires-in, --never-expires or the organization's default.`,
 		Example: `  NEW=$(tokenward token rotate tw_abcdefghijklmnop --grace 1h)
-  printf '%s
-' "$OLD" | tokenward token rotate - --grace 0`,
+  printf '%s\n' "$OLD" | tokenward token rotate - --grace 0`,
 		Args: exactArgs("TOKEN")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the previous secret keeps working, at most 24h")
-	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "the new secret's lifetime, e.g. 720h (within the organization's maximum)")
-	cmd.Flags().BoolVar(&never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
+	lifetime := lifetimeFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if expiresIn < 0 || (never && expiresIn != 0) {
-			return usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
+		life, err := lifetime()
+		if err != nil {
+			return err
 		}
 		ref, err := c.tokenRef(args[0])
 		if err != nil {
 			return err
 		}
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			secret, t, err := o.RotateToken(cmd.Context(), ref, tokenward.Rotation{Grace: grace, Life: tokenward.Lifetime{In: expiresIn, Never: never}})
+			secret, t, err := o.RotateToken(cmd.Context(), ref, tokenward.Rotation{Grace: grace, Life: life})
 			if err != nil {
 				return err
 			}
-			if *out == outputJSON {
-				v := viewToken(t)
-				v.Secret = secret.Reveal()
-				return writeJSON(c.stdout, v)
-			}
-			fmt.Fprintln(c.stdout, secret.Reveal())
-			return nil
+			return c.printSecret(*out, secret, t)
 		})
 	}
 	return cmd
+}
+
+// lifetimeFlags adds --expires-in and --never-expires to cmd and returns what they ask for.
+func lifetimeFlags(cmd *cobra.Command) func() (tokenward.Lifetime, error) {
+	var life tokenward.Lifetime
+	cmd.Flags().DurationVar(&life.In, "expires-in", 0, "the secret's lifetime, e.g. 720h (within the organization's maximum)")
+	cmd.Flags().BoolVar(&life.Never, "never-expires", false, "the token never expires (refused when the organization has a maximum)")
+	return func() (tokenward.Lifetime, error) {
+		if life.In < 0 || (life.Never && life.In != 0) {
+			return life, usageErrorf("--expires-in must be positive, and cannot go with --never-expires")
+		}
+		return life, nil
+	}
+}
+
+// printSecret prints a new secret, once: alone as a table (so that T=$(...) captures it),
+// or with its token as JSON.
+func (c *cli) printSecret(o output, secret tokenward.Secret, t tokenward.Token) error {
+	if o == outputJSON {
+		v := viewToken(t)
+		v.Secret = secret.Reveal()
+		return writeJSON(c.stdout, v)
+	}
+	_, err := fmt.Fprintln(c.stdout, secret.Reveal())
+	return err
 }
 
 // tokenRef returns the token a command names: arg itself, or for "-" the first line of
