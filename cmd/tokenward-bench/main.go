@@ -6,6 +6,8 @@
 //
 //	go run ./cmd/tokenward-bench [--engines sqlite,postgres] [--tokens 1000000]
 //	    [--accounts 50000] [--runs 50] [--sqlite PATH] [--postgres URL] [--keep] [--goal 20ms]
+//
+// Its http mode (http.go) measures forward auth over the network against a bare server.
 package main
 
 import (
@@ -49,6 +51,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "http" {
+		return runHTTP(ctx, args[1:], stdout, stderr)
+	}
 	opts, err := parseFlags(args, stderr, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
