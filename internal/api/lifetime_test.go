@@ -298,3 +298,23 @@ func TestLeakReportsLimited(t *testing.T) {
 		t.Errorf("the 3rd report: %d, Retry-After %q; want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 	}
 }
+
+// TestExpiredTokensLeaveTheCap: an expired token no longer counts toward the 20-token cap,
+// since it can never work again; a live one still does.
+func TestExpiredTokensLeaveTheCap(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine)
+		admin := e.user("admin@example.com", tokenward.UserManagement)
+		e.serviceAccount("sa::bot") // one token, no expiry
+		for range tokenward.MaxTokensPerAccount - 1 {
+			e.do("POST", "/api/v2/apitoken/serviceaccount/sa::bot", `{"expiresInSeconds":60}`, bearer(admin)).tokens(t)
+		}
+		if res := e.do("POST", "/api/v2/apitoken/serviceaccount/sa::bot", ``, bearer(admin)); res.Status != 400 {
+			t.Fatalf("the 21st live token: %d, want 400", res.Status)
+		}
+		e.clock.Advance(time.Minute)
+		if res := e.do("POST", "/api/v2/apitoken/serviceaccount/sa::bot", ``, bearer(admin)); res.Status != 200 {
+			t.Errorf("a token once 19 of 20 have expired: %d (%s), want 200", res.Status, res.Body)
+		}
+	})
+}

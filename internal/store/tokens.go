@@ -52,8 +52,9 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, d
 		return fmt.Errorf("lock account: %w", err)
 	}
 	var live int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`,
-		t.AccountID).Scan(&live); err != nil {
+	// An expired token no longer counts: it can never work again.
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL
+		AND (expires_at IS NULL OR expires_at > $2)`, t.AccountID, millis(t.Created)).Scan(&live); err != nil {
 		return fmt.Errorf("count tokens: %w", err)
 	}
 	if live >= max {
