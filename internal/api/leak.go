@@ -43,6 +43,6 @@ func (s *Server) revokeSelf(w http.ResponseWriter, r *http.Request, p tokenward.
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPIToken(t))
+	writeOK(w, s.userToken(t))
 	return nil
 }

@@ -51,6 +51,13 @@ func TestTokenExpiry(t *testing.T) {
 				t.Errorf("GET %s at its expiry: %d, want 401", path, res.Status)
 			}
 		}
+		// Listed until revoked, saying why it no longer works.
+		for _, tok := range e.do("GET", "/api/v2/apitoken", "", bearer(jane)).tokens(t) {
+			expired := tok.TokenName == "short"
+			if got := tok.Disabled; (got != nil && *got == "expired") != expired || (got == nil) == expired {
+				t.Errorf("token %s: disabledReason %v, want expired only for the short one", tok.TokenName, got)
+			}
+		}
 
 		for _, body := range []string{``, `{}`, `{"tokenName":"forever","neverExpires":true}`} {
 			tokens := e.do("POST", "/api/v2/apitoken", body, bearer(jane)).tokens(t)

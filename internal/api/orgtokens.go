@@ -18,12 +18,14 @@ type apiTokenModel struct {
 	LastUsed           *int64                `json:"lastUsed"`
 	CreatedEpochMillis int64                 `json:"createdEpochMillis"`
 	ExpiresAt          *int64                `json:"expiresAt"` // ours (§13): null, never
+	DisabledReason     *string               `json:"disabledReason"`
 }
 
 func (s *Server) toAPITokenModel(t tokenward.Token) apiTokenModel {
 	created := t.Created.UnixMilli()
 	return apiTokenModel{ID: t.ID, Name: t.Name, Account: t.Account, AccountType: t.AccountType, Customer: s.org,
-		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires)}
+		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires),
+		DisabledReason: s.disabledReason(t)}
 }
 
 // listOrgTokens streams every live token of the organization as one plain list (the
@@ -80,7 +82,7 @@ func (s *Server) revokeOrgToken(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPIToken(t))
+	writeOK(w, s.userToken(t))
 	return nil
 }
 

@@ -51,7 +51,7 @@ func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	writeOK(w, withSecret(tokens, secret))
+	writeOK(w, s.withSecret(tokens, secret))
 	return nil
 }
 
@@ -64,7 +64,7 @@ func (s *Server) rotateServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeOK(w, withSecret(tokens, secret))
+	writeOK(w, s.withSecret(tokens, secret))
 	return nil
 }
 
@@ -77,6 +77,6 @@ func (s *Server) rotateOrgToken(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	writeOK(w, withSecret(tokens, secret))
+	writeOK(w, s.withSecret(tokens, secret))
 	return nil
 }

@@ -182,7 +182,7 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPITokens(tokens))
+	writeOK(w, s.userTokens(tokens))
 	return nil
 }
 
@@ -195,7 +195,7 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	writeOK(w, withSecret(tokens, secret))
+	writeOK(w, s.withSecret(tokens, secret))
 	return nil
 }
 
@@ -211,7 +211,7 @@ func (s *Server) renameServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPIToken(t))
+	writeOK(w, s.userToken(t))
 	return nil
 }
 
@@ -220,6 +220,6 @@ func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPITokens(tokens))
+	writeOK(w, s.userTokens(tokens))
 	return nil
 }

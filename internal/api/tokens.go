@@ -18,28 +18,41 @@ type userAPIToken struct {
 	ExpiresAt     *int64                `json:"expiresAt"` // ours (§13): null, never
 	RotatedAt     *int64                `json:"rotatedAt"`
 	GraceEnds     *int64                `json:"gracePeriodEndsAt"` // while the previous secret still works
+	// DisabledReason is "expired" for a listed token that no longer works; null otherwise.
+	DisabledReason *string `json:"disabledReason"`
 }
 
-func toUserAPIToken(t tokenward.Token) userAPIToken {
+// userToken is t as a UserApiToken, its disabledReason as of the service's clock.
+func (s *Server) userToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
 		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires),
-		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds)}
+		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t)}
 }
 
-func toUserAPITokens(ts []tokenward.Token) []userAPIToken {
+func (s *Server) userTokens(ts []tokenward.Token) []userAPIToken {
 	out := make([]userAPIToken, len(ts))
 	for i, t := range ts {
-		out[i] = toUserAPIToken(t)
+		out[i] = s.userToken(t)
 	}
 	return out
 }
 
-// withSecret returns the token list of a generate response: the new token, which is last,
-// carries its secret as tokenID, the one time the secret is ever sent.
-func withSecret(ts []tokenward.Token, secret tokenward.Secret) []userAPIToken {
-	out := toUserAPITokens(ts)
+// withSecret is userTokens with the last token's tokenID replaced by its new secret: the
+// one answer that ever shows it.
+func (s *Server) withSecret(ts []tokenward.Token, secret tokenward.Secret) []userAPIToken {
+	out := s.userTokens(ts)
 	out[len(out)-1].TokenID = secret.Reveal()
 	return out
+}
+
+// disabledReason says why a listed token no longer works (reference §13): "expired" from
+// its expiry instant on; null while it works.
+func (s *Server) disabledReason(t tokenward.Token) *string {
+	if !t.Expires.IsZero() && !s.service.Now().Before(t.Expires) {
+		reason := "expired"
+		return &reason
+	}
+	return nil
 }
 
 // optionalMillis returns t in epoch milliseconds, or nil (JSON null) for the zero time.
@@ -92,7 +105,7 @@ func (s *Server) listOwnTokens(w http.ResponseWriter, r *http.Request, p tokenwa
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPITokens(tokens))
+	writeOK(w, s.userTokens(tokens))
 	return nil
 }
 
@@ -105,7 +118,7 @@ func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p toke
 	if err != nil {
 		return err
 	}
-	writeOK(w, withSecret(tokens, secret))
+	writeOK(w, s.withSecret(tokens, secret))
 	return nil
 }
 
@@ -121,7 +134,7 @@ func (s *Server) renameOwnToken(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPIToken(t))
+	writeOK(w, s.userToken(t))
 	return nil
 }
 
@@ -130,6 +143,6 @@ func (s *Server) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenw
 	if err != nil {
 		return err
 	}
-	writeOK(w, toUserAPITokens(tokens))
+	writeOK(w, s.userTokens(tokens))
 	return nil
 }
