@@ -123,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, errors.New("panic"))
 			}
 		}
-		if s.verdicts != nil && s.verdicts.note(s.logger, r.Pattern, rec.status, s.metrics.requests) {
+		if s.verdicts != nil && s.verdicts.note(s.logger, r.Pattern, rec.status, s.metrics.requests, start) {
 			return
 		}
 		s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,

@@ -69,8 +69,8 @@ func slot(status int) int {
 
 // note counts one verdict of route and reports whether it did (false: not a forward-auth
 // route, which the caller logs and counts as any request). Once a second it logs the
-// counts since its last line.
-func (l *verdictLog) note(logger *slog.Logger, route string, status int, requests *prometheus.CounterVec) bool {
+// counts since its last line; at is the request's start, read once for its duration too.
+func (l *verdictLog) note(logger *slog.Logger, route string, status int, requests *prometheus.CounterVec, at time.Time) bool {
 	bound, ok := l.requests[route]
 	if !ok {
 		return false
@@ -82,7 +82,7 @@ func (l *verdictLog) note(logger *slog.Logger, route string, status int, request
 		requests.WithLabelValues(route, statusText(status)).Inc()
 	}
 	l.counts[i].Add(1)
-	now := time.Now().UnixNano()
+	now := at.UnixNano()
 	if last := l.last.Load(); now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now) {
 		attrs := make([]any, 0, 2*len(l.counts)+2)
 		for j := range l.counts {
