@@ -209,10 +209,8 @@ var funcs = template.FuncMap{
 		t = t.UTC()
 		return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("Jan 2, 2006 15:04 UTC") + `</time>`)
 	},
-	"masked": func(hint string) string { return "••••" + hint },
-	// graceLeft: a rotated token's previous secret still works.
-	"graceLeft": func(t time.Time) bool { return !t.IsZero() && time.Now().Before(t) },
-	"visible":   tokenward.Visible,
+	"masked":  func(hint string) string { return "••••" + hint },
+	"visible": tokenward.Visible,
 	"has": func(set any, p tokenward.Permission) bool {
 		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
 		return s.Has(p)
