@@ -61,6 +61,9 @@ func TestConsoleTokenLifecycle(t *testing.T) {
 			t.Errorf("API Tokens table shows no expiry or rotate")
 		}
 
+		if u := e.send(b, "GET", "/console/accounts/users/jane@example.com", nil); !strings.Contains(u.body, `action="/console/accounts/api-tokens/rotate"`) || !strings.Contains(u.body, ">never<") {
+			t.Errorf("a user's page offers no Rotate or shows no expiry")
+		}
 		// Rotate, no JavaScript: the confirm page asks the grace period.
 		path := "/console/profile/tokens/" + tokens[1].ID + "/rotate"
 		c := e.send(b, "GET", "/console/confirm?"+url.Values{"to": {path}, "grace": {"1h"}}.Encode(), nil)
