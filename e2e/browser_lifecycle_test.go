@@ -111,6 +111,17 @@ func TestConsoleLifecycleInABrowser(t *testing.T) {
 		if table := b.text("table.tokens"); !strings.Contains(table, want) {
 			t.Errorf("service-account token expiry, want %s:\n%s", want, table)
 		}
+		// Typing days in the custom field chooses "custom".
+		b.type_("#new-name", "fortnight")
+		b.type_("#new-days", "14")
+		if got := value(b, chromedp.Evaluate[string](`document.querySelector("#new-expires").value`)); got != "custom" {
+			t.Errorf("after typing days the picker is %q, want custom", got)
+		}
+		b.click(`form.generate button`)
+		b.waitText("Your new token “fortnight”")
+		if table := b.text("table.tokens"); !strings.Contains(table, time.Now().UTC().Add(14*24*time.Hour).Format("Jan 2, 2006")) {
+			t.Errorf("custom 14 days not in the table:\n%s", table)
+		}
 		b.open("/console/accounts/api-tokens?account=sa::ci")
 		if !strings.Contains(strings.ToLower(b.text("table.tokens thead")), "expires") || !strings.Contains(b.text("table.tokens tbody"), want) {
 			t.Errorf("API Tokens table shows no expiry")

@@ -147,6 +147,13 @@
     });
   });
 
+  // The expiry picker: typing a number of days chooses "custom".
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "expires_days" || !e.target.form) return;
+    var pick = e.target.form.querySelector("select[name=expires]");
+    if (pick && e.target.value !== "") pick.value = "custom";
+  });
+
   // Filter forms apply as soon as a control changes; the URL keeps the view.
   document.addEventListener("change", function (e) {
     var form = e.target.closest("form[data-autosubmit]");
