@@ -15,6 +15,7 @@ type accountListData struct {
 	Query       string
 	Total       int
 	Permissions []tokenward.Permission // the choices of the create form
+	Expiry      expiryPicker           // the create form's first token's
 }
 
 // accountData is one account's page.
@@ -30,6 +31,8 @@ type accountData struct {
 	Groups, OtherGroups []tokenward.UserGroup
 	// Effective is what the account may do, each permission with where it comes from.
 	Effective []permissionOrigin
+	// Expiry is the Generate form's expiry picker (service accounts).
+	Expiry expiryPicker
 }
 
 func (c *Console) accountListView(r *http.Request, p tokenward.Principal, kind tokenward.AccountKind) (view, error) {
@@ -51,8 +54,12 @@ func (c *Console) accountListView(r *http.Request, p tokenward.Principal, kind t
 	if kind == tokenward.ServiceAccount {
 		choices, title, nav = serviceAccountPermissions(), "Service Accounts", "service-accounts"
 	}
+	limits, err := c.lifetimeLimits(r.Context(), kind)
+	if err != nil {
+		return view{}, err
+	}
 	return view{Title: title, Nav: nav, Data: &accountListData{
-		Accounts: page.Items, Tokens: tokens, Query: q, Total: page.Total, Permissions: choices}}, nil
+		Accounts: page.Items, Tokens: tokens, Query: q, Total: page.Total, Permissions: choices, Expiry: newExpiryPicker(limits)}}, nil
 }
 
 // serviceAccountPermissions are the permissions a service account may hold.
@@ -87,7 +94,12 @@ func (c *Console) accountView(r *http.Request, p tokenward.Principal, kind token
 	if kind == tokenward.ServiceAccount {
 		choices, nav = serviceAccountPermissions(), "service-accounts"
 	}
+	limits, err := c.lifetimeLimits(r.Context(), kind)
+	if err != nil {
+		return view{}, err
+	}
 	return view{Title: a.Identifier, Nav: nav, Data: &accountData{
+		Expiry:  newExpiryPicker(limits),
 		Account: a, Tokens: tokens[a.ID], Permissions: choices, Remaining: tokenward.MaxTokensPerAccount - len(tokens[a.ID]),
 		Base: accountPath(a), Roles: cat.rolesIn(a.Roles, true), OtherRoles: cat.rolesIn(a.Roles, false),
 		Groups: cat.groupsIn(a.Groups, true), OtherGroups: cat.joinable(a.Groups), Effective: origins(sources)}}, nil
@@ -147,7 +159,11 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p
 		return c.redirect(w, r, accountPath(a), flash{Notice: "Service account created."})
 	}
 	// With its first token: both or neither, so that a bad token name creates nothing.
-	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"), tokenward.Lifetime{})
+	life, err := formLifetime(r)
+	if err != nil {
+		return onPage(err, back)
+	}
+	a, secret, token, err := c.service.CreateServiceAccountWithToken(r.Context(), p, write, r.PostFormValue("token_name"), life)
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -213,7 +229,11 @@ func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Req
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), tokenward.Lifetime{})
+	life, err := formLifetime(r)
+	if err != nil {
+		return onPage(err, back)
+	}
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), life)
 	if err != nil {
 		return onPage(err, back)
 	}

@@ -18,7 +18,21 @@ import (
 // make the page ask something other than what its button does.
 
 // question is what a confirmation asks, and the label of the button that says yes.
-type question struct{ Title, Detail, Button string }
+type question struct {
+	Title, Detail, Button string
+	Choice                *choice // asked with the question, when not nil
+}
+
+// choice is a field the confirmation asks a value of: the field's posted value selects
+// one of its options.
+type choice struct {
+	Name, Label string
+	Options     []confirmField // Name: the label, Value: the value
+}
+
+// graceChoice is the grace period a rotation asks (reference §13: at most MaxGracePeriod).
+var graceChoice = &choice{Name: "grace", Label: "Previous secret keeps working", Options: []confirmField{
+	{"No grace period: stops at once", "0"}, {"1 hour", "1h"}, {"24 hours", "24h"}}}
 
 // confirmTargets are the targets a confirmation page may post to, each with its question,
 // matched as the console's own routes are (web.go registers them).
@@ -26,28 +40,34 @@ var confirmTargets = func() *http.ServeMux {
 	m := http.NewServeMux()
 	ask := func(pattern string, q func(r *http.Request) question) { m.Handle(pattern, asker(q)) }
 	revoke := func(*http.Request) question {
-		return question{"Revoke this token?", "Anything using it will get an authorization error. This cannot be undone.", "Revoke"}
+		return question{"Revoke this token?", "Anything using it will get an authorization error. This cannot be undone.", "Revoke", nil}
 	}
+	rotate := func(*http.Request) question {
+		return question{"Rotate this token?", "It gets a new secret, shown once. Anything using the previous secret gets an authorization error once the grace period ends.", "Rotate", graceChoice}
+	}
+	ask("POST /console/profile/tokens/{id}/rotate", rotate)
+	ask("POST /console/accounts/service-accounts/{id}/tokens/{token}/rotate", rotate)
+	ask("POST /console/accounts/api-tokens/rotate", rotate)
 	ask("POST /console/profile/tokens/{id}/revoke", revoke)
 	ask("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", revoke)
 	ask("POST /console/accounts/api-tokens/revoke", revoke)
 	ask("POST /console/accounts/service-accounts/{id}/delete", func(r *http.Request) question {
-		return question{"Delete " + r.PathValue("id") + "?", "All its tokens are revoked. This cannot be undone.", "Delete service account"}
+		return question{"Delete " + r.PathValue("id") + "?", "All its tokens are revoked. This cannot be undone.", "Delete service account", nil}
 	})
 	ask("POST /console/accounts/service-accounts/{id}/active", func(r *http.Request) question {
-		return question{"Deactivate " + r.PathValue("id") + "?", "Its tokens get an authorization error until it is activated again.", "Deactivate"}
+		return question{"Deactivate " + r.PathValue("id") + "?", "Its tokens get an authorization error until it is activated again.", "Deactivate", nil}
 	})
 	ask("POST /console/accounts/users/{id}/delete", func(r *http.Request) question {
-		return question{"Delete " + r.PathValue("id") + "?", "Their tokens are revoked and their sessions end. This cannot be undone.", "Delete user"}
+		return question{"Delete " + r.PathValue("id") + "?", "Their tokens are revoked and their sessions end. This cannot be undone.", "Delete user", nil}
 	})
 	ask("POST /console/accounts/api-tokens/saved/{id}/delete", func(*http.Request) question {
-		return question{"Delete this saved search?", "Links to it stop opening it.", "Delete"}
+		return question{"Delete this saved search?", "Links to it stop opening it.", "Delete", nil}
 	})
 	ask("POST /console/accounts/roles/{id}/delete", func(*http.Request) question {
-		return question{"Delete this role?", "Every account and group holding it loses its permissions at once. This cannot be undone.", "Delete role"}
+		return question{"Delete this role?", "Every account and group holding it loses its permissions at once. This cannot be undone.", "Delete role", nil}
 	})
 	ask("POST /console/accounts/groups/{id}/delete", func(*http.Request) question {
-		return question{"Delete this group?", "Its members lose the permissions of its roles at once. This cannot be undone.", "Delete group"}
+		return question{"Delete this group?", "Its members lose the permissions of its roles at once. This cannot be undone.", "Delete group", nil}
 	})
 	return m
 }()
@@ -77,6 +97,8 @@ type confirmData struct {
 	Action string
 	Fields []confirmField
 	Back   string
+	// Chosen is the value of the question's choice the form came with.
+	Chosen string
 }
 
 type confirmField struct{ Name, Value string }
@@ -98,6 +120,10 @@ func (c *Console) confirmPage(w http.ResponseWriter, r *http.Request, _ tokenwar
 	d := confirmData{question: ans.q, Action: to.Path, Back: "/console/"}
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if name == "to" {
+			continue
+		}
+		if d.Choice != nil && name == d.Choice.Name {
+			d.Chosen = q.Get(name)
 			continue
 		}
 		for _, v := range q[name] {

@@ -106,6 +106,8 @@ func pageOf(r *http.Request) string {
 		return "group"
 	case hasPrefix(r.URL.Path, "/console/accounts/groups"):
 		return "groups"
+	case hasPrefix(r.URL.Path, "/console/accounts/token-policy"):
+		return "token-policy"
 	default:
 		return "api-tokens"
 	}

@@ -14,6 +14,7 @@ type apiAccessData struct {
 	CanGenerate bool
 	BaseURL     string
 	Account     string
+	Expiry      expiryPicker
 }
 
 func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, error) {
@@ -21,9 +22,14 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	if err != nil {
 		return view{}, err
 	}
+	limits, err := c.lifetimeLimits(r.Context(), tokenward.UserAccount)
+	if err != nil {
+		return view{}, err
+	}
 	return view{Title: "API Access", Nav: "profile", Data: &apiAccessData{
 		Tokens: tokens, Remaining: tokenward.MaxTokensPerAccount - len(tokens), Account: p.Account,
 		CanGenerate: p.Permissions.Has(tokenward.TokenManagement), BaseURL: baseURL(r),
+		Expiry: newExpiryPicker(limits),
 	}}, nil
 }
 
@@ -48,9 +54,14 @@ func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tok
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), tokenward.Lifetime{})
+	back := func() (view, error) { return c.apiAccessView(r, p) }
+	life, err := formLifetime(r)
 	if err != nil {
-		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
+		return onPage(err, back)
+	}
+	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life)
+	if err != nil {
+		return onPage(err, back)
 	}
 	return c.redirect(w, r, "/console/profile/api-access",
 		flash{Secret: &revealedToken{Secret: secret.Reveal(), Name: tokens[len(tokens)-1].Name}})

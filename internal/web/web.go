@@ -70,6 +70,7 @@ func (c *Console) routes() {
 	c.route("POST /console/profile/tokens", signedIn, c.generateOwnToken)
 	c.route("POST /console/profile/tokens/{id}/rename", signedIn, c.renameOwnToken)
 	c.route("POST /console/profile/tokens/{id}/revoke", signedIn, c.revokeOwnToken)
+	c.route("POST /console/profile/tokens/{id}/rotate", signedIn, c.rotateOwnToken)
 
 	// Accounts: every route below needs the Accounts permission (user_management).
 	// Accounts → Service Accounts.
@@ -82,6 +83,7 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/service-accounts/{id}/tokens", tokenward.UserManagement, c.generateServiceAccountToken)
 	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", tokenward.UserManagement, c.renameServiceAccountToken)
 	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", tokenward.UserManagement, c.revokeServiceAccountToken)
+	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/rotate", tokenward.UserManagement, c.rotateServiceAccountToken)
 	c.route("POST /console/accounts/service-accounts/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/service-accounts/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
@@ -115,11 +117,15 @@ func (c *Console) routes() {
 	// Accounts → API Tokens: the organization's tokens.
 	c.route("GET /console/accounts/api-tokens", tokenward.UserManagement, c.orgTokens)
 	c.route("POST /console/accounts/api-tokens/revoke", tokenward.UserManagement, c.revokeOrgToken)
+	c.route("POST /console/accounts/api-tokens/rotate", tokenward.UserManagement, c.rotateOrgToken)
 	c.route("POST /console/accounts/api-tokens/saved", tokenward.UserManagement, c.saveSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/rename", tokenward.UserManagement, c.renameSavedSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
+
+	c.route("GET /console/accounts/token-policy", tokenward.UserManagement, c.tokenPolicy)
+	c.route("POST /console/accounts/token-policy", tokenward.UserManagement, c.setTokenPolicy)
 
 	// The question a form that cannot be undone asks, for browsers without JavaScript
 	// (confirm.go); the form it posts checks its own permission.

@@ -227,6 +227,10 @@ var fuzzConsoleRoutes = []string{
 	"/console/accounts/service-accounts/{id}/groups/{token}",
 	"/console/accounts/users/{id}/invite",
 	"/console/set-password/{id}",
+	"/console/profile/tokens/{id}/rotate",
+	"/console/accounts/service-accounts/{id}/tokens/{token}/rotate",
+	"/console/accounts/api-tokens/rotate",
+	"/console/accounts/token-policy",
 }
 
 // fuzzRoute returns the index of a route in fuzzConsoleRoutes, for the seeds.

@@ -14,7 +14,7 @@
     dialog.className = "confirm";
     dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
     dialog.setAttribute("aria-describedby", "confirm-dialog-detail");
-    dialog.innerHTML = '<h2 id="confirm-dialog-title"></h2><p id="confirm-dialog-detail"></p>' +
+    dialog.innerHTML = '<h2 id="confirm-dialog-title"></h2><p id="confirm-dialog-detail"></p><div class="confirm-choice"></div>' +
       '<div class="confirm-actions"><button type="button" class="cancel">Cancel</button>' +
       '<button type="button" class="confirm danger solid"></button></div>';
     dialog.querySelector("button.cancel").addEventListener("click", function () { dialog.close(); });
@@ -23,6 +23,10 @@
       dialog.close();
       if (!form) return;
       form.setAttribute("data-confirmed", "yes");
+      // A choice the dialog asked (a rotation's grace period) goes back to the form's field.
+      var chosen = dialog.querySelector(".confirm-choice select");
+      var field = form.querySelector("select[data-confirm-choice]");
+      if (chosen && field) field.value = chosen.value;
       // Post to the form's own target: the button's formaction (the page without
       // JavaScript) is set aside while htmx, which remembers the button clicked, reads it.
       var aside = [];
@@ -66,6 +70,24 @@
     d.querySelector("#confirm-dialog-detail").textContent = cut < 0 ? "" : text.slice(cut + 2);
     var label = (e.submitter || form.querySelector("button[type=submit]") || {}).textContent || "Confirm";
     d.querySelector("button.confirm").textContent = label.replace(/…$/, "").trim();
+    // A form may ask one choice with the question: its select[data-confirm-choice], shown
+    // in the dialog under the label the attribute holds.
+    var choice = d.querySelector(".confirm-choice");
+    choice.innerHTML = "";
+    var field = form.querySelector("select[data-confirm-choice]");
+    if (field) {
+      var caption = document.createElement("label");
+      caption.setAttribute("for", "confirm-dialog-choice");
+      caption.textContent = field.getAttribute("data-confirm-choice");
+      var select = field.cloneNode(true);
+      select.removeAttribute("hidden");
+      select.removeAttribute("name");
+      select.removeAttribute("data-confirm-choice");
+      select.id = "confirm-dialog-choice";
+      select.value = field.value;
+      choice.appendChild(caption);
+      choice.appendChild(select);
+    }
     pending = form;
     var menu = form.closest("details.menu");
     if (menu) menu.removeAttribute("open");
@@ -123,6 +145,13 @@
       menu.removeAttribute("open");
       menu.querySelector("summary").focus();
     });
+  });
+
+  // The expiry picker: typing a number of days chooses "custom".
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "expires_days" || !e.target.form) return;
+    var pick = e.target.form.querySelector("select[name=expires]");
+    if (pick && e.target.value !== "") pick.value = "custom";
   });
 
   // Filter forms apply as soon as a control changes; the URL keeps the view.
