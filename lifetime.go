@@ -112,6 +112,17 @@ func (s *Service) TokenPolicy(ctx context.Context, p Principal) (TokenPolicy, er
 	return s.store.TokenPolicy(ctx)
 }
 
+// LifetimeLimitsFor returns the policy's limits for kind's tokens to any authenticated
+// caller: whoever may generate a token may know the limits it is generated under (the
+// policy itself, who set it and when, is the administrators': TokenPolicy).
+func (s *Service) LifetimeLimitsFor(ctx context.Context, p Principal, kind AccountKind) (LifetimeLimits, error) {
+	if p.AccountID == 0 {
+		return LifetimeLimits{}, Errorf(EUnauthorized, "authentication required")
+	}
+	policy, err := s.store.TokenPolicy(ctx)
+	return policy.For(kind), err
+}
+
 // SetTokenPolicy replaces the policy and returns what it did to the existing tokens; with
 // dryRun it only counts. A new maximum applies to existing tokens from now: none lives
 // longer than now plus the maximum. Errors: EForbidden, EInvalid.

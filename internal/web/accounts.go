@@ -54,7 +54,7 @@ func (c *Console) accountListView(r *http.Request, p tokenward.Principal, kind t
 	if kind == tokenward.ServiceAccount {
 		choices, title, nav = serviceAccountPermissions(), "Service Accounts", "service-accounts"
 	}
-	limits, err := c.lifetimeLimits(r.Context(), kind)
+	limits, err := c.service.LifetimeLimitsFor(r.Context(), p, kind)
 	if err != nil {
 		return view{}, err
 	}
@@ -94,7 +94,7 @@ func (c *Console) accountView(r *http.Request, p tokenward.Principal, kind token
 	if kind == tokenward.ServiceAccount {
 		choices, nav = serviceAccountPermissions(), "service-accounts"
 	}
-	limits, err := c.lifetimeLimits(r.Context(), kind)
+	limits, err := c.service.LifetimeLimitsFor(r.Context(), p, kind)
 	if err != nil {
 		return view{}, err
 	}

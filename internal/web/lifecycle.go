@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,17 +99,6 @@ func formLifetime(r *http.Request) (tokenward.Lifetime, error) {
 		return tokenward.Lifetime{}, tokenward.Errorf(tokenward.EInvalid, "Expires: a number of days between 1 and %d", int(tokenward.MaxLifetime/day))
 	}
 	return tokenward.Lifetime{In: time.Duration(n) * day}, nil
-}
-
-// lifetimeLimits returns the policy's limits for kind's tokens. Everyone who may generate
-// a token may know the limits it is generated under, while the policy itself is the
-// administrators' (Service.TokenPolicy): the console reads it as the operator.
-func (c *Console) lifetimeLimits(ctx context.Context, kind tokenward.AccountKind) (tokenward.LifetimeLimits, error) {
-	policy, err := tokenward.NewOperator(c.service).TokenPolicy(ctx)
-	if err != nil {
-		return tokenward.LifetimeLimits{}, err
-	}
-	return policy.For(kind), nil
 }
 
 // formRotation reads a rotate form: "grace" is 0, 1h or 24h.

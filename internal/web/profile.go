@@ -22,7 +22,7 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	if err != nil {
 		return view{}, err
 	}
-	limits, err := c.lifetimeLimits(r.Context(), tokenward.UserAccount)
+	limits, err := c.service.LifetimeLimitsFor(r.Context(), p, tokenward.UserAccount)
 	if err != nil {
 		return view{}, err
 	}
