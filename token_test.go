@@ -334,3 +334,22 @@ func (v *failVerifier) Suspend(...int64)              { v.lookup() }
 func sha256Of(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
+
+// TestParsePrefixedAllocatesNothing: the verification path stays free of allocations for
+// prefixed secrets, right or wrong.
+func TestParsePrefixedAllocatesNothing(t *testing.T) {
+	good := tokenward.NewPrefixedSecret().Reveal()
+	bad := good[:39] + string(otherBase62(good[39]))
+	var sink tokenward.Digest
+	if n := testing.AllocsPerRun(100, func() {
+		if sec, ok := tokenward.ParseSecret(good); ok {
+			sink = sec.Digest()
+		}
+		if _, ok := tokenward.ParseSecret(bad); ok {
+			t.Fatal("a wrong checksum parsed")
+		}
+	}); n != 0 {
+		t.Errorf("ParseSecret and Digest of a prefixed secret: %v allocations, want 0", n)
+	}
+	_ = sink
+}
