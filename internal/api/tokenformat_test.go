@@ -2,13 +2,22 @@ package api_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
 )
 
 var prefixedSecret = regexp.MustCompile(`^` + tokenward.SecretPattern + `$`)
@@ -109,4 +118,123 @@ func TestTokenFormat(t *testing.T) {
 		}
 		verifies("a prefixed secret after switching back", generated)
 	})
+}
+
+// TestWrongChecksumNeverReachesTheDatabase (issue 15 part 1, "Done means"): on both
+// engines, a real prefixed secret with any one character changed gets 401 from
+// /auth/verify and the API with zero lookups in the verification index and zero token
+// queries to the database (both counted by wrappers around the real ones), served as
+// serve serves; without an index too. A right secret, as the control, is looked up.
+func TestWrongChecksumNeverReachesTheDatabase(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		clock := testkit.NewClock()
+		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		index := auth.New(db, clock.Now, logger, time.Hour)
+		if err := index.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		counted := &countingStore{DB: db}
+		verifier := &countingVerifier{Verifier: index}
+		service := tokenward.NewService(tokenward.Config{Store: counted, Now: clock.Now, Verifier: verifier})
+		op := tokenward.NewOperator(service)
+		if _, err := op.SetTokenPolicy(ctx, tokenward.TokenPolicy{Format: tokenward.TokenFormatPrefixed}, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := op.CreateServiceAccount(ctx, "sa::bot", tokenward.NewPermissionSet(tokenward.Ingestion), ""); err != nil {
+			t.Fatal(err)
+		}
+		secret, _, err := op.GenerateToken(ctx, "sa::bot", "scanned")
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := secret.Reveal()
+		if !prefixedSecret.MatchString(good) {
+			t.Fatalf("the generated secret is not prefixed (length %d)", len(good))
+		}
+		srv := httptest.NewServer(api.New(service, api.Config{Org: "acme", Logger: logger}))
+		defer srv.Close()
+		get := func(path, secret string) int {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if code := get("/auth/verify", good); code != 200 {
+			t.Fatalf("the right secret: %d, want 200", code)
+		}
+
+		counted.n.Store(0)
+		verifier.n.Store(0)
+		tampered := 0
+		for i := len(tokenward.SecretPrefix); i < len(good); i++ {
+			for _, c := range []byte{'0', 'Z', 'z'} {
+				if good[i] == c {
+					continue
+				}
+				bad := good[:i] + string(c) + good[i+1:]
+				for _, path := range []string{"/auth/verify", "/api/v2/apitoken"} {
+					if code := get(path, bad); code != 401 {
+						t.Fatalf("GET %s with one character changed: %d, want 401", path, code)
+					}
+				}
+				if _, err := tokenward.NewService(tokenward.Config{Store: counted}).Authenticate(ctx, bad); err != tokenward.ErrInvalidToken {
+					t.Fatalf("Authenticate from the database with one character changed: %v, want ErrInvalidToken", err)
+				}
+				tampered++
+			}
+		}
+		if n, m := counted.n.Load(), verifier.n.Load(); n != 0 || m != 0 {
+			t.Fatalf("%d secrets with a wrong checksum: %d token queries to the database, %d index lookups; want 0", tampered, n, m)
+		}
+		// The control: the right secret is looked up, in the index and (without one) the database.
+		if code := get("/auth/verify", good); code != 200 || verifier.n.Load() == 0 {
+			t.Fatalf("the right secret: %d after %d index lookups, want 200 after one", code, verifier.n.Load())
+		}
+		if _, err := tokenward.NewService(tokenward.Config{Store: counted}).Authenticate(ctx, good); err != nil || counted.n.Load() != 1 {
+			t.Fatalf("the right secret from the database: %v after %d queries, want success after one", err, counted.n.Load())
+		}
+	})
+}
+
+// countingStore counts the token lookups by secret digest of the real store.
+type countingStore struct {
+	*store.DB
+	n atomic.Int64
+}
+
+func (s *countingStore) PrincipalByDigest(ctx context.Context, d tokenward.Digest) (tokenward.Principal, error) {
+	s.n.Add(1)
+	return s.DB.PrincipalByDigest(ctx, d)
+}
+
+func (s *countingStore) LiveTokenByDigest(ctx context.Context, d tokenward.Digest) (tokenward.Token, error) {
+	s.n.Add(1)
+	return s.DB.LiveTokenByDigest(ctx, d)
+}
+
+func (s *countingStore) TokenByReplacedDigest(ctx context.Context, d tokenward.Digest) (tokenward.Token, error) {
+	s.n.Add(1)
+	return s.DB.TokenByReplacedDigest(ctx, d)
+}
+
+// countingVerifier counts the lookups in the real verification index.
+type countingVerifier struct {
+	*auth.Verifier
+	n atomic.Int64
+}
+
+func (v *countingVerifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
+	v.n.Add(1)
+	return v.Verifier.Verify(d)
+}
+
+func (v *countingVerifier) VerifyCurrent(ctx context.Context, d tokenward.Digest) (tokenward.Principal, bool) {
+	v.n.Add(1)
+	return v.Verifier.VerifyCurrent(ctx, d)
 }
