@@ -353,3 +353,19 @@ func TestParsePrefixedAllocatesNothing(t *testing.T) {
 	}
 	_ = sink
 }
+
+// BenchmarkParseSecret: the first step of every verification, for each format.
+func BenchmarkParseSecret(b *testing.B) {
+	good := tokenward.NewPrefixedSecret().Reveal()
+	for name, s := range map[string]string{
+		"uuid": tokenward.NewSecret().Reveal(), "prefixed": good,
+		"prefixed-wrong-checksum": good[:39] + string(otherBase62(good[39])),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tokenward.ParseSecret(s)
+			}
+		})
+	}
+}
