@@ -39,10 +39,10 @@ func (db *DB) TokenPolicy(ctx context.Context) (tokenward.TokenPolicy, error) {
 	return p, rows.Err()
 }
 
-// SetTokenPolicy stores p (its format on both rows; "" as uuid) and, for each kind with a maximum, brings every live token that
-// would outlive now plus that maximum (or never expire) down to it, in one transaction
-// with its audit event and a change of each account concerned. dryRun counts them and
-// rolls back.
+// SetTokenPolicy stores p (its token format on both rows; "" as uuid) and, for each kind
+// with a maximum, brings every live token that would outlive now plus that maximum (or
+// never expire) down to it, in one transaction with its audit event and a change of each
+// account concerned. dryRun counts them and rolls back.
 func (db *DB) SetTokenPolicy(ctx context.Context, p tokenward.TokenPolicy, dryRun bool, by tokenward.AuditEvent) (tokenward.PolicyEffect, error) {
 	var effect tokenward.PolicyEffect
 	errDryRun := fmt.Errorf("dry run")
