@@ -24,10 +24,12 @@ type LifetimeLimits struct {
 	Max     time.Duration // no token lives longer (EInvalid above it)
 }
 
-// TokenPolicy is the organization's token lifetime policy.
+// TokenPolicy is the organization's token lifetime policy and the format of its new
+// tokens' secrets.
 type TokenPolicy struct {
 	UserTokens           LifetimeLimits
 	ServiceAccountTokens LifetimeLimits
+	Format               TokenFormat // of new secrets; "" is TokenFormatUUID
 	Updated              time.Time
 	UpdatedBy            string
 }
@@ -72,16 +74,27 @@ func (l LifetimeLimits) check(which string) error {
 	return nil
 }
 
-// expiry returns when a token of kind generated at now with the lifetime asked expires
-// (zero: never), within the policy. Errors: EInvalid naming the limit.
-func (s *Service) expiry(ctx context.Context, kind AccountKind, asked Lifetime, now time.Time) (time.Time, error) {
+// newSecret returns when a token of kind generated at now with the lifetime asked expires
+// (zero: never), within the policy, and a fresh secret in the policy's format. Errors:
+// EInvalid naming the limit.
+func (s *Service) newSecret(ctx context.Context, kind AccountKind, asked Lifetime, now time.Time) (time.Time, Secret, error) {
 	if asked.In < 0 || asked.In > MaxLifetime || (asked.Never && asked.In != 0) {
-		return time.Time{}, Errorf(EInvalid, "expiresInSeconds must be between 1 and %d, or neverExpires true", int64(MaxLifetime/time.Second))
+		return time.Time{}, "", Errorf(EInvalid, "expiresInSeconds must be between 1 and %d, or neverExpires true", int64(MaxLifetime/time.Second))
 	}
 	policy, err := s.store.TokenPolicy(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, "", err
 	}
+	expires, err := policy.expiry(kind, asked, now)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	return expires, policy.Format.NewSecret(), nil
+}
+
+// expiry returns when a token of kind generated at now with the lifetime asked expires
+// (zero: never), within the policy. Errors: EInvalid naming the limit.
+func (policy TokenPolicy) expiry(kind AccountKind, asked Lifetime, now time.Time) (time.Time, error) {
 	limits := policy.For(kind)
 	life := asked.In
 	switch {
@@ -136,6 +149,11 @@ func (s *Service) SetTokenPolicy(ctx context.Context, p Principal, policy TokenP
 	if err := policy.ServiceAccountTokens.check("serviceAccountTokens"); err != nil {
 		return PolicyEffect{}, err
 	}
+	format, err := ParseTokenFormat(string(policy.Format))
+	if err != nil {
+		return PolicyEffect{}, err
+	}
+	policy.Format = format
 	by := s.by(p)
 	policy.Updated, policy.UpdatedBy = by.At, p.Account
 	effect, err := s.store.SetTokenPolicy(ctx, policy, dryRun, by)
@@ -150,8 +168,12 @@ func PolicySet(by AuditEvent, p TokenPolicy, effect PolicyEffect) AuditEvent {
 	limits := func(l LifetimeLimits) string {
 		return fmt.Sprintf("default %s, max %s", orNone(l.Default), orNone(l.Max))
 	}
-	return by.As(AuditPolicyUpdate, "token policy", fmt.Sprintf("user tokens: %s; service-account tokens: %s; %d tokens expire sooner",
-		limits(p.UserTokens), limits(p.ServiceAccountTokens), effect.ExpireSooner))
+	format := p.Format
+	if format == "" {
+		format = TokenFormatUUID
+	}
+	return by.As(AuditPolicyUpdate, "token policy", fmt.Sprintf("user tokens: %s; service-account tokens: %s; token format: %s; %d tokens expire sooner",
+		limits(p.UserTokens), limits(p.ServiceAccountTokens), format, effect.ExpireSooner))
 }
 
 func orNone(d time.Duration) string {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ type Token struct {
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken
-// for a secret (secrets are UUIDs) and a leaked identifier is recognisable as harmless.
+// for a secret (secrets are UUIDs or start with SecretPrefix) and a leaked identifier is recognisable as harmless.
 const TokenIDPrefix = "tw_"
 
 var tokenIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -49,20 +50,116 @@ func NewTokenID() string {
 	return TokenIDPrefix + tokenIDEncoding.EncodeToString(b[:])
 }
 
-// Secret is a token's secret: a random UUID v4. It formats itself as REDACTED for fmt, log
+// Secret is a token's secret: a random UUID v4 (TokenFormatUUID, Wavefront's) or a prefixed
+// secret (TokenFormatPrefixed, reference §14). It formats itself as REDACTED for fmt, log
 // and slog, so that a secret handed to a logger by mistake stays secret; Reveal is the one
 // way to get the text, and the only callers are the places that show it once.
 type Secret string
 
-// NewSecret returns a fresh secret from crypto/rand.
+// TokenFormat is the form of the secrets the organization's new tokens get (policy
+// tokenFormat); secrets of either form verify whatever the setting.
+type TokenFormat string
+
+const (
+	// TokenFormatUUID is Wavefront's: a random UUID v4. The default.
+	TokenFormatUUID TokenFormat = "uuid"
+	// TokenFormatPrefixed is scannable: SecretPrefix, 30 base62 characters of randomness
+	// (178 bits) and 6 base62 characters of the CRC32 of the first 34 characters, so that a
+	// secret scanner recognizes it and a mistyped one is refused before any lookup.
+	TokenFormatPrefixed TokenFormat = "prefixed"
+)
+
+// ParseTokenFormat returns the format named s; "" is TokenFormatUUID. Errors: EInvalid.
+func ParseTokenFormat(s string) (TokenFormat, error) {
+	switch TokenFormat(s) {
+	case "", TokenFormatUUID:
+		return TokenFormatUUID, nil
+	case TokenFormatPrefixed:
+		return TokenFormatPrefixed, nil
+	}
+	return "", Errorf(EInvalid, "tokenFormat must be \"uuid\" or \"prefixed\"")
+}
+
+// NewSecret returns a fresh secret of format f (the zero format: a UUID) from crypto/rand.
+func (f TokenFormat) NewSecret() Secret {
+	if f == TokenFormatPrefixed {
+		return NewPrefixedSecret()
+	}
+	return NewSecret()
+}
+
+// SecretPrefix starts every prefixed secret (and no token identifier, which starts with
+// TokenIDPrefix).
+const SecretPrefix = "twt_"
+
+// SecretPattern is the regular expression that matches prefixed secrets, for secret
+// scanners (the README gives it with ready rules).
+const SecretPattern = `\btwt_[0-9A-Za-z]{36}\b`
+
+const (
+	base62          = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	secretRandomLen = 30
+	secretCheckLen  = 6
+	prefixedLen     = len(SecretPrefix) + secretRandomLen + secretCheckLen // 40
+)
+
+// NewSecret returns a fresh UUID secret from crypto/rand.
 func NewSecret() Secret {
 	return Secret(uuid.Must(uuid.NewRandom()).String())
 }
 
-// ParseSecret returns s as a Secret when it has the canonical 36-character UUID form (any
-// letter case), and false otherwise. It runs on every verification: one pass over s, and
-// no allocation unless s has upper-case letters.
+// NewPrefixedSecret returns a fresh prefixed secret from crypto/rand: each of its 30 random
+// characters uniform over base62 (bytes of 248 and above are drawn again).
+func NewPrefixedSecret() Secret {
+	var out [prefixedLen]byte
+	copy(out[:], SecretPrefix)
+	var pool [64]byte
+	rand.Read(pool[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	n, used := len(SecretPrefix), 0
+	for n < len(SecretPrefix)+secretRandomLen {
+		if used == len(pool) {
+			rand.Read(pool[:])
+			used = 0
+		}
+		b := pool[used]
+		used++
+		if b >= 248 { // 248 = 4 × 62: keeps the draw uniform
+			continue
+		}
+		out[n] = base62[b%62]
+		n++
+	}
+	putChecksum(out[:])
+	return Secret(out[:])
+}
+
+// checksum returns the CRC32 (IEEE) of b, table-driven so that it allocates nothing.
+func checksum(b []byte) uint32 {
+	crc := ^uint32(0)
+	for _, c := range b {
+		crc = crc32.IEEETable[byte(crc)^c] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
+// putChecksum writes the 6 base62 characters of the checksum of s's first 34 characters,
+// most significant first, into its last 6.
+func putChecksum(s []byte) {
+	sum := checksum(s[:prefixedLen-secretCheckLen])
+	for i := prefixedLen - 1; i >= prefixedLen-secretCheckLen; i-- {
+		s[i] = base62[sum%62]
+		sum /= 62
+	}
+}
+
+// ParseSecret returns s as a Secret when it is a UUID in the canonical 36-character form
+// (any letter case) or a prefixed secret whose checksum is right, and false otherwise. It
+// runs on every verification before any lookup: one pass over s, and no allocation unless
+// a UUID has upper-case letters.
 func ParseSecret(s string) (Secret, bool) {
+	if len(s) == prefixedLen && s[:len(SecretPrefix)] == SecretPrefix {
+		return parsePrefixed(s)
+	}
 	if len(s) != 36 {
 		return "", false
 	}
@@ -87,16 +184,35 @@ func ParseSecret(s string) (Secret, bool) {
 	return Secret(s), true
 }
 
+// parsePrefixed checks a 40-character string that starts with SecretPrefix: base62 after
+// it, and the checksum right. Prefixed secrets are case-sensitive.
+func parsePrefixed(s string) (Secret, bool) {
+	var buf [prefixedLen]byte
+	copy(buf[:], s)
+	for _, c := range buf[len(SecretPrefix):] {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return "", false
+		}
+	}
+	want := buf
+	putChecksum(want[:])
+	if want != buf {
+		return "", false
+	}
+	return Secret(s), true
+}
+
 // Reveal returns the secret's text. Call it only to show a new secret to its owner once.
 func (s Secret) Reveal() string { return string(s) }
 
 // Digest returns the SHA-256 of the secret: what the database stores and the key it is
 // looked up by. A plain hash is right here (a password hash would be wrong): the secret has
-// 122 random bits, so there is nothing to slow a guesser down against.
+// 122 (UUID) or 178 (prefixed) random bits, so there is nothing to slow a guesser down
+// against.
 func (s Secret) Digest() Digest {
 	// Copying into a stack array keeps the verification path free of allocations: a
-	// []byte(s) conversion of 36 bytes would be heap-allocated.
-	var buf [36]byte
+	// []byte(s) conversion of 36 or 40 bytes would be heap-allocated.
+	var buf [prefixedLen]byte
 	n := copy(buf[:], s)
 	return sha256.Sum256(buf[:n])
 }

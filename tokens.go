@@ -166,11 +166,10 @@ func (s *Service) newToken(ctx context.Context, by AuditEvent, account string, k
 	if err != nil {
 		return Token{}, "", err
 	}
-	expires, err := s.expiry(ctx, kind, life, by.At)
+	expires, secret, err := s.newSecret(ctx, kind, life, by.At)
 	if err != nil {
 		return Token{}, "", err
 	}
-	secret := NewSecret()
 	return Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), Account: account, Created: by.At, Expires: expires}, secret, nil
 }
 
@@ -253,11 +252,10 @@ func (s *Service) rotateToken(ctx context.Context, by AuditEvent, owner int64, r
 	if t.AccountType != TypeUser {
 		kind = ServiceAccount
 	}
-	expires, err := s.expiry(ctx, kind, r.Life, by.At)
+	expires, secret, err := s.newSecret(ctx, kind, r.Life, by.At)
 	if err != nil {
 		return "", Token{}, err
 	}
-	secret := NewSecret()
 	rotated, err := s.store.RotateToken(ctx, t.ID, secret.Digest(), secret.Hint(), expires, by.At.Add(r.Grace), by)
 	if err := s.written(ctx, err, t.AccountID); err != nil {
 		return "", Token{}, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -231,6 +232,18 @@ func TestCommands(t *testing.T) {
 		}
 		if _, errOut, code := runCLI(t, "", cmd("token", "create", "sa::bot", "--never-expires")...); code != 1 || !strings.Contains(errOut, "never expires is not allowed") {
 			t.Errorf("token create --never-expires under a maximum: exit %d, %q", code, errOut)
+		}
+		// The token format: prefixed secrets once set, shown by policy show; a bad one refused.
+		mustRun(t, cmd("policy", "set", "--token-format", "prefixed")...)
+		decode(t, mustRun(t, cmd("policy", "show", "--output", "json")...), &policy)
+		if policy["token_format"] != "prefixed" {
+			t.Errorf("policy show after --token-format prefixed: %v", policy)
+		}
+		if s := strings.TrimSpace(mustRun(t, cmd("token", "create", "sa::bot")...)); !regexp.MustCompile(`^` + tokenward.SecretPattern + `$`).MatchString(s) {
+			t.Errorf("token create under tokenFormat prefixed: %d characters, want a prefixed secret", len(s))
+		}
+		if _, _, code := runCLI(t, "", cmd("policy", "set", "--token-format", "hex")...); code != 1 {
+			t.Errorf("policy set --token-format hex: exit %d, want 1", code)
 		}
 		mustRun(t, cmd("policy", "set")...)
 

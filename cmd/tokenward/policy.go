@@ -14,7 +14,9 @@ func (c *cli) policyCommand() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "policy", Short: "Show or set the organization's token lifetime policy",
 		Long: `The token lifetime policy, separately for user and service-account tokens: the lifetime
 of a token generated without one (default) and the longest any may have (max). None of
-either keeps Wavefront's behaviour: tokens live until revoked.`})
+either keeps Wavefront's behaviour: tokens live until revoked. The policy also sets the
+format of new secrets: uuid (Wavefront's) or prefixed (twt_..., which secret scanners
+recognize).`})
 	cmd.AddCommand(c.policyShow(), c.policySet())
 	return cmd
 }
@@ -25,6 +27,7 @@ type policyView struct {
 	UserMax        *string `json:"user_max"`
 	ServiceDefault *string `json:"service_account_default"`
 	ServiceMax     *string `json:"service_account_max"`
+	TokenFormat    string  `json:"token_format"`
 }
 
 func duration(d time.Duration) *string {
@@ -37,7 +40,7 @@ func duration(d time.Duration) *string {
 
 func viewPolicy(p tokenward.TokenPolicy) policyView {
 	return policyView{duration(p.UserTokens.Default), duration(p.UserTokens.Max),
-		duration(p.ServiceAccountTokens.Default), duration(p.ServiceAccountTokens.Max)}
+		duration(p.ServiceAccountTokens.Default), duration(p.ServiceAccountTokens.Max), string(p.Format)}
 }
 
 func (c *cli) policyShow() *cobra.Command {
@@ -60,7 +63,11 @@ func (c *cli) policyShow() *cobra.Command {
 			}{{"user", p.UserTokens}, {"service account", p.ServiceAccountTokens}} {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", row.name, orNone(row.limits.Default), orNone(row.limits.Max))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c.stdout, "\nNew secrets: %s\n", p.Format)
+			return err
 		})
 	}
 	return cmd
@@ -77,18 +84,25 @@ func (c *cli) policySet() *cobra.Command {
 	var p tokenward.TokenPolicy
 	var dryRun bool
 	cmd := leaf(&cobra.Command{Use: "set", Short: "Replace the token lifetime policy",
-		Long: `Replace the whole policy: a limit not given is none. A new maximum applies to existing
-tokens too: none lives longer than now plus the maximum. --dry-run prints how many tokens
-that shortens and changes nothing.`,
-		Example: "  tokenward policy set --user-default 2160h --user-max 8760h --dry-run\n  tokenward policy set   # no limits: tokens live until revoked",
+		Long: `Replace the whole policy: a limit not given is none, a format not given uuid. A new
+maximum applies to existing tokens too: none lives longer than now plus the maximum.
+--dry-run prints how many tokens that shortens and changes nothing.`,
+		Example: "  tokenward policy set --user-default 2160h --user-max 8760h --dry-run\n  tokenward policy set   # no limits: tokens live until revoked\n  tokenward policy set --token-format prefixed   # new secrets twt_..., for secret scanners",
 		Args:    exactArgs()})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.Flags().DurationVar(&p.UserTokens.Default, "user-default", 0, "default lifetime of user tokens, e.g. 2160h")
 	cmd.Flags().DurationVar(&p.UserTokens.Max, "user-max", 0, "maximum lifetime of user tokens")
 	cmd.Flags().DurationVar(&p.ServiceAccountTokens.Default, "service-default", 0, "default lifetime of service-account tokens")
 	cmd.Flags().DurationVar(&p.ServiceAccountTokens.Max, "service-max", 0, "maximum lifetime of service-account tokens")
+	var format string
+	cmd.Flags().StringVar(&format, "token-format", "uuid", "format of new secrets: uuid or prefixed (twt_ + 36 base62 characters, for secret scanners)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only count the tokens a new maximum would shorten")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		f, err := tokenward.ParseTokenFormat(format)
+		if err != nil {
+			return err
+		}
+		p.Format = f
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
 			effect, err := o.SetTokenPolicy(cmd.Context(), p, dryRun)
 			if err != nil {

@@ -143,7 +143,7 @@ func TestTokenPolicy(t *testing.T) {
 			`{"userTokens":{"defaultLifetimeSeconds":7200,"maxLifetimeSeconds":3600}}`,
 			`{"userTokens":{"maxLifetimeSeconds":0}}`,
 			`{"userTokens":{"idleTimeoutSeconds":60}}`,
-			`{"tokenFormat":"prefixed"}`,
+			`{"tokenFormat":"base64"}`,
 		} {
 			if res := e.do("PUT", "/api/v2/apitoken/policy", body, bearer(admin)); res.Status != 400 {
 				t.Errorf("PUT policy %s: %d, want 400", body, res.Status)

@@ -66,7 +66,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p tokenward.P
 		return err
 	}
 	out := policyBody{UserTokens: toLimits(policy.UserTokens), ServiceAccountTokens: toLimits(policy.ServiceAccountTokens),
-		TokenFormat: "uuid", UpdatedBy: policy.UpdatedBy, Updated: optionalMillis(policy.Updated)}
+		TokenFormat: string(policy.Format), UpdatedBy: policy.UpdatedBy, Updated: optionalMillis(policy.Updated)}
 	writeOK(w, out)
 	return nil
 }
@@ -76,11 +76,12 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, p tokenward.P
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
 	}
-	if body.TokenFormat != "" && body.TokenFormat != "uuid" {
-		return tokenward.Errorf(tokenward.EInvalid, "tokenFormat %q is not supported yet; tokens are UUIDs (\"uuid\")", tokenward.Visible(body.TokenFormat))
+	// Absent or null: uuid, since PUT replaces the whole policy.
+	format, err := tokenward.ParseTokenFormat(body.TokenFormat)
+	if err != nil {
+		return err
 	}
-	var policy tokenward.TokenPolicy
-	var err error
+	policy := tokenward.TokenPolicy{Format: format}
 	if policy.UserTokens, err = body.UserTokens.limits("userTokens"); err != nil {
 		return err
 	}

@@ -13,16 +13,16 @@ import (
 // was ever set.
 func (db *DB) TokenPolicy(ctx context.Context) (tokenward.TokenPolicy, error) {
 	var p tokenward.TokenPolicy
-	rows, err := db.read.QueryContext(ctx, `SELECT kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by FROM token_policy`)
+	rows, err := db.read.QueryContext(ctx, `SELECT kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format FROM token_policy`)
 	if err != nil {
 		return p, fmt.Errorf("read token policy: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var kind, by string
+		var kind, by, format string
 		var def, max sql.NullInt64
 		var updated int64
-		if err := rows.Scan(&kind, &def, &max, &updated, &by); err != nil {
+		if err := rows.Scan(&kind, &def, &max, &updated, &by, &format); err != nil {
 			return p, fmt.Errorf("scan token policy: %w", err)
 		}
 		l := tokenward.LifetimeLimits{Default: time.Duration(def.Int64) * time.Millisecond, Max: time.Duration(max.Int64) * time.Millisecond}
@@ -31,18 +31,25 @@ func (db *DB) TokenPolicy(ctx context.Context) (tokenward.TokenPolicy, error) {
 		} else {
 			p.UserTokens = l
 		}
-		p.Updated, p.UpdatedBy = time.UnixMilli(updated).UTC(), by
+		p.Updated, p.UpdatedBy, p.Format = time.UnixMilli(updated).UTC(), by, tokenward.TokenFormat(format)
+	}
+	if p.Format == "" {
+		p.Format = tokenward.TokenFormatUUID
 	}
 	return p, rows.Err()
 }
 
-// SetTokenPolicy stores p and, for each kind with a maximum, brings every live token that
-// would outlive now plus that maximum (or never expire) down to it, in one transaction
-// with its audit event and a change of each account concerned. dryRun counts them and
-// rolls back.
+// SetTokenPolicy stores p (its token format on both rows; "" as uuid) and, for each kind
+// with a maximum, brings every live token that would outlive now plus that maximum (or
+// never expire) down to it, in one transaction with its audit event and a change of each
+// account concerned. dryRun counts them and rolls back.
 func (db *DB) SetTokenPolicy(ctx context.Context, p tokenward.TokenPolicy, dryRun bool, by tokenward.AuditEvent) (tokenward.PolicyEffect, error) {
 	var effect tokenward.PolicyEffect
 	errDryRun := fmt.Errorf("dry run")
+	format := p.Format
+	if format == "" {
+		format = tokenward.TokenFormatUUID
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		effect = tokenward.PolicyEffect{} // a retried transaction counts afresh
 		for _, k := range []struct {
@@ -52,8 +59,8 @@ func (db *DB) SetTokenPolicy(ctx context.Context, p tokenward.TokenPolicy, dryRu
 			if _, err := tx.ExecContext(ctx, `DELETE FROM token_policy WHERE kind = $1`, string(k.kind)); err != nil {
 				return fmt.Errorf("clear token policy: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO token_policy (kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by)
-				VALUES ($1, $2, $3, $4, $5)`, string(k.kind), nullDuration(k.limits.Default), nullDuration(k.limits.Max), millis(by.At), by.Actor); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO token_policy (kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format)
+				VALUES ($1, $2, $3, $4, $5, $6)`, string(k.kind), nullDuration(k.limits.Default), nullDuration(k.limits.Max), millis(by.At), by.Actor, string(format)); err != nil {
 				return fmt.Errorf("write token policy: %w", err)
 			}
 			if k.limits.Max == 0 {
