@@ -85,6 +85,14 @@ func (b Binary) Start(t testing.TB, dir, dsn string, extra ...string) *Server {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("tokenward serve did not start listening; stderr:\n%s", s.Stderr.String())
 	}
+	// Standard output is copied from its own pipe: wait for serve's last start-up line
+	// there too, so that what it printed before (the first administrator's password) is in
+	// s.Stdout when Start returns.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.Stdout.String(), "console: "); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tokenward serve listens but printed no console address; stdout:\n%s", s.Stdout.String())
+		}
+	}
 	return s
 }
 
