@@ -85,32 +85,29 @@ func sentence(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:] + map[bool]string{true: "", false: "."}[strings.HasSuffix(s, ".")]
 }
 
-// pageOf names the page template a console path renders.
+// pageOf names the page template a console path renders: an area's list page, or its
+// item page when the path names an item ({id}).
 func pageOf(r *http.Request) string {
 	switch {
 	case hasPrefix(r.URL.Path, "/console/profile"):
 		return "api-access"
-	case hasPrefix(r.URL.Path, "/console/accounts/service-accounts/") && r.PathValue("id") != "":
-		return "service-account"
-	case hasPrefix(r.URL.Path, "/console/accounts/service-accounts"):
-		return "service-accounts"
-	case hasPrefix(r.URL.Path, "/console/accounts/users/") && r.PathValue("id") != "":
-		return "user"
-	case hasPrefix(r.URL.Path, "/console/accounts/users"):
-		return "users"
-	case hasPrefix(r.URL.Path, "/console/accounts/roles/") && r.PathValue("id") != "":
-		return "role"
-	case hasPrefix(r.URL.Path, "/console/accounts/roles"):
-		return "roles"
-	case hasPrefix(r.URL.Path, "/console/accounts/groups/") && r.PathValue("id") != "":
-		return "group"
-	case hasPrefix(r.URL.Path, "/console/accounts/groups"):
-		return "groups"
 	case hasPrefix(r.URL.Path, "/console/accounts/token-policy"):
 		return "token-policy"
-	default:
-		return "api-tokens"
 	}
+	for _, area := range []struct{ prefix, list, item string }{
+		{"/console/accounts/service-accounts", "service-accounts", "service-account"},
+		{"/console/accounts/users", "users", "user"},
+		{"/console/accounts/roles", "roles", "role"},
+		{"/console/accounts/groups", "groups", "group"},
+	} {
+		switch {
+		case hasPrefix(r.URL.Path, area.prefix+"/") && r.PathValue("id") != "":
+			return area.item
+		case hasPrefix(r.URL.Path, area.prefix):
+			return area.list
+		}
+	}
+	return "api-tokens"
 }
 
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
