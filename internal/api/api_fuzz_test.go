@@ -12,9 +12,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/api"
+	"github.com/tokenward/tokenward/internal/edge"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 	"github.com/tokenward/tokenward/internal/testkit"
@@ -344,6 +346,14 @@ func FuzzAPIRequests(f *testing.F) {
 		t.Logf("%s: %d", what, res.code)
 		if res.code >= 500 {
 			t.Fatalf("%s: %d %s\nserver log:\n%s", what, res.code, res.body, e.logs.String())
+		}
+		if badText := !utf8.ValidString(req.URL.Path) || strings.ContainsRune(req.URL.Path, 0) || len(req.URL.Path) > edge.MaxPathBytes; badText {
+			// Text the service does not take is refused before routing, so an unclean path
+			// that is also not valid text gets 400, not a redirect to more invalid text.
+			if res.code != http.StatusBadRequest {
+				t.Fatalf("%s: %d for a path that is not valid text, want 400", what, res.code)
+			}
+			return
 		}
 		if escaped := req.URL.EscapedPath(); testkit.CleanPath(escaped) != escaped {
 			// net/http's ServeMux redirects an unclean path to the clean one (307 since Go
