@@ -3,6 +3,7 @@ package tokenward
 import (
 	"cmp"
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -154,10 +155,25 @@ var ErrInvalidToken = &Error{Code: EUnauthorized, Message: "the token is invalid
 // ErrNoCredentials is the answer to a request that presents no token at all.
 var ErrNoCredentials = &Error{Code: EUnauthorized, Message: "authentication required: send an API token as \"Authorization: Bearer <token>\""}
 
-// Authenticate returns the principal a token's secret speaks for. Anything that is not the
-// secret of a live token of a live, active account gets ErrInvalidToken; a database failure
-// gets an internal error (so an outage is not mistaken for a bad token).
+// Caller is what a request says about where it comes from: the client's address after the
+// trusted-proxy rules (invalid when unknown, as at the command line) and its user agent.
+// Verification reads it for the rules that depend on the caller, and nothing else.
+type Caller struct {
+	Address   netip.Addr
+	UserAgent string
+}
+
+// Authenticate returns the principal a token's secret speaks for, for a caller of unknown
+// origin; see AuthenticateFrom.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	return s.AuthenticateFrom(ctx, secret, Caller{})
+}
+
+// AuthenticateFrom returns the principal a token's secret speaks for when presented by c.
+// Anything that is not the secret of a live token of a live, active account gets
+// ErrInvalidToken; a database failure gets an internal error (so an outage is not mistaken
+// for a bad token).
+func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller) (Principal, error) {
 	sec, ok := ParseSecret(secret)
 	if !ok {
 		return Principal{}, ErrInvalidToken

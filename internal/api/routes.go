@@ -233,7 +233,7 @@ func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
 		s.metrics.verifyMissing.Inc()
 		return tokenward.Principal{}, tokenward.ErrNoCredentials
 	}
-	p, err := s.service.Authenticate(r.Context(), token)
+	p, err := s.service.AuthenticateFrom(r.Context(), token, edge.CallerOf(r, s.trustXFF))
 	s.metrics.verifySeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.verifyInvalid.Inc()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,13 @@ func ClientAddress(r *http.Request, trustForwarded bool) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// CallerOf returns what the request says about its caller, for verification: the client's
+// address as ClientAddress reads it (invalid when it is not an IP address) and the user agent.
+func CallerOf(r *http.Request, trustForwarded bool) tokenward.Caller {
+	addr, _ := netip.ParseAddr(ClientAddress(r, trustForwarded))
+	return tokenward.Caller{Address: addr.Unmap(), UserAgent: r.UserAgent()}
 }
 
 // Status returns the HTTP status of an error, for the API and the console alike.
