@@ -24,13 +24,18 @@ type tokenView struct {
 	Page     int // from 1
 	Size     int
 	AccountQ string // the Accounts panel's own search box
+	// Cursor is the search's cursor for this page, from the Next or Previous link of the
+	// page beside it: a deep page is then an index range, not an OFFSET walk. It never
+	// goes into Share or Save links; page numbers jump by offset.
+	Cursor string
 }
 
 var pageSizes = []int{10, 25, 50, 100}
 
 func parseTokenView(q url.Values) tokenView {
 	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")), Accounts: nonEmpty(q["account"]),
-		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1}
+		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1,
+		Cursor: q.Get("cursor")}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
 		v.Size = n
 	}
@@ -102,7 +107,7 @@ func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
 	}
 	conds = append(conds, v.Usage.Conditions(now)...)
 	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
-		Limit: v.Size, Offset: (v.Page - 1) * v.Size}
+		Limit: v.Size, Offset: (v.Page - 1) * v.Size, Cursor: v.Cursor}
 }
 
 // orgTokensData is the API Tokens page.
@@ -120,6 +125,8 @@ type orgTokensData struct {
 	Types        []string
 	PageSizes    []int
 	Query        string // the view's query string, for Share and Save
+	// next and previous are the search's cursors of the pages beside this one.
+	next, previous string
 }
 
 type savedSearchItem struct {
@@ -168,6 +175,27 @@ func (d *orgTokensData) Link(change string, value string) string {
 		return "/console/accounts/api-tokens"
 	}
 	return "/console/accounts/api-tokens?" + q
+}
+
+// NextLink and PrevLink are the links of the pages beside this one. They carry the
+// search's cursors, so that walking page by page costs every page what the first costs.
+func (d *orgTokensData) NextLink() string {
+	return withCursor(d.Link("page", strconv.Itoa(d.View.Page+1)), d.next)
+}
+
+func (d *orgTokensData) PrevLink() string {
+	return withCursor(d.Link("page", strconv.Itoa(d.View.Page-1)), d.previous)
+}
+
+func withCursor(link, cursor string) string {
+	if cursor == "" {
+		return link
+	}
+	sep := "?"
+	if strings.Contains(link, "?") {
+		sep = "&"
+	}
+	return link + sep + "cursor=" + url.QueryEscape(cursor)
 }
 
 // pageNumber is one entry of the pager's numbers: a page, or a gap ("…") between two.
@@ -267,6 +295,12 @@ func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, e
 	tv := parseTokenView(r.URL.Query())
 	now := c.service.Now()
 	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
+	if tokenward.ErrorCode(err) == tokenward.EInvalid && tv.Cursor != "" {
+		// A cursor from an older link (another sort, a release that wrote them
+		// differently): the page number still says where to go.
+		tv.Cursor = ""
+		page, err = c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
+	}
 	if err != nil {
 		return view{}, err
 	}
@@ -277,6 +311,7 @@ func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, e
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Items)
 	}
 	d.HasPrev, d.HasNext = tv.Page > 1, page.More()
+	d.next, d.previous = page.Next, page.Previous
 
 	facet, err := c.service.TokenFacet(r.Context(), p, "account", tokenward.FacetRequest{FacetQuery: tv.AccountQ, Limit: 15})
 	if err != nil {
