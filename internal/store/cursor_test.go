@@ -52,7 +52,7 @@ func TestCursorPaging(t *testing.T) {
 			t.Fatalf("seed: %v", err)
 		}
 		filters := map[string][]tokenward.SearchCondition{
-			"all 2,520 (walk the sort index)": nil,
+			"all 2,520 (walk the sort index)":  nil,
 			"service accounts (read and sort)": {{Key: "accountType", Values: []string{"SERVICE_ACCOUNT"}, MatchingMethod: tokenward.MatchExact}},
 		}
 		for name, conds := range filters {
