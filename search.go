@@ -96,6 +96,9 @@ type Page[T any] struct {
 	Limit  int
 	Total  int
 	Sort   SearchSort
+	// Estimate, when Total is a lower bound (the count stopped at its cap), estimates the
+	// matches; 0 when there is none (a small table, or a search that cannot estimate).
+	Estimate int
 	// Next and Previous are the cursors of the pages after and before this one, where the
 	// search has cursors (tokens) and such a page exists; "" otherwise.
 	Next, Previous string

@@ -41,8 +41,10 @@ type paged[T any] struct {
 	Sort       tokenward.SearchSort `json:"sort"`
 	// Cursor continues after this page when sent back in the search request (token search;
 	// reference §1); PreviousCursor is ours, for the page before.
-	Cursor         string `json:"cursor,omitempty"`
-	PreviousCursor string `json:"previousCursor,omitempty"`
+	// TotalItemsEstimate (ours) estimates the matches when totalItems is a lower bound.
+	TotalItemsEstimate int    `json:"totalItemsEstimate,omitempty"`
+	Cursor             string `json:"cursor,omitempty"`
+	PreviousCursor     string `json:"previousCursor,omitempty"`
 }
 
 func toPaged[A, T any](p tokenward.Page[A], convert func(A) T) paged[T] {
@@ -51,7 +53,7 @@ func toPaged[A, T any](p tokenward.Page[A], convert func(A) T) paged[T] {
 		items[i] = convert(a)
 	}
 	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort,
-		Cursor: p.Next, PreviousCursor: p.Previous}
+		Cursor: p.Next, PreviousCursor: p.Previous, TotalItemsEstimate: p.Estimate}
 }
 
 // pagedOf is toPaged for conversions that read more and so can fail.
@@ -61,7 +63,7 @@ func pagedOf[A, T any](p tokenward.Page[A], convert func(A) (T, error)) (paged[T
 		return paged[T]{}, err
 	}
 	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort,
-		Cursor: p.Next, PreviousCursor: p.Previous}, nil
+		Cursor: p.Next, PreviousCursor: p.Previous, TotalItemsEstimate: p.Estimate}, nil
 }
 
 // convertAll converts every element of as, stopping at the first error; never nil.

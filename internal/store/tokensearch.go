@@ -78,6 +78,13 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 		return page, err
 	}
 	page.Total = min(n, s.cap)
+	if n >= s.cap {
+		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
+			return page, err
+		} else if page.Estimate <= page.Total {
+			page.Estimate = 0 // no better than the count
+		}
+	}
 	if req.Offset >= n {
 		return page, nil // past the last match: no page query needed
 	}
@@ -111,6 +118,17 @@ func (db *DB) searchTokensFrom(ctx context.Context, req tokenward.SearchRequest)
 		}
 	}
 	page.Total += c.Offset
+	if page.Total >= c.Offset+req.Limit+countBeyondPage {
+		s, err := db.planTokenSearch(req)
+		if err != nil {
+			return page, err
+		}
+		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
+			return page, err
+		} else if page.Estimate <= page.Total {
+			page.Estimate = 0 // no better than the count
+		}
+	}
 	// Previous walks the order backwards from the position: ASC NULLS FIRST turned
 	// around is DESC NULLS LAST, so the same ranges serve both directions.
 	walk := req

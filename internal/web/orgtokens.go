@@ -116,6 +116,7 @@ type orgTokensData struct {
 	Tokens       []tokenward.Token
 	Total        int
 	Capped       bool // Total is a lower bound
+	Estimate     int  // when Capped, the search's estimate of the matches (0: none)
 	From, To     int
 	HasPrev      bool
 	HasNext      bool
@@ -259,10 +260,15 @@ func (d *orgTokensData) AriaSort(field string) string {
 	return map[bool]string{true: "ascending", false: "descending"}[d.View.Asc]
 }
 
-func (d *orgTokensData) HasType(t string) bool       { return slices.Contains(d.View.Types, t) }
-func (d *orgTokensData) HasAccount(a string) bool    { return slices.Contains(d.View.Accounts, a) }
-func (d *orgTokensData) TypeLabel(t string) string   { return typeLabels[t] }
-func (d *orgTokensData) TotalText() string           { return totalText(d.Total, d.Capped) }
+func (d *orgTokensData) HasType(t string) bool     { return slices.Contains(d.View.Types, t) }
+func (d *orgTokensData) HasAccount(a string) bool  { return slices.Contains(d.View.Accounts, a) }
+func (d *orgTokensData) TypeLabel(t string) string { return typeLabels[t] }
+func (d *orgTokensData) TotalText() string {
+	if d.Capped && d.Estimate > d.Total {
+		return "about " + groupDigits(d.Estimate)
+	}
+	return totalText(d.Total, d.Capped)
+}
 func (d *orgTokensData) AccountLink(a string) string { return accountLink(a) }
 
 var typeLabels = map[string]string{"USER_ACCOUNT": "User account", "SERVICE_ACCOUNT": "Service account",
@@ -307,6 +313,7 @@ func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, e
 	d := &orgTokensData{View: tv, Tokens: page.Items, Total: page.Total, Types: []string{"USER_ACCOUNT", "SERVICE_ACCOUNT", "INACTIVE_SERVICE_ACCOUNT"},
 		PageSizes: pageSizes, Query: tv.query(func(v *tokenView) { v.Page = 1 }), OpenSaved: r.URL.Query().Get("saved")}
 	d.Capped = page.Total >= page.Offset+page.Limit+1_000
+	d.Estimate = page.Estimate
 	if len(page.Items) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Items)
 	}

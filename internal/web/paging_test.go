@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
@@ -95,6 +96,25 @@ func TestOrgTablePagesByCursor(t *testing.T) {
 		stale := strings.Replace(next, "dir=asc", "dir=desc", 1)
 		if p := e.send(b, "GET", stale, nil); p.status != 200 || len(rows(p.body)) != 10 {
 			t.Errorf("a stale cursor: %d with %d rows, want the page by number", p.status, len(rows(p.body)))
+		}
+	})
+}
+
+// TestOrgTableEstimatesTotal: where the count stops at its cap, the table says "about N"
+// (the search's estimate), not only "more than N".
+func TestOrgTableEstimatesTotal(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, false)
+		if err := seed.Fill(context.Background(), e.db, seed.Spec{Accounts: 450, TokensPerAccount: 20, Now: e.clock.Now()}); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		b := e.browser()
+		if r := e.signIn(b, "jane@example.com", password); r.status != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", r.status)
+		}
+		p := e.send(b, "GET", "/console/accounts/api-tokens", nil)
+		if m := regexp.MustCompile(`1 - 25 of about ([0-9,]+)`).FindStringSubmatch(p.body); m == nil || m[1] != "9,000" {
+			t.Errorf("9,000 tokens: the range reads %q, want about 9,000", between(p.body, `class="range"`, "</span>"))
 		}
 	})
 }
