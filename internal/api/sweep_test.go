@@ -88,7 +88,7 @@ func TestLifecycleSweepNoticesOnce(t *testing.T) {
 			at   time.Duration // after the tokens were generated
 			want int
 		}{
-			{0, 2},                        // five: 7 days; half: 1 day
+			{0, 2},                         // five: 7 days; half: 1 day
 			{10*day + time.Millisecond, 3}, // month: 30 days; five and half expired
 			{33*day + time.Millisecond, 1}, // month: 7 days
 			{39*day + time.Millisecond, 1}, // month: 1 day
@@ -271,13 +271,13 @@ func TestIdleTimeoutBounds(t *testing.T) {
 		e := newEnv(t, engine)
 		admin := e.user("admin@example.com", tokenward.UserManagement)
 		for body, status := range map[string]int{
-			`{"userTokens":{"idleTimeoutSeconds":3599}}`:                 400,
-			`{"serviceAccountTokens":{"idleTimeoutSeconds":0}}`:          400,
-			`{"serviceAccountTokens":{"idleTimeoutSeconds":-1}}`:         400,
-			`{"userTokens":{"idleTimeoutSeconds":315360001}}`:            400,
-			`{"userTokens":{"idleTimeoutSeconds":"3600"}}`:               400,
-			`{"userTokens":{"idleTimeoutSeconds":3600}}`:                 200,
-			`{"serviceAccountTokens":{"idleTimeoutSeconds":null}}`:       200,
+			`{"userTokens":{"idleTimeoutSeconds":3599}}`:                400,
+			`{"serviceAccountTokens":{"idleTimeoutSeconds":0}}`:         400,
+			`{"serviceAccountTokens":{"idleTimeoutSeconds":-1}}`:        400,
+			`{"userTokens":{"idleTimeoutSeconds":315360001}}`:           400,
+			`{"userTokens":{"idleTimeoutSeconds":"3600"}}`:              400,
+			`{"userTokens":{"idleTimeoutSeconds":3600}}`:                200,
+			`{"serviceAccountTokens":{"idleTimeoutSeconds":null}}`:      200,
 			`{"serviceAccountTokens":{"idleTimeoutSeconds":315360000}}`: 200,
 		} {
 			res := e.do("PUT", "/api/v2/apitoken/policy?dryRun=true", body, bearer(admin))
