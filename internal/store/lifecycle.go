@@ -38,6 +38,19 @@ const (
 	postgresActivity = `GREATEST(created_at, last_used_at, rotated_at)`
 )
 
+// dueExpiries is the lookup of a batch of tokens whose next expiry notice is due at $1.
+var dueExpiries = `SELECT seq FROM tokens WHERE ` + expiryPending + ` AND ` + expiryDue + ` <= $1 LIMIT ` + fmt.Sprint(lifecycleBatch)
+
+// idleCondition is the WHERE clause of the tokens the idle timeout disables: of kind $1,
+// last active before $2, unexpired at $3.
+func (db *DB) idleCondition() string {
+	activity := sqliteActivity
+	if db.engine == Postgres {
+		activity = postgresActivity
+	}
+	return idlePending + ` AND account_kind = $1 AND ` + activity + ` < $2 AND (expires_at IS NULL OR expires_at > $3)`
+}
+
 // NoticeExpiries records the due expiry notices at by.At: for each token, the smallest
 // threshold (30, 7 or 1 days) it is now within, or its expiry, once; it returns how many.
 func (db *DB) NoticeExpiries(ctx context.Context, by tokenward.AuditEvent) (int, error) {
@@ -50,8 +63,7 @@ func (db *DB) NoticeExpiries(ctx context.Context, by tokenward.AuditEvent) (int,
 			n = 0 // a retried transaction counts afresh
 			moved, err := updateReturning(ctx, tx, `UPDATE tokens
 				SET expiry_notice = CASE WHEN expires_at <= $1 THEN 0 WHEN expires_at <= $2 THEN 1 WHEN expires_at <= $3 THEN 7 ELSE 30 END
-				WHERE seq IN (SELECT seq FROM tokens WHERE `+expiryPending+` AND `+expiryDue+` <= $1 LIMIT `+fmt.Sprint(lifecycleBatch)+`)
-					AND `+expiryPending+` AND `+expiryDue+` <= $1
+				WHERE seq IN (`+dueExpiries+`) AND `+expiryPending+` AND `+expiryDue+` <= $1
 				RETURNING seq, expiry_notice`, millis(now), millis(now.Add(day)), millis(now.Add(7*day)))
 			if err != nil {
 				return fmt.Errorf("notice expiries: %w", err)
@@ -83,11 +95,7 @@ func (db *DB) NoticeExpiries(ctx context.Context, by tokenward.AuditEvent) (int,
 // names, each with its audit event, and records a change of each account concerned, so
 // that every instance's verifier drops them; dryRun counts them and changes nothing.
 func (db *DB) DisableIdleTokens(ctx context.Context, cutoffs []tokenward.IdleCutoff, by tokenward.AuditEvent, dryRun bool) (int, error) {
-	activity := sqliteActivity
-	if db.engine == Postgres {
-		activity = postgresActivity
-	}
-	idle := idlePending + ` AND account_kind = $1 AND ` + activity + ` < $2 AND (expires_at IS NULL OR expires_at > $3)`
+	idle := db.idleCondition()
 	total := 0
 	for _, c := range cutoffs {
 		args := []any{string(c.Kind), millis(c.Before), millis(by.At)}
