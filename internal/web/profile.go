@@ -43,10 +43,12 @@ func expiringOf(ts []tokenward.Token, now time.Time) []expiringToken {
 			continue
 		}
 		e := expiringToken{Token: t, Expired: !now.Before(t.Expires)}
+		// Whole days, rounded up: a token generated for 3 days reads "in 3 days" until
+		// exactly 2 are left.
 		if left := t.Expires.Sub(now); left < day {
 			e.Left = "less than a day"
 		} else {
-			e.Left = plural(int(left/day), "day")
+			e.Left = plural(int((left+day-1)/day), "day")
 		}
 		out = append(out, e)
 	}
