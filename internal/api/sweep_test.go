@@ -155,7 +155,9 @@ func TestIdleTimeout(t *testing.T) {
 			tokens := e.do("POST", "/api/v2/apitoken", `{"tokenName":"`+name+`"}`, bearer(jane)).tokens(t)
 			return e.remember(tokens[len(tokens)-1].TokenID)
 		}
-		idle, rotated, local := gen("idle"), gen("rotated"), gen("local")
+		idle := gen("idle")
+		gen("rotated") // its secret is replaced below
+		local := gen("local")
 		ids := e.ownTokenIDs(t, jane)
 		other, otherIndex := secondInstance(t, e)
 		start := e.clock.Now()
@@ -182,7 +184,7 @@ func TestIdleTimeout(t *testing.T) {
 		e.clock.Set(start.Add(20 * day))
 		rotatedID := ids["rotated"]
 		res := e.do("POST", "/api/v2/apitoken/customertokens/"+rotatedID+"/rotate", `{}`, bearer(admin)).tokens(t)
-		rotated = e.remember(res[len(res)-1].TokenID)
+		rotated := e.remember(res[len(res)-1].TokenID)
 
 		e.clock.Set(start.Add(29 * day))
 		if _, err := other.Authenticate(ctx, jane); err != nil { // jane's own token, on the other instance
