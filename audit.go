@@ -140,7 +140,7 @@ func TokenRotated(by AuditEvent, id, account string, graceEnds time.Time) AuditE
 }
 
 // TokenExpiring is the lifecycle sweep's notice that t expires within daysLeft days (one
-// of ExpiryThresholds); account is its owner's identifier.
+// of 30, 7 and 1); account is its owner's identifier.
 func TokenExpiring(by AuditEvent, t Token, account string, daysLeft int) AuditEvent {
 	return by.As(AuditTokenExpiring, TokenTarget(t.ID, account),
 		fmt.Sprintf("daysLeft: %d; expires at %s", daysLeft, t.Expires.UTC().Format(time.RFC3339)))

@@ -18,14 +18,16 @@ import (
 // writes its audit event, so that it is recorded exactly once however many instances
 // sweep at the same moment, and again after a restart.
 
-// ExpiryThresholds are the days before expiry at which the sweep records token.expiring,
-// largest first. A token gets the notice of the smallest threshold it is within when a
-// sweep first sees it so, then each smaller one once: a token generated with 5 days to
-// live gets the 7-day and the 1-day notices, never the 30-day one, and a token the sweep
-// first sees 12 hours before its expiry gets the 1-day notice alone. A larger threshold's
-// notice never follows a smaller one's. A rotation, which gives the token a new expiry,
-// starts its notices again.
-var ExpiryThresholds = []int{30, 7, 1}
+// FirstExpiryNotice is how long before its expiry a token gets its first notice. The
+// thresholds are 30, 7 and 1 days: the sweep records token.expiring at each (the store's
+// conditional UPDATE holds them, with the index of migration 0015 that finds the tokens
+// due). A token gets the notice of the smallest threshold it is within when a sweep first
+// sees it so, then each smaller one once: a token generated with 5 days to live gets the
+// 7-day and the 1-day notices, never the 30-day one, and a token the sweep first sees 12
+// hours before its expiry gets the 1-day notice alone. A larger threshold's notice never
+// follows a smaller one's. A rotation, which gives the token a new expiry, starts its
+// notices again.
+const FirstExpiryNotice = 30 * 24 * time.Hour
 
 // MinIdleTimeout is the shortest idle timeout a policy may set: the sweep runs each minute
 // and allows a margin over the usage flush, so a shorter one could not be honoured.
@@ -49,7 +51,7 @@ type IdleCutoff struct {
 // of each account concerned.
 type LifecycleStore interface {
 	// NoticeExpiries records token.expiring for every live, enabled token whose next
-	// threshold (ExpiryThresholds) was reached at by.At, and token.expired for those that
+	// threshold (30, 7 or 1 days before its expiry) was reached at by.At, and token.expired for those that
 	// expired, each once per token (and per expiry: a rotation starts again), and returns
 	// how many it recorded.
 	NoticeExpiries(ctx context.Context, by AuditEvent) (int, error)

@@ -22,9 +22,9 @@ type apiAccessData struct {
 	Expiring []expiringToken
 }
 
-// ownNoticeWindow is how far ahead the API Access page warns of a token's expiry: the
-// sweep's first expiry notice is as far ahead (tokenward.ExpiryThresholds).
-const ownNoticeWindow = 30 * day
+// ownNoticeWindow is how far ahead the API Access page warns of a token's expiry: as far
+// ahead as the sweep's first expiry notice.
+const ownNoticeWindow = tokenward.FirstExpiryNotice
 
 // expiringToken is one line of the API Access page's expiry notice.
 type expiringToken struct {
