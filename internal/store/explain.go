@@ -62,10 +62,10 @@ func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchReque
 // run on every instance each minute, so the test that no plan reads every token covers
 // them too. Errors are the database's, wrapped.
 func (db *DB) ExplainLifecycleSweep(ctx context.Context, now, idleSince time.Time) ([]QueryPlan, error) {
-	plans := []QueryPlan{{Label: "due expiry notices", SQL: dueExpiries, Args: []any{millis(now)}}}
+	plans := []QueryPlan{{Label: "due expiry notices", SQL: db.dueExpiries(), Args: []any{millis(now)}}}
 	for _, kind := range []tokenward.AccountKind{tokenward.UserAccount, tokenward.ServiceAccount} {
 		plans = append(plans, QueryPlan{Label: "idle " + string(kind) + " tokens",
-			SQL:  `SELECT seq FROM tokens WHERE ` + db.idleCondition() + fmt.Sprintf(" LIMIT %d", lifecycleBatch),
+			SQL:  `SELECT seq FROM tokens WHERE ` + db.idleCondition() + db.batchLock(),
 			Args: []any{string(kind), millis(idleSince), millis(now)}})
 	}
 	for i := range plans {

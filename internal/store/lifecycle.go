@@ -39,7 +39,21 @@ const (
 )
 
 // dueExpiries is the lookup of a batch of tokens whose next expiry notice is due at $1.
-var dueExpiries = `SELECT seq FROM tokens WHERE ` + expiryPending + ` AND ` + expiryDue + ` <= $1 LIMIT ` + fmt.Sprint(lifecycleBatch)
+func (db *DB) dueExpiries() string {
+	return `SELECT seq FROM tokens WHERE ` + expiryPending + ` AND ` + expiryDue + ` <= $1` + db.batchLock()
+}
+
+// batchLock ends a lookup of a batch of the sweep: on PostgreSQL it locks the rows it
+// returns and skips those another instance's sweep holds, so that two sweeps never wait
+// for each other's rows (nor deadlock on them) and each moves a token at most once; SQLite
+// has one writer at a time.
+func (db *DB) batchLock() string {
+	limit := fmt.Sprintf(" LIMIT %d", lifecycleBatch)
+	if db.engine == Postgres {
+		return limit + " FOR UPDATE SKIP LOCKED"
+	}
+	return limit
+}
 
 // idleCondition is the WHERE clause of the tokens the idle timeout disables: of kind $1,
 // last active before $2, unexpired at $3.
@@ -63,7 +77,7 @@ func (db *DB) NoticeExpiries(ctx context.Context, by tokenward.AuditEvent) (int,
 			n = 0 // a retried transaction counts afresh
 			moved, err := updateReturning(ctx, tx, `UPDATE tokens
 				SET expiry_notice = CASE WHEN expires_at <= $1 THEN 0 WHEN expires_at <= $2 THEN 1 WHEN expires_at <= $3 THEN 7 ELSE 30 END
-				WHERE seq IN (`+dueExpiries+`) AND `+expiryPending+` AND `+expiryDue+` <= $1
+				WHERE seq IN (`+db.dueExpiries()+`) AND `+expiryPending+` AND `+expiryDue+` <= $1
 				RETURNING seq, expiry_notice`, millis(now), millis(now.Add(day)), millis(now.Add(7*day)))
 			if err != nil {
 				return fmt.Errorf("notice expiries: %w", err)
@@ -127,7 +141,7 @@ func (db *DB) disableIdleBatch(ctx context.Context, idle string, args []any, by 
 	n := 0
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		moved, err := updateReturning(ctx, tx, `UPDATE tokens SET idle_disabled_at = $3
-			WHERE seq IN (SELECT seq FROM tokens WHERE `+idle+` LIMIT `+fmt.Sprint(lifecycleBatch)+`) AND `+idle+`
+			WHERE seq IN (SELECT seq FROM tokens WHERE `+idle+db.batchLock()+`) AND `+idle+`
 			RETURNING seq, account_id`, args...)
 		if err != nil {
 			return fmt.Errorf("disable idle tokens: %w", err)
