@@ -147,7 +147,9 @@ func (s *Service) LifetimeLimitsFor(ctx context.Context, p Principal, kind Accou
 // SetTokenPolicy replaces the policy and returns what it did to the existing tokens; with
 // dryRun it only counts. A new maximum applies to existing tokens from now: none lives
 // longer than now plus the maximum; a new idle timeout disables at once the tokens unused
-// for longer (as the next sweep would). Errors: EForbidden, EInvalid.
+// for longer (as the next sweep would). Errors: EForbidden, EInvalid; an error after the
+// policy was stored (disabling the idle tokens) leaves it stored, and the next sweep
+// disables them.
 func (s *Service) SetTokenPolicy(ctx context.Context, p Principal, policy TokenPolicy, dryRun bool) (PolicyEffect, error) {
 	if err := RequireAccounts(p); err != nil {
 		return PolicyEffect{}, err
