@@ -196,13 +196,14 @@ var AccountSearch = SearchSpec{
 
 // TokenSearch is what the organization's token search accepts. lastActivity (ours) is the
 // later of lastUsed and dateGenerated: "unused for 30 days or more" is lastActivity before
-// now - 30 days.
+// now - 30 days. expiresAt (ours, §13) treats "never" as the latest instant: it sorts last
+// ascending, and a range with a start and no end includes it.
 var TokenSearch = SearchSpec{
 	Keys: map[string]FieldKind{
 		"id": TextField, "name": TextField, "account": TextField, "accountType": TextField,
-		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "freetext": TextField,
+		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "expiresAt": TimeField, "freetext": TextField,
 	},
-	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed"},
+	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed", "expiresAt"},
 	DefaultSort: SearchSort{Field: "dateGenerated", Ascending: false},
 	Cursors:     true,
 }
