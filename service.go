@@ -22,6 +22,7 @@ type Store interface {
 	FlashStore
 	InviteStore
 	TokenLabelStore
+	WebhookStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.
