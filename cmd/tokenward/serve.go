@@ -19,6 +19,7 @@ import (
 	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/web"
+	"github.com/tokenward/tokenward/internal/webhook"
 )
 
 // serveCommand: tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL] ...
@@ -82,6 +83,9 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
 	})
 	go verifier.RunUsageFlusher(background, cfg.usageFlush)
+	webhooks := cfg.webhooks
+	webhooks.Logger = logger
+	go webhook.New(db, webhooks).Run(background)
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err

@@ -16,6 +16,12 @@ import (
 // rows other claims hold locked; SQLite runs one writer at a time. A dispatcher that dies
 // holding a delivery leaves it due again when the lease ends. ok is false when none is due.
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (c tokenward.DeliveryClaim, ok bool, err error) {
+	// Most looks find nothing due: they cost a read, not a write transaction.
+	var due bool
+	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1)`,
+		millis(now)).Scan(&due); err != nil || !due {
+		return c, false, err
+	}
 	skipLocked := ""
 	if db.engine == Postgres {
 		skipLocked = " FOR UPDATE SKIP LOCKED"

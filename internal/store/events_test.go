@@ -69,8 +69,8 @@ func TestEveryChangeWritesOneEvent(t *testing.T) {
 		perms := tokenward.NewPermissionSet(tokenward.Ingestion)
 		steps := []struct {
 			name, want, actor, account, accountType, tokenName string
-			change                                           func() error
-			detail                                           string // the detail's JSON
+			change                                             func() error
+			detail                                             string // the detail's JSON
 		}{
 			{"create service account", tokenward.EventAccountCreated, "admin@example.com", "sa::ci", "SERVICE_ACCOUNT", "", func() error {
 				_, err := s.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::ci"})
