@@ -124,6 +124,13 @@ func (c *Console) routes() {
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
 
+	c.route("GET /console/accounts/webhooks", tokenward.UserManagement, c.webhooks)
+	c.route("POST /console/accounts/webhooks", tokenward.UserManagement, c.createWebhook)
+	c.route("GET /console/accounts/webhooks/{id}", tokenward.UserManagement, c.webhook)
+	c.route("POST /console/accounts/webhooks/{id}", tokenward.UserManagement, c.updateWebhook)
+	c.route("POST /console/accounts/webhooks/{id}/delete", tokenward.UserManagement, c.deleteWebhook)
+	c.route("POST /console/accounts/webhooks/{id}/deliveries/{d}/redeliver", tokenward.UserManagement, c.redeliver)
+
 	c.route("GET /console/accounts/token-policy", tokenward.UserManagement, c.tokenPolicy)
 	c.route("POST /console/accounts/token-policy", tokenward.UserManagement, c.setTokenPolicy)
 
