@@ -92,6 +92,11 @@ func (f *serveFlags) check() (serveConfig, error) {
 	if checkMemory < 19 {
 		return serveConfig{}, usageErrorf("--signin-check-memory must be at least 19 (MiB): one password check")
 	}
+	if cfg.webhooks.Lease <= cfg.webhooks.Timeout {
+		// A lease that could end while its POST runs would let a second instance send the
+		// same delivery while the first still waits for the answer.
+		return serveConfig{}, usageErrorf("--webhook-lease must be longer than --webhook-timeout")
+	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return serveConfig{}, usageErrorf("--tls-cert and --tls-key go together")
 	}
