@@ -10,6 +10,10 @@ import (
 	"github.com/tokenward/tokenward"
 )
 
+// activeHook limits deliveries to those of active webhooks: a paused webhook's deliveries
+// wait, pending, until it is active again.
+const activeHook = ` AND webhook_id IN (SELECT id FROM webhooks WHERE active)`
+
 // ClaimDelivery takes the pending delivery due longest before now, if any, for lease: it
 // moves the delivery's next attempt to now+lease and counts the claim, in one statement,
 // so that exactly one dispatcher of any number of instances holds it. PostgreSQL skips the
@@ -18,7 +22,7 @@ import (
 func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (c tokenward.DeliveryClaim, ok bool, err error) {
 	// Most looks find nothing due: they cost a read, not a write transaction.
 	var due bool
-	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1)`,
+	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1`+activeHook+`)`,
 		millis(now)).Scan(&due); err != nil || !due {
 		return c, false, err
 	}
@@ -29,7 +33,7 @@ func (db *DB) ClaimDelivery(ctx context.Context, now time.Time, lease time.Durat
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var retryUntil int64
 		err := tx.QueryRowContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1, claims = claims + 1
-			WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2
+			WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2`+activeHook+`
 				ORDER BY next_attempt_at, id LIMIT 1`+skipLocked+`)
 			RETURNING id, webhook_id, event_id, claims, retry_until`, millis(now.Add(lease)), millis(now)).
 			Scan(&c.ID, &c.WebhookID, &c.EventID, &c.Claim, &retryUntil)

@@ -11,7 +11,7 @@ import (
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
 
-// TestClaimDelivery has many dispatchers claim at once: each due delivery goes to exactly
+// TestClaimDelivery has many dispatchers claim at once (none while the webhook is paused): each due delivery goes to exactly
 // one of them; a claim whose lease ran out goes to another, and the first can no longer
 // record over it; a delivered one is never claimed again.
 func TestClaimDelivery(t *testing.T) {
@@ -27,6 +27,18 @@ func TestClaimDelivery(t *testing.T) {
 			newAccount(t, db, "sa::c"+string(rune('a'+i)), tokenward.ServiceAccount)
 		}
 		now, lease := t0.Add(time.Second), time.Minute
+		// A paused webhook's deliveries wait.
+		hook.Active = false
+		if err := db.UpdateWebhook(ctx, hook, at(t0)); err != nil {
+			t.Fatalf("UpdateWebhook: %v", err)
+		}
+		if c, ok, err := db.ClaimDelivery(ctx, now, lease); ok || err != nil {
+			t.Fatalf("claim of a paused webhook's delivery: %d, %v, %v; want none", c.ID, ok, err)
+		}
+		hook.Active = true
+		if err := db.UpdateWebhook(ctx, hook, at(t0)); err != nil {
+			t.Fatalf("UpdateWebhook: %v", err)
+		}
 		var mu sync.Mutex
 		claimed := map[int64]int{}
 		var wg sync.WaitGroup

@@ -93,7 +93,7 @@ func completeNotice(ctx context.Context, tx *sql.Tx, e *tokenward.Event) error {
 }
 
 // Events returns the outbox's events of a type ("" for all), oldest first, as the JSON
-// payloads delivered: for tests and the command line.
+// payloads delivered: what tests compare deliveries with.
 func (db *DB) Events(ctx context.Context, eventType string) ([]json.RawMessage, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT payload FROM events WHERE type = $1 OR $1 = '' ORDER BY seq`, eventType)
 	if err != nil {
