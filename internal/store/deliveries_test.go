@@ -69,53 +69,61 @@ func TestClaimDelivery(t *testing.T) {
 			}
 		}
 
-		// After the lease: claimed again, by a second dispatcher; the first one's late
-		// result is logged but changes nothing.
-		later := now.Add(lease)
-		second, ok, err := db.ClaimDelivery(ctx, later, lease)
-		if err != nil || !ok {
-			t.Fatalf("claim after the lease: %v, %v; want a delivery", ok, err)
-		}
-		first := second
-		first.Claim--
-		if err := db.FinishDelivery(ctx, first, tokenward.DeliveryAttempt{At: later, Status: 200}, tokenward.DeliveryDelivered, later); err != nil {
-			t.Fatalf("FinishDelivery (stale): %v", err)
-		}
-		if err := db.FinishDelivery(ctx, second, tokenward.DeliveryAttempt{At: later, Status: 500, Excerpt: "down"}, tokenward.DeliveryPending, later.Add(time.Second)); err != nil {
-			t.Fatalf("FinishDelivery: %v", err)
-		}
-		d := deliveryOf(t, db, hook.ID, second.ID)
-		if d.State != tokenward.DeliveryPending || !d.NextAttempt.Equal(later.Add(time.Second)) || len(d.Attempts) != 2 {
-			t.Errorf("after a stale success and a current failure: %+v, want pending at %v with 2 attempts logged", d, later.Add(time.Second))
-		}
-		// The other deliveries, whose leases ended at later, come first; then this one.
-		var third tokenward.DeliveryClaim
-		for range events {
-			c, ok, err := db.ClaimDelivery(ctx, later.Add(time.Second), lease)
-			if err != nil || !ok {
-				t.Fatalf("claim when due again: %v, %v; want delivery %d among the due", ok, err, second.ID)
-			}
-			if c.ID == second.ID {
-				third = c
-				break
-			}
-		}
-		if third.ID != second.ID || third.Claim != second.Claim+1 {
-			t.Fatalf("delivery %d never claimed again when due (claim %d)", second.ID, third.Claim)
-		}
-		if err := db.FinishDelivery(ctx, third, tokenward.DeliveryAttempt{At: later, Status: 204}, tokenward.DeliveryDelivered, later); err != nil {
-			t.Fatalf("FinishDelivery: %v", err)
-		}
-		if d := deliveryOf(t, db, hook.ID, second.ID); d.State != tokenward.DeliveryDelivered {
-			t.Errorf("state %s, want delivered", d.State)
-		}
-		for range events { // every other delivery once; never the delivered one
-			c, ok, err := db.ClaimDelivery(ctx, later.Add(time.Hour), lease)
-			if err != nil || (ok && c.ID == second.ID) {
-				t.Fatalf("claim: delivery %d, %v, %v; the delivered delivery %d came back", c.ID, ok, err, second.ID)
-			}
-		}
+		checkLeaseTakeover(t, db, hook.ID, now.Add(lease), lease, events)
 	})
+}
+
+// checkLeaseTakeover claims again at later, when every lease has ended: the delivery goes
+// to a second dispatcher, the first one's late result is logged but changes nothing, and
+// once delivered it never comes back.
+func checkLeaseTakeover(t *testing.T, db *store.DB, hookID string, later time.Time, lease time.Duration, events int) {
+	t.Helper()
+	ctx := context.Background()
+	// After the lease: claimed again, by a second dispatcher; the first one's late
+	// result is logged but changes nothing.
+	second, ok, err := db.ClaimDelivery(ctx, later, lease)
+	if err != nil || !ok {
+		t.Fatalf("claim after the lease: %v, %v; want a delivery", ok, err)
+	}
+	first := second
+	first.Claim--
+	if err := db.FinishDelivery(ctx, first, tokenward.DeliveryAttempt{At: later, Status: 200}, tokenward.DeliveryDelivered, later); err != nil {
+		t.Fatalf("FinishDelivery (stale): %v", err)
+	}
+	if err := db.FinishDelivery(ctx, second, tokenward.DeliveryAttempt{At: later, Status: 500, Excerpt: "down"}, tokenward.DeliveryPending, later.Add(time.Second)); err != nil {
+		t.Fatalf("FinishDelivery: %v", err)
+	}
+	d := deliveryOf(t, db, hookID, second.ID)
+	if d.State != tokenward.DeliveryPending || !d.NextAttempt.Equal(later.Add(time.Second)) || len(d.Attempts) != 2 {
+		t.Errorf("after a stale success and a current failure: %+v, want pending at %v with 2 attempts logged", d, later.Add(time.Second))
+	}
+	// The other deliveries, whose leases ended at later, come first; then this one.
+	var third tokenward.DeliveryClaim
+	for range events {
+		c, ok, err := db.ClaimDelivery(ctx, later.Add(time.Second), lease)
+		if err != nil || !ok {
+			t.Fatalf("claim when due again: %v, %v; want delivery %d among the due", ok, err, second.ID)
+		}
+		if c.ID == second.ID {
+			third = c
+			break
+		}
+	}
+	if third.ID != second.ID || third.Claim != second.Claim+1 {
+		t.Fatalf("delivery %d never claimed again when due (claim %d)", second.ID, third.Claim)
+	}
+	if err := db.FinishDelivery(ctx, third, tokenward.DeliveryAttempt{At: later, Status: 204}, tokenward.DeliveryDelivered, later); err != nil {
+		t.Fatalf("FinishDelivery: %v", err)
+	}
+	if d := deliveryOf(t, db, hookID, second.ID); d.State != tokenward.DeliveryDelivered {
+		t.Errorf("state %s, want delivered", d.State)
+	}
+	for range events { // every other delivery once; never the delivered one
+		c, ok, err := db.ClaimDelivery(ctx, later.Add(time.Hour), lease)
+		if err != nil || (ok && c.ID == second.ID) {
+			t.Fatalf("claim: delivery %d, %v, %v; the delivered delivery %d came back", c.ID, ok, err, second.ID)
+		}
+	}
 }
 
 func deliveryOf(t *testing.T, db *store.DB, hookID string, id int64) tokenward.Delivery {

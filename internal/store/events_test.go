@@ -38,97 +38,123 @@ func keysOf(m eventShape) []string {
 	return keys
 }
 
+// eventStep is one change and the event it must write.
+type eventStep struct {
+	name, want, actor, account, accountType, tokenName string
+	change                                             func() error
+	detail                                             string // the detail's JSON; AT+1s: a second after the change
+}
+
+// eventWorld is a service over a test database with an administrator and a webhook of
+// token events, and the token the steps act on.
+type eventWorld struct {
+	t                *testing.T
+	db               *store.DB
+	clock            *testkit.Clock
+	s                *tokenward.Service
+	op               *tokenward.Operator
+	admin            tokenward.Principal
+	hook             tokenward.Webhook
+	secret, replaced tokenward.Secret
+	tokenID          string
+}
+
+func newEventWorld(t *testing.T, engine store.Engine) *eventWorld {
+	ctx := context.Background()
+	w := &eventWorld{t: t, db: storetest.Open(t, engine), clock: testkit.NewClock()}
+	w.s = tokenward.NewService(tokenward.Config{Store: w.db, Now: w.clock.Now})
+	w.op = tokenward.NewOperator(w.s)
+	admin, err := w.op.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.AllPermissions...), "")
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	secret, _, err := w.op.GenerateToken(ctx, admin.Identifier, "admin")
+	if err != nil {
+		t.Fatalf("GenerateToken: %v", err)
+	}
+	if w.admin, err = w.s.Authenticate(ctx, secret.Reveal()); err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	w.hook, _, err = w.s.CreateWebhook(ctx, w.admin, tokenward.Webhook{URL: "https://hooks.example.com/x", Events: []string{"token.*"}, Active: true})
+	if err != nil {
+		t.Fatalf("CreateWebhook: %v", err)
+	}
+	return w
+}
+
+// steps are the changes of TestEveryChangeWritesOneEvent, in order: each acts on what the
+// ones before it made.
+func (w *eventWorld) steps() []eventStep {
+	ctx, s, op, p := context.Background(), w.s, w.op, w.admin
+	const sa, saType, admin = "sa::ci", "SERVICE_ACCOUNT", "admin@example.com"
+	perms := tokenward.NewPermissionSet(tokenward.Ingestion)
+	return []eventStep{
+		{"create service account", tokenward.EventAccountCreated, admin, sa, saType, "", func() error {
+			_, err := s.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: sa})
+			return err
+		}, `{"permissions":[]}`},
+		{"generate", tokenward.EventTokenGenerated, admin, sa, saType, "deploy", func() error {
+			secret, tokens, err := s.GenerateServiceAccountToken(ctx, p, sa, "deploy", tokenward.Lifetime{})
+			if err == nil {
+				w.secret, w.tokenID = secret, tokens[len(tokens)-1].ID
+			}
+			return err
+		}, `{}`},
+		{"rename", tokenward.EventTokenRenamed, "operator", sa, saType, "deploy-2", func() error {
+			_, err := op.RenameToken(ctx, w.tokenID, "deploy-2")
+			return err
+		}, `{}`},
+		{"rotate", tokenward.EventTokenRotated, "operator", sa, saType, "deploy-2", func() error {
+			var err error
+			w.replaced = w.secret
+			w.secret, _, err = op.RotateToken(ctx, w.tokenID, tokenward.Rotation{Grace: time.Second})
+			return err
+		}, `{"gracePeriodEndsAt":AT+1s}`},
+		{"reuse of the replaced secret", tokenward.EventTokenReused, "", sa, saType, "deploy-2", func() error {
+			// A second after the rotation: its grace period is over.
+			if _, err := s.Authenticate(ctx, w.replaced.Reveal()); err == nil {
+				w.t.Errorf("the replaced secret still works after its grace period")
+			}
+			return nil
+		}, `{}`},
+		{"permissions", tokenward.EventAccountPermissionsChanged, admin, sa, saType, "", func() error {
+			_, err := s.UpdateServiceAccount(ctx, p, sa, tokenward.ServiceAccountWrite{Identifier: sa, Permissions: &perms})
+			return err
+		}, `{"granted":["ingestion"],"revoked":[]}`},
+		{"leak", tokenward.EventTokenLeaked, "", sa, saType, "deploy-2", func() error {
+			_, err := s.RevokeLeaked(ctx, []string{w.secret.Reveal()}, "a public gist", "192.0.2.1")
+			return err
+		}, `{"source":"a public gist"}`},
+		{"revoke", tokenward.EventTokenRevoked, "operator", sa, saType, "second", func() error {
+			_, tok, err := op.GenerateToken(ctx, sa, "second")
+			if err != nil {
+				return err
+			}
+			w.tokenID = tok.ID
+			_, err = op.RevokeToken(ctx, tok.ID)
+			return err
+		}, `{}`},
+		{"delete account", tokenward.EventAccountDeleted, "operator", sa, saType, "", func() error {
+			_, err := op.DeleteAccount(ctx, sa)
+			return err
+		}, `{"tokensRevoked":0}`},
+	}
+}
+
 // TestEveryChangeWritesOneEvent makes each kind of token and account change through the
 // service and checks that it wrote exactly one outbox event, of the documented shape
 // (reference §13), and a delivery to the webhook whose patterns match it only.
 func TestEveryChangeWritesOneEvent(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
-		ctx := context.Background()
-		db := storetest.Open(t, engine)
-		clock := testkit.NewClock()
-		s := tokenward.NewService(tokenward.Config{Store: db, Now: clock.Now})
-		op := tokenward.NewOperator(s)
-		admin, err := op.CreateUser(ctx, "admin@example.com", tokenward.NewPermissionSet(tokenward.AllPermissions...), "")
-		if err != nil {
-			t.Fatalf("CreateUser: %v", err)
-		}
-		adminSecret, _, err := op.GenerateToken(ctx, admin.Identifier, "admin")
-		if err != nil {
-			t.Fatalf("GenerateToken: %v", err)
-		}
-		p, err := s.Authenticate(ctx, adminSecret.Reveal())
-		if err != nil {
-			t.Fatalf("Authenticate: %v", err)
-		}
-		hook, _, err := s.CreateWebhook(ctx, p, tokenward.Webhook{URL: "https://hooks.example.com/x", Events: []string{"token.*"}, Active: true})
-		if err != nil {
-			t.Fatalf("CreateWebhook: %v", err)
-		}
-		var secret, replaced tokenward.Secret
-		var tokenID string
-		perms := tokenward.NewPermissionSet(tokenward.Ingestion)
-		steps := []struct {
-			name, want, actor, account, accountType, tokenName string
-			change                                             func() error
-			detail                                             string // the detail's JSON
-		}{
-			{"create service account", tokenward.EventAccountCreated, "admin@example.com", "sa::ci", "SERVICE_ACCOUNT", "", func() error {
-				_, err := s.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::ci"})
-				return err
-			}, `{"permissions":[]}`},
-			{"generate", tokenward.EventTokenGenerated, "admin@example.com", "sa::ci", "SERVICE_ACCOUNT", "deploy", func() error {
-				var tokens []tokenward.Token
-				secret, tokens, err = s.GenerateServiceAccountToken(ctx, p, "sa::ci", "deploy", tokenward.Lifetime{})
-				tokenID = tokens[len(tokens)-1].ID
-				return err
-			}, `{}`},
-			{"rename", tokenward.EventTokenRenamed, "operator", "sa::ci", "SERVICE_ACCOUNT", "deploy-2", func() error {
-				_, err := op.RenameToken(ctx, tokenID, "deploy-2")
-				return err
-			}, `{}`},
-			{"rotate", tokenward.EventTokenRotated, "operator", "sa::ci", "SERVICE_ACCOUNT", "deploy-2", func() error {
-				var err error
-				replaced = secret
-				secret, _, err = op.RotateToken(ctx, tokenID, tokenward.Rotation{Grace: time.Second})
-				return err
-			}, `{"gracePeriodEndsAt":AT+1s}`},
-			{"reuse of the replaced secret", tokenward.EventTokenReused, "", "sa::ci", "SERVICE_ACCOUNT", "deploy-2", func() error {
-				// A second after the rotation: its grace period is over.
-				if _, err := s.Authenticate(ctx, replaced.Reveal()); err == nil {
-					t.Errorf("the replaced secret still works after its grace period")
-				}
-				return nil
-			}, `{}`},
-			{"permissions", tokenward.EventAccountPermissionsChanged, "admin@example.com", "sa::ci", "SERVICE_ACCOUNT", "", func() error {
-				_, err := s.UpdateServiceAccount(ctx, p, "sa::ci", tokenward.ServiceAccountWrite{Identifier: "sa::ci", Permissions: &perms})
-				return err
-			}, `{"granted":["ingestion"],"revoked":[]}`},
-			{"leak", tokenward.EventTokenLeaked, "", "sa::ci", "SERVICE_ACCOUNT", "deploy-2", func() error {
-				_, err := s.RevokeLeaked(ctx, []string{secret.Reveal()}, "a public gist", "192.0.2.1")
-				return err
-			}, `{"source":"a public gist"}`},
-			{"revoke", tokenward.EventTokenRevoked, "operator", "sa::ci", "SERVICE_ACCOUNT", "second", func() error {
-				_, tok, err := op.GenerateToken(ctx, "sa::ci", "second")
-				if err != nil {
-					return err
-				}
-				tokenID = tok.ID
-				_, err = op.RevokeToken(ctx, tok.ID)
-				return err
-			}, `{}`},
-			{"delete account", tokenward.EventAccountDeleted, "operator", "sa::ci", "SERVICE_ACCOUNT", "", func() error {
-				_, err := op.DeleteAccount(ctx, "sa::ci")
-				return err
-			}, `{"tokensRevoked":0}`},
-		}
-		seen := len(mustEvents(t, db))
-		for _, step := range steps {
-			clock.Advance(time.Second)
-			at := clock.Now()
+		w := newEventWorld(t, engine)
+		seen := len(mustEvents(t, w.db))
+		for _, step := range w.steps() {
+			w.clock.Advance(time.Second)
+			at := w.clock.Now()
 			if err := step.change(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
-			events := mustEvents(t, db)
+			events := mustEvents(t, w.db)
 			if step.name == "revoke" { // its generate wrote one event too
 				seen++
 			}
@@ -136,10 +162,10 @@ func TestEveryChangeWritesOneEvent(t *testing.T) {
 				t.Fatalf("%s: %d new events, want 1", step.name, got)
 			}
 			seen = len(events)
-			detail := strings.ReplaceAll(step.detail, "AT+1s", jsonMillis(at.Add(time.Second)))
-			checkEvent(t, step.name, events[len(events)-1], step.want, step.actor, step.account, step.accountType, step.tokenName, tokenID, detail, at)
+			step.detail = strings.ReplaceAll(step.detail, "AT+1s", jsonMillis(at.Add(time.Second)))
+			checkEvent(t, step, events[len(events)-1], w.tokenID, at)
 		}
-		deliveries, err := s.WebhookDeliveries(ctx, p, hook.ID, 0, 100)
+		deliveries, err := w.s.WebhookDeliveries(context.Background(), w.admin, w.hook.ID, 0, 100)
 		if err != nil {
 			t.Fatalf("WebhookDeliveries: %v", err)
 		}
@@ -168,14 +194,15 @@ func mustEvents(t *testing.T, db *store.DB) []json.RawMessage {
 	return events
 }
 
-func checkEvent(t *testing.T, step string, raw json.RawMessage, typ, actor, account, accountType, tokenName, tokenID, detail string, at time.Time) {
+func checkEvent(t *testing.T, want eventStep, raw json.RawMessage, tokenID string, at time.Time) {
 	t.Helper()
+	step, typ, actor, account, accountType, tokenName, detail := want.name, want.want, want.actor, want.account, want.accountType, want.tokenName, want.detail
 	var e eventShape
 	if err := json.Unmarshal(raw, &e); err != nil {
 		t.Fatalf("%s: event %s: %v", step, raw, err)
 	}
-	if got, want := keysOf(e), []string{"account", "actor", "detail", "id", "occurredAt", "token", "type"}; !slices.Equal(got, want) {
-		t.Errorf("%s: event keys %v, want %v", step, got, want)
+	if got, wantKeys := keysOf(e), []string{"account", "actor", "detail", "id", "occurredAt", "token", "type"}; !slices.Equal(got, wantKeys) {
+		t.Errorf("%s: event keys %v, want %v", step, got, wantKeys)
 	}
 	if got := e.str("type"); got != typ {
 		t.Errorf("%s: type %q, want %q", step, got, typ)
