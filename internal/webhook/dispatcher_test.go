@@ -50,25 +50,10 @@ func TestDispatcher(t *testing.T) {
 				db := storetest.Open(t, engine)
 				age := tc.age
 				s := tokenward.NewService(tokenward.Config{Store: db, Now: func() time.Time { return time.Now().Add(-age) }})
-				var mu sync.Mutex
-				var secret string
-				var problems []string
-				rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					body, _ := io.ReadAll(r.Body)
-					mu.Lock()
-					defer mu.Unlock()
-					wh, _ := standardwebhooks.NewWebhook(secret)
-					if err := wh.Verify(body, r.Header); err != nil {
-						problems = append(problems, "signature: "+err.Error())
-					}
-					if id := r.Header.Get("webhook-id"); !strings.Contains(string(body), `"id":"`+id+`"`) {
-						problems = append(problems, "webhook-id "+id+" is not the event's id: "+string(body))
-					}
-					w.WriteHeader(tc.status)
-					io.WriteString(w, "upstream down")
-				}))
-				defer rc.Close()
-				url := rc.URL
+				rc := &receiver{status: tc.status}
+				srv := httptest.NewServer(rc)
+				defer srv.Close()
+				url := srv.URL
 				if tc.status == 0 {
 					url = unreachable
 				}
@@ -77,9 +62,9 @@ func TestDispatcher(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				mu.Lock()
-				secret = sec
-				mu.Unlock()
+				rc.mu.Lock()
+				rc.secret = sec
+				rc.mu.Unlock()
 				if _, err := tokenward.NewOperator(s).CreateServiceAccount(ctx, "sa::hooked", tokenward.PermissionSet(0), ""); err != nil {
 					t.Fatal(err)
 				}
@@ -96,14 +81,38 @@ func TestDispatcher(t *testing.T) {
 				if !strings.Contains(last.Excerpt+last.Error, tc.logged) || strings.Contains(last.Error, "credential") {
 					t.Errorf("last attempt %+v, want %q logged and no URL", last, tc.logged)
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				for _, p := range problems {
+				rc.mu.Lock()
+				defer rc.mu.Unlock()
+				for _, p := range rc.problems {
 					t.Error(p)
 				}
 			})
 		}
 	})
+}
+
+// receiver answers every delivery with status, after checking its signature and that
+// its webhook-id is the event's id.
+type receiver struct {
+	status   int
+	mu       sync.Mutex
+	secret   string
+	problems []string
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	wh, _ := standardwebhooks.NewWebhook(rc.secret)
+	if err := wh.Verify(body, r.Header); err != nil {
+		rc.problems = append(rc.problems, "signature: "+err.Error())
+	}
+	if id := r.Header.Get("webhook-id"); !strings.Contains(string(body), `"id":"`+id+`"`) {
+		rc.problems = append(rc.problems, "webhook-id "+id+" is not the event's id: "+string(body))
+	}
+	w.WriteHeader(rc.status)
+	io.WriteString(w, "upstream down")
 }
 
 // awaitDelivery waits until the webhook's one delivery is in state with at least that
