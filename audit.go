@@ -28,6 +28,10 @@ type AuditEvent struct {
 	Action string
 	Target string // an account identifier, or a token's public id and owner
 	Detail string
+	// Notice, when set, is the event for webhooks this entry also is (event.go): the store
+	// writes it to the outbox in the same transaction. Attach it with NotifyToken or
+	// NotifyAccount.
+	Notice *Event
 }
 
 // Visible returns an audit value for display. The trail stores what a request sent, as
@@ -90,9 +94,10 @@ func (s *Service) by(p Principal) AuditEvent {
 }
 
 // As returns e for another action, target and detail: the events of one write share its
-// actor, source and instant.
+// actor, source and instant. The result has no notice: each entry attaches its own, so one
+// notice is never written twice.
 func (e AuditEvent) As(action, target, detail string) AuditEvent {
-	e.Action, e.Target, e.Detail = action, target, detail
+	e.Action, e.Target, e.Detail, e.Notice = action, target, detail, nil
 	return e
 }
 
@@ -118,15 +123,22 @@ func PermissionList(set PermissionSet) string {
 // TokenGenerated, TokenRenamed and TokenRevoked are the events of a token's life; account
 // is its owner's identifier.
 func TokenGenerated(by AuditEvent, t Token, account string) AuditEvent {
-	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), "name: "+t.Name)
+	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), "name: "+t.Name).NotifyToken(EventTokenGenerated, t.ID, nil)
 }
 
 func TokenRenamed(by AuditEvent, id, account, name string) AuditEvent {
-	return by.As(AuditTokenRename, TokenTarget(id, account), "name: "+name)
+	return by.As(AuditTokenRename, TokenTarget(id, account), "name: "+name).NotifyToken(EventTokenRenamed, id, nil)
 }
 
+// TokenRevoked's notice is token.revoked, unless by carries a notice about the same token:
+// the reason for the revocation (a leak report), which then is the one event of the change.
 func TokenRevoked(by AuditEvent, id, account string) AuditEvent {
-	return by.As(AuditTokenRevoke, TokenTarget(id, account), "")
+	e := by.As(AuditTokenRevoke, TokenTarget(id, account), "")
+	if n := by.Notice; n != nil && n.Token != nil && n.Token.ID == id {
+		e.Notice = n
+		return e
+	}
+	return e.NotifyToken(EventTokenRevoked, id, nil)
 }
 
 // TokenRotated is the event of a token's rotation; its previous secret works until graceEnds
@@ -136,19 +148,26 @@ func TokenRotated(by AuditEvent, id, account string, graceEnds time.Time) AuditE
 	if graceEnds.After(by.At) {
 		detail = "the previous secret works until " + graceEnds.UTC().Format(time.RFC3339)
 	}
-	return by.As(AuditTokenRotate, TokenTarget(id, account), detail)
+	var graceEndsAt any // null: the previous secret stopped working at once
+	if graceEnds.After(by.At) {
+		graceEndsAt = graceEnds.UnixMilli()
+	}
+	return by.As(AuditTokenRotate, TokenTarget(id, account), detail).
+		NotifyToken(EventTokenRotated, id, Detail{"gracePeriodEndsAt": graceEndsAt})
 }
 
 // TokenExpiring is the lifecycle sweep's notice that t expires within daysLeft days (one
 // of 30, 7 and 1); account is its owner's identifier.
 func TokenExpiring(by AuditEvent, t Token, account string, daysLeft int) AuditEvent {
-	return by.As(AuditTokenExpiring, TokenTarget(t.ID, account),
-		fmt.Sprintf("daysLeft: %d; expires at %s", daysLeft, t.Expires.UTC().Format(time.RFC3339)))
+	return bySweep(by.As(AuditTokenExpiring, TokenTarget(t.ID, account),
+		fmt.Sprintf("daysLeft: %d; expires at %s", daysLeft, t.Expires.UTC().Format(time.RFC3339))).
+		NotifyToken(EventTokenExpiring, t.ID, Detail{"daysLeft": daysLeft}))
 }
 
 // TokenExpired is the lifecycle sweep's notice that t expired.
 func TokenExpired(by AuditEvent, t Token, account string) AuditEvent {
-	return by.As(AuditTokenExpired, TokenTarget(t.ID, account), "expired at "+t.Expires.UTC().Format(time.RFC3339))
+	return bySweep(by.As(AuditTokenExpired, TokenTarget(t.ID, account), "expired at "+t.Expires.UTC().Format(time.RFC3339)).
+		NotifyToken(EventTokenExpired, t.ID, nil))
 }
 
 // TokenIdleDisabled is the event of the lifecycle sweep disabling t, unused for longer than
@@ -160,7 +179,18 @@ func TokenIdleDisabled(by AuditEvent, t Token, account string) AuditEvent {
 			last = at
 		}
 	}
-	return by.As(AuditTokenIdleDisabled, TokenTarget(t.ID, account), "unused since "+last.UTC().Format(time.RFC3339))
+	return bySweep(by.As(AuditTokenIdleDisabled, TokenTarget(t.ID, account), "unused since "+last.UTC().Format(time.RFC3339)).
+		NotifyToken(EventTokenIdleDisabled, t.ID, Detail{"unusedSince": last.UnixMilli()}))
+}
+
+// bySweep gives e's notice no actor when the lifecycle sweep made it: nobody acted (the
+// audit trail still names the sweep). A policy change that disables idle tokens at once
+// keeps the administrator who made it.
+func bySweep(e AuditEvent) AuditEvent {
+	if e.Notice != nil && e.Actor == sweeper.Account && e.Source == sweeper.Source {
+		e.Notice.Actor = ""
+	}
+	return e
 }
 
 // SignedIn is the event of a successful sign-in, whose actor is the account signing in.
@@ -206,7 +236,17 @@ func AccountCreated(by AuditEvent, a Account) AuditEvent {
 	if len(a.Groups) > 0 {
 		detail += "; groups: " + strings.Join(a.Groups, ", ")
 	}
-	return by.As(AuditAccountCreate, a.Identifier, detail)
+	return by.As(AuditAccountCreate, a.Identifier, detail).
+		NotifyAccount(EventAccountCreated, a.Identifier, Detail{"permissions": permissionStrings(a.Permissions)})
+}
+
+// permissionStrings lists a permission set for an event's detail: never null.
+func permissionStrings(set PermissionSet) []string {
+	names := []string{}
+	for _, p := range set.List() {
+		names = append(names, string(p))
+	}
+	return names
 }
 
 // AccountChanged returns the events of one account change against the account as the
@@ -226,14 +266,22 @@ func AccountChanged(by AuditEvent, before Account, c AccountChange) []AuditEvent
 		events = append(events, by.As(AuditAccountUpdate, before.Identifier, "description changed"))
 	}
 	if c.Permissions != nil {
+		first := len(events)
+		granted, revoked := []string{}, []string{}
 		for _, p := range AllPermissions {
 			had, has := before.Permissions.Has(p), c.Permissions.Has(p)
 			switch {
 			case has && !had:
 				events = append(events, by.As(AuditPermissionGrant, before.Identifier, string(p)))
+				granted = append(granted, string(p))
 			case had && !has:
 				events = append(events, by.As(AuditPermissionRevoke, before.Identifier, string(p)))
+				revoked = append(revoked, string(p))
 			}
+		}
+		if len(events) > first { // one notice for the whole change, on its first entry
+			events[first] = events[first].NotifyAccount(EventAccountPermissionsChanged, before.Identifier,
+				Detail{"granted": granted, "revoked": revoked})
 		}
 	}
 	if c.Roles != nil {
@@ -247,7 +295,16 @@ func AccountChanged(by AuditEvent, before Account, c AccountChange) []AuditEvent
 
 // AccountDeleted is the event of deleting an account, which revoked that many tokens.
 func AccountDeleted(by AuditEvent, identifier string, revoked int64) AuditEvent {
-	return by.As(AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked))
+	return by.As(AuditAccountDelete, identifier, fmt.Sprintf("%d tokens revoked", revoked)).
+		NotifyAccount(EventAccountDeleted, identifier, Detail{"tokensRevoked": revoked})
+}
+
+// TokenReused is the event of a rotated token's previous secret presented after its grace
+// period (AuditTokenReused), by nobody the service can name.
+func TokenReused(at time.Time, t Token) AuditEvent {
+	return AuditEvent{At: at, Action: AuditTokenReused, Target: TokenTarget(t.ID, t.Account),
+		Detail: "the secret its rotation replaced was used after the grace period ended: it may have leaked"}.
+		NotifyToken(EventTokenReused, t.ID, nil)
 }
 
 // AuditSearch is what the audit trail can be filtered by.

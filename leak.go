@@ -38,7 +38,8 @@ func (s *Service) RevokeLeaked(ctx context.Context, secrets []string, source, ad
 		if err != nil {
 			return revoked, err
 		}
-		by := s.by(reporter)
+		// The revocation's one event is token.leaked: the reason, with where it was found.
+		by := s.by(reporter).NotifyToken(EventTokenLeaked, t.ID, Detail{"source": auditable(source, 256)})
 		if _, err := s.revokeToken(ctx, by, anyOwner, t.ID); err != nil && ErrorCode(err) != ENotFound {
 			return revoked, err
 		}

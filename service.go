@@ -23,6 +23,7 @@ type Store interface {
 	InviteStore
 	TokenLabelStore
 	LifecycleStore
+	WebhookStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.

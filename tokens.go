@@ -314,6 +314,5 @@ func (s *Service) reportReuse(ctx context.Context, p Principal, digest Digest) {
 	if err != nil {
 		return
 	}
-	_ = s.store.RecordAudit(ctx, AuditEvent{At: now, Action: AuditTokenReused, Target: TokenTarget(t.ID, t.Account),
-		Detail: "the secret its rotation replaced was used after the grace period ended: it may have leaked"})
+	_ = s.store.RecordAudit(ctx, TokenReused(now, t))
 }

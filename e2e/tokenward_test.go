@@ -218,6 +218,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"short password", []string{"user", "create", "y@example.com", "--password-stdin"}, "short\n", 1, "at least 12 characters"},
 		{"empty password", []string{"user", "create", "y@example.com", "--password-stdin"}, "", 2, "no password"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, "", 2, "text or json"},
+		{"webhook lease shorter than the timeout", []string{"serve", "--webhook-lease", "5s", "--webhook-timeout", "10s"}, "", 2, "--webhook-lease must be longer than --webhook-timeout"},
+		{"zero webhook backoff", []string{"serve", "--webhook-backoff", "0s"}, "", 2, "--webhook-backoff must be a positive duration"},
 		{"unreachable postgres", []string{"token", "create", "a@example.com", "--db", "postgres://u:hunter2hunter2@127.0.0.1:1/x"}, "", 1, "postgres"},
 	}
 	for _, tc := range tests {

@@ -19,6 +19,7 @@ import (
 	"github.com/tokenward/tokenward/internal/limit"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/web"
+	"github.com/tokenward/tokenward/internal/webhook"
 )
 
 // serveCommand: tokenward serve [--listen ADDR] [--org NAME] [--admin-email EMAIL] ...
@@ -84,6 +85,9 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	})
 	go verifier.RunUsageFlusher(background, cfg.usageFlush)
 	go runLifecycleSweeps(background, tokenward.NewOperator(service), cfg.lifecycleSweep, logger)
+	webhooks := cfg.webhooks
+	webhooks.Logger = logger
+	go webhook.New(db, webhooks).Run(background)
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokenward/tokenward"
 	"github.com/tokenward/tokenward/internal/limit"
+	"github.com/tokenward/tokenward/internal/webhook"
 )
 
 // serveConfig is what `tokenward serve` runs with: its flags, and TOKENWARD_DB for --db,
@@ -24,6 +25,7 @@ type serveConfig struct {
 	invalidTokens                limit.Rule
 	trustForwardedFor            bool
 	logEveryVerdict              bool
+	webhooks                     webhook.Config // the delivery of events to webhooks
 }
 
 // serveFlags holds serve's flags as parsed, before checkServeFlags turns them into a
@@ -58,6 +60,10 @@ func (c *cli) addServeFlags(cmd *cobra.Command) *serveFlags {
 	fs.IntVar(&f.checkParallel, "signin-check-parallel", 0, "password checks that may run at once; 0: one less than the cores, at least one")
 	fs.StringVar(&f.invalidTokens, "limit-invalid-tokens", "600/1m", "requests with invalid tokens allowed per source address, N/DURATION or off")
 	fs.BoolVar(&cfg.logEveryVerdict, "log-every-verdict", false, "log each forward-auth request (/auth/verify) as any other; by default its verdicts are counted and logged once a second")
+	fs.DurationVar(&cfg.webhooks.Backoff, "webhook-backoff", 10*time.Second, "delay before a failed webhook delivery's first retry, doubled each time (with jitter) up to an hour, for a day")
+	fs.DurationVar(&cfg.webhooks.Lease, "webhook-lease", time.Minute, "how long an instance holds a webhook delivery it sends; one that dies holding it leaves it to another after this")
+	fs.DurationVar(&cfg.webhooks.Poll, "webhook-poll", time.Second, "how often an idle instance looks for due webhook deliveries")
+	fs.DurationVar(&cfg.webhooks.Timeout, "webhook-timeout", 10*time.Second, "how long a webhook receiver may take to answer a delivery")
 	fs.BoolVar(&cfg.trustForwardedFor, "trust-forwarded-for", false, "count failures against the last X-Forwarded-For address (behind a proxy that sets it)")
 	return f
 }
@@ -75,7 +81,9 @@ func (f *serveFlags) check() (serveConfig, error) {
 		flag  string
 		value time.Duration
 	}{{"--session-idle", cfg.sessionIdle}, {"--session-max", cfg.sessionMax},
-		{"--sync-interval", cfg.syncInterval}, {"--usage-flush", cfg.usageFlush}, {"--lifecycle-sweep", cfg.lifecycleSweep}} {
+		{"--sync-interval", cfg.syncInterval}, {"--usage-flush", cfg.usageFlush}, {"--lifecycle-sweep", cfg.lifecycleSweep},
+		{"--webhook-backoff", cfg.webhooks.Backoff}, {"--webhook-lease", cfg.webhooks.Lease},
+		{"--webhook-poll", cfg.webhooks.Poll}, {"--webhook-timeout", cfg.webhooks.Timeout}} {
 		if d.value <= 0 {
 			return serveConfig{}, usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", d.flag)
 		}
@@ -85,6 +93,11 @@ func (f *serveFlags) check() (serveConfig, error) {
 	}
 	if checkMemory < 19 {
 		return serveConfig{}, usageErrorf("--signin-check-memory must be at least 19 (MiB): one password check")
+	}
+	if cfg.webhooks.Lease <= cfg.webhooks.Timeout {
+		// A lease that could end while its POST runs would let a second instance send the
+		// same delivery while the first still waits for the answer.
+		return serveConfig{}, usageErrorf("--webhook-lease must be longer than --webhook-timeout")
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return serveConfig{}, usageErrorf("--tls-cert and --tls-key go together")

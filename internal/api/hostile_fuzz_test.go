@@ -155,10 +155,17 @@ func newHostileEnv(f testing.TB) *hostileEnv {
 	must(err)
 	tokens, err := service.OwnTokens(ctx, p)
 	must(err)
+	hook, _, err := service.CreateWebhook(ctx, p, tokenward.Webhook{URL: "https://hooks.example.com/", Events: []string{"account.*"}, Active: true})
+	must(err)
+	_, err = tokenward.NewOperator(service).CreateServiceAccount(ctx, "sa::hooked", 0, "")
+	must(err)
+	deliveries, err := service.WebhookDeliveries(ctx, p, hook.ID, 0, 1)
+	must(err)
 	for k, v := range map[string]string{
 		"saId": "sa::bot", "token": saToken.ID, "tokenId": saToken.ID, "permission": "ingestion", "facet": "name",
 		"entityType": "TOKEN", "op": "add", "rest": "x", "role": role.ID, "group": group.ID, "saved": saved.ID,
 		"own": tokens[0].ID, "user": "jane@example.com", "sa": "sa::bot",
+		"webhook": hook.ID, "d": fmt.Sprint(deliveries.Items[0].ID),
 	} {
 		e.fixtures[k] = v
 	}
@@ -188,6 +195,8 @@ func (e *hostileEnv) fill(pattern string, hostile *string) string {
 				value = e.fixtures["group"]
 			case strings.HasSuffix(prev, "savedsearch"), strings.HasSuffix(prev, "saved"):
 				value = e.fixtures["saved"]
+			case strings.HasSuffix(prev, "webhook"), strings.HasSuffix(prev, "webhooks"):
+				value = e.fixtures["webhook"]
 			case strings.HasSuffix(prev, "apitoken"), strings.HasSuffix(prev, "customertokens"), strings.HasSuffix(prev, "tokens"):
 				value = e.fixtures["own"]
 			default:

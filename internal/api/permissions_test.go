@@ -100,6 +100,15 @@ func TestPermissionTable(t *testing.T) {
 			{"POST", "/api/v2/search/token/accountType", `{"limit":10}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"GET", "/api/v2/audit?limit=5", "", [4]int{ok, forbidden, ok, forbidden}},
 
+			// Webhooks (§13).
+			{"GET", "/api/v2/webhook", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/webhook", `{"url":"https://hooks.example.com/{new}","events":["token.*"]}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/webhook/{webhook}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"PUT", "/api/v2/webhook/{webhook}", `{"active":false}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"DELETE", "/api/v2/webhook/{webhook}", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"GET", "/api/v2/webhook/{webhook}/deliveries", "", [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/webhook/{webhook}/deliveries/{delivery}/redeliver", "", [4]int{ok, forbidden, ok, forbidden}},
+
 			// Saved searches (§8): every account its own.
 			{"GET", "/api/v2/savedsearch", "", [4]int{ok, ok, ok, ok}},
 			{"POST", "/api/v2/savedsearch", `{"entityType":"TOKEN","query":{"name":"x"}}`, [4]int{ok, ok, ok, ok}},
@@ -199,7 +208,8 @@ func TestPermissionTable(t *testing.T) {
 						role = e.role(adminPrincipal, fresh("role-"), tokenward.Ingestion)
 						group = e.group(adminPrincipal, fresh("group-"), role)
 					}
-					r := strings.NewReplacer("{saved}", saved, "{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
+					webhook, delivery := webhookWithDelivery(t, e, adminPrincipal, row.path, fresh("sa::hooked-"))
+					r := strings.NewReplacer("{webhook}", webhook, "{delivery}", delivery, "{saved}", saved, "{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
 						"{role}", role, "{group}", group)
 					var headers []string
 					if callers[who] != "" {
@@ -230,4 +240,24 @@ func TestPermissionTable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// webhookWithDelivery creates, when path names {webhook}, a webhook of account events and
+// an account, so that the webhook has a delivery, and returns both ids.
+func webhookWithDelivery(t *testing.T, e *env, admin tokenward.Principal, path, account string) (string, string) {
+	t.Helper()
+	if !strings.Contains(path, "{webhook}") {
+		return "", ""
+	}
+	ctx := context.Background()
+	hook, _, err := e.service.CreateWebhook(ctx, admin, tokenward.Webhook{URL: "https://hooks.example.com/", Events: []string{"account.*"}, Active: true})
+	if err != nil {
+		t.Fatalf("CreateWebhook: %v", err)
+	}
+	e.serviceAccount(account)
+	page, err := e.service.WebhookDeliveries(ctx, admin, hook.ID, 0, 10)
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("deliveries of a new webhook after one account event: %+v, %v; want 1", page.Items, err)
+	}
+	return hook.ID, fmt.Sprint(page.Items[0].ID)
 }

@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	s.tokenRoutes()
 	s.accountRoutes()
 	s.roleAndGroupRoutes()
+	s.webhookRoutes()
 
 	if s.console != nil {
 		s.mux.Handle("/console/", s.console)
@@ -163,6 +164,17 @@ func (s *Server) roleAndGroupRoutes() {
 	s.authed("POST /api/v2/usergroup/{id}/addRoles", tokenward.UserManagement, s.changeGroupRoles(true))
 	s.authed("POST /api/v2/usergroup/{id}/removeRoles", tokenward.UserManagement, s.changeGroupRoles(false))
 	s.authed("POST /api/v2/search/usergroup", tokenward.UserManagement, s.searchGroups)
+}
+
+// webhookRoutes registers the routes of webhooks and their delivery logs (§13, ours).
+func (s *Server) webhookRoutes() {
+	s.authed("GET /api/v2/webhook", tokenward.UserManagement, s.listWebhooks)
+	s.authed("POST /api/v2/webhook", tokenward.UserManagement, s.createWebhook)
+	s.authed("GET /api/v2/webhook/{id}", tokenward.UserManagement, s.getWebhook)
+	s.authed("PUT /api/v2/webhook/{id}", tokenward.UserManagement, s.updateWebhook)
+	s.authed("DELETE /api/v2/webhook/{id}", tokenward.UserManagement, s.deleteWebhook)
+	s.authed("GET /api/v2/webhook/{id}/deliveries", tokenward.UserManagement, s.webhookDeliveries)
+	s.authed("POST /api/v2/webhook/{id}/deliveries/{d}/redeliver", tokenward.UserManagement, s.redeliver)
 }
 
 // authenticated is the permission of routes open to any authenticated caller: the

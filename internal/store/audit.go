@@ -11,12 +11,17 @@ import (
 )
 
 // insertAudit inserts audit events, as the service's constructors built them, inside tx: in
-// the transaction of the change they describe.
+// the transaction of the change they describe, each with its notice for webhooks, if any.
 func insertAudit(ctx context.Context, tx *sql.Tx, events ...tokenward.AuditEvent) error {
 	for _, e := range events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
 			millis(e.At), e.Actor, e.Source, e.Action, e.Target, e.Detail); err != nil {
 			return fmt.Errorf("write audit event: %w", err)
+		}
+		if e.Notice != nil {
+			if err := insertNotice(ctx, tx, *e.Notice); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -69,6 +69,9 @@ var confirmTargets = func() *http.ServeMux {
 	ask("POST /console/accounts/groups/{id}/delete", func(*http.Request) question {
 		return question{"Delete this group?", "Its members lose the permissions of its roles at once. This cannot be undone.", "Delete group", nil}
 	})
+	ask("POST /console/accounts/webhooks/{id}/delete", func(*http.Request) question {
+		return question{"Delete this webhook?", "Its pending deliveries are dropped with its delivery log. This cannot be undone.", "Delete webhook", nil}
+	})
 	return m
 }()
 

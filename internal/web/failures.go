@@ -99,6 +99,7 @@ func pageOf(r *http.Request) string {
 		{"/console/accounts/users", "users", "user"},
 		{"/console/accounts/roles", "roles", "role"},
 		{"/console/accounts/groups", "groups", "group"},
+		{"/console/accounts/webhooks", "webhooks", "webhook"},
 	} {
 		switch {
 		case hasPrefix(r.URL.Path, area.prefix+"/") && r.PathValue("id") != "":

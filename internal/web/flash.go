@@ -25,6 +25,7 @@ type flash struct {
 type revealedToken struct {
 	Secret string `json:"secret"`
 	Name   string `json:"name,omitempty"`
+	Kind   string `json:"kind,omitempty"` // "webhook": a webhook's signing secret; "": a token's
 }
 
 // The flash cookie only says that a flash waits, so that other pages need not ask the

@@ -123,6 +123,7 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)
 
 	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
+	c.webhookRoutes()
 
 	c.route("GET /console/accounts/token-policy", tokenward.UserManagement, c.tokenPolicy)
 	c.route("POST /console/accounts/token-policy", tokenward.UserManagement, c.setTokenPolicy)
@@ -134,6 +135,16 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
 		return errNoPage
 	}))
+}
+
+// webhookRoutes registers the Webhooks pages (reference §13).
+func (c *Console) webhookRoutes() {
+	c.route("GET /console/accounts/webhooks", tokenward.UserManagement, c.webhooks)
+	c.route("POST /console/accounts/webhooks", tokenward.UserManagement, c.createWebhook)
+	c.route("GET /console/accounts/webhooks/{id}", tokenward.UserManagement, c.webhook)
+	c.route("POST /console/accounts/webhooks/{id}", tokenward.UserManagement, c.updateWebhook)
+	c.route("POST /console/accounts/webhooks/{id}/delete", tokenward.UserManagement, c.deleteWebhook)
+	c.route("POST /console/accounts/webhooks/{id}/deliveries/{d}/redeliver", tokenward.UserManagement, c.redeliver)
 }
 
 // files serves the console's static files but never a directory listing: what the
