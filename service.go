@@ -22,6 +22,7 @@ type Store interface {
 	FlashStore
 	InviteStore
 	TokenLabelStore
+	RevokeJobStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.
@@ -86,6 +87,8 @@ type Service struct {
 	verifier                Verifier // nil: verify against the database
 	signIn                  *signInGate
 	reused                  reuseReports
+	// jobs wakes this instance's bulk revocation runner when a job is created here.
+	jobs chan struct{}
 }
 
 // Default console session lifetimes.
@@ -113,7 +116,8 @@ type Config struct {
 // setting comes in here.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, now: cfg.Now, verifier: cfg.Verifier,
-		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax)}
+		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax),
+		jobs: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -22,6 +22,25 @@ func insertAudit(ctx context.Context, tx *sql.Tx, events ...tokenward.AuditEvent
 	return nil
 }
 
+// insertAudits is insertAudit for many events (a bulk revocation's batch), a few hundred
+// rows per statement instead of a round trip each.
+func insertAudits(ctx context.Context, tx *sql.Tx, events []tokenward.AuditEvent) error {
+	const perStatement = 500 // 3,000 parameters, far below either engine's limit
+	for len(events) > 0 {
+		chunk := events[:min(perStatement, len(events))]
+		events = events[len(chunk):]
+		var q query
+		rows := make([]string, len(chunk))
+		for i, e := range chunk {
+			rows[i] = "(" + strings.Join([]string{q.arg(millis(e.At)), q.arg(e.Actor), q.arg(e.Source), q.arg(e.Action), q.arg(e.Target), q.arg(e.Detail)}, ", ") + ")"
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, actor, source, action, target, detail) VALUES `+strings.Join(rows, ", "), q.args...); err != nil {
+			return fmt.Errorf("write audit events: %w", err)
+		}
+	}
+	return nil
+}
+
 // RecordAudit writes an audit event of its own (a failed sign-in: no change to go with).
 func (db *DB) RecordAudit(ctx context.Context, e tokenward.AuditEvent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, e) })
