@@ -117,6 +117,9 @@ type RevokeJobStore interface {
 	// FailRevokeJobItem marks the job's next item as failed for reason and moves past it,
 	// renewing the lease. EConflict as RevokeJobBatch.
 	FailRevokeJobItem(ctx context.Context, id, claim string, leaseUntil time.Time, reason string) (RevokeJob, error)
+	// ReleaseRevokeJob lets go of a job claim holds, so another runner may take it at once
+	// (a runner stopping gracefully); nothing when claim does not hold it.
+	ReleaseRevokeJob(ctx context.Context, id, claim string) error
 	// CountTokens returns the exact number of live tokens matching a request normalized
 	// against TokenSearch (its limit and offset unused), up to MaxRevokeJobTokens + 1.
 	CountTokens(ctx context.Context, req SearchRequest) (int, error)
@@ -345,8 +348,19 @@ func (r *RevokeRunner) revokeOneByOne(ctx context.Context) (RevokeJob, error) {
 
 // Run runs jobs until ctx ends: step after step while there is work, otherwise waiting
 // for a job created on this instance or poll (which finds jobs created elsewhere and jobs
-// whose runner died). Errors go to onError and the runner carries on after a poll.
+// whose runner died). Errors go to onError and the runner carries on after a poll. When
+// ctx ends it lets go of the job it holds, so that another instance (or this one,
+// restarted) carries on without waiting for the lease to lapse.
 func (r *RevokeRunner) Run(ctx context.Context, poll time.Duration, onError func(error)) {
+	defer func() {
+		if r.held != "" {
+			release, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := r.s.store.ReleaseRevokeJob(release, r.held, r.claim); err != nil {
+				onError(err)
+			}
+		}
+	}()
 	for ctx.Err() == nil {
 		worked, err := r.Step(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -82,6 +82,13 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
 	})
 	go verifier.RunUsageFlusher(background, cfg.usageFlush)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		service.NewRevokeRunner(0, cfg.revokeJobLease).Run(background, time.Second, func(err error) {
+			logger.Warn("bulk revocation: a batch failed; it is tried again", "err", err)
+		})
+	}()
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err
@@ -111,6 +118,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	stopBackground()
+	<-runnerDone
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelFlush()
 	if err := verifier.FlushUsage(flushCtx); err != nil {

@@ -282,3 +282,13 @@ func (db *DB) FailRevokeJobItem(ctx context.Context, id, claim string, leaseUnti
 	}
 	return db.RevokeJobByID(ctx, id)
 }
+
+// ReleaseRevokeJob ends claim's lease on the job, when claim holds it.
+func (db *DB) ReleaseRevokeJob(ctx context.Context, id, claim string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE revoke_jobs SET lease_until = NULL WHERE id = $1 AND claim = $2`, id, claim); err != nil {
+			return fmt.Errorf("release revoke job: %w", err)
+		}
+		return nil
+	})
+}
