@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tokenward/tokenward/cmd/tokenward-bench/seed"
+	"github.com/tokenward/tokenward/internal/store"
+	"github.com/tokenward/tokenward/internal/store/storetest"
+	"github.com/tokenward/tokenward/internal/testkit"
+)
+
+// Bulk revocation at scale: 5,000 service accounts with 20 tokens each.
+const (
+	bulkAccounts = 5000
+	bulkTokens   = bulkAccounts * 20
+	// bulkKillAt is how many tokens the job has handled when the server is killed.
+	bulkKillAt = bulkTokens / 3
+)
+
+// jobProgress returns a bulk revocation job's state and the tokens it has handled.
+func jobProgress(t *testing.T, base, admin, id string) (string, int, int) {
+	t.Helper()
+	status, c := call(t, "GET", base+"/api/v2/job/"+id, admin, "")
+	if status != 200 {
+		t.Fatalf("GET job: %d %v", status, c)
+	}
+	j := c["response"].(map[string]any)
+	return j["state"].(string), int(j["done"].(float64)), int(j["failed"].(float64))
+}
+
+// TestBulkRevoke100kSurvivesSIGKILL: with the built binary, a bulk revocation of 100,000
+// matching tokens shows its progress, survives a SIGKILL a third of the way through (the
+// restarted server takes the job over once the dead one's lease lapses) and revokes each
+// token exactly once: 100,000 revocation events, one per token, and no live token left. It
+// prints the figures.
+func TestBulkRevoke100kSurvivesSIGKILL(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		dir, dsn := t.TempDir(), storetest.DSN(t, engine)
+		flags := []string{"--revoke-job-lease", "2s"}
+		binary.Start(t, dir, dsn).Stop(t) // creates the administrator
+		seeding := time.Now()
+		db, closeDB := openStore(t, dsn)
+		if err := seed.Fill(context.Background(), db, seed.Spec{Accounts: bulkAccounts, TokensPerAccount: 20, ServiceShare: 1, Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		closeDB()
+		seeded := time.Since(seeding)
+		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "bulk", "--db", dsn)
+		if code != 0 {
+			t.Fatalf("token create: %s", errOut)
+		}
+		admin := strings.TrimSpace(out)
+		srv := binary.Start(t, dir, dsn, flags...)
+
+		started := time.Now()
+		status, c := call(t, "POST", srv.URL+"/api/v2/apitoken/customertokens/revoke-bulk", admin,
+			fmt.Sprintf(`{"query": {"query": [{"key": "accountType", "value": "SERVICE_ACCOUNT", "matchingMethod": "EXACT"}]}, "expectedCount": %d}`, bulkTokens))
+		if status != 202 {
+			t.Fatalf("revoke-bulk: %d %v", status, c)
+		}
+		resp := c["response"].(map[string]any)
+		id, total := resp["jobId"].(string), int(resp["total"].(float64))
+		if total != bulkTokens {
+			t.Fatalf("job total %d, want %d", total, bulkTokens)
+		}
+		created := time.Since(started)
+		var seen []int
+		for {
+			state, done, _ := jobProgress(t, srv.URL, admin, id)
+			if len(seen) == 0 || seen[len(seen)-1] != done {
+				seen = append(seen, done)
+			}
+			if state != "running" {
+				t.Fatalf("the job ended (%s) before the kill at %d: the machine is faster than this test expects; raise bulkTokens", state, bulkKillAt)
+			}
+			if done >= bulkKillAt {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		killSIGKILL(t, srv)
+		beforeKill := time.Since(started)
+		atKill, _ := countRevocations(t, engine, dsn, id)
+		if atKill >= bulkTokens || atKill < bulkKillAt {
+			t.Fatalf("%d tokens revoked when killed, want between %d and %d", atKill, bulkKillAt, bulkTokens)
+		}
+
+		restarted := time.Now()
+		srv = binary.Start(t, dir, dsn, flags...)
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			state, done, failed := jobProgress(t, srv.URL, admin, id)
+			if len(seen) == 0 || seen[len(seen)-1] != done {
+				seen = append(seen, done)
+			}
+			if state == "done" && done == bulkTokens && failed == 0 {
+				break
+			}
+			if state != "running" || time.Now().After(deadline) {
+				t.Fatalf("after the restart the job is %s with %d done and %d failed", state, done, failed)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		afterRestart := time.Since(restarted)
+		if len(seen) < 4 {
+			t.Errorf("progress seen: %v; want several steps between 0 and %d", seen, bulkTokens)
+		}
+		events, live := countRevocations(t, engine, dsn, id)
+		if live != 0 {
+			t.Errorf("%d service-account tokens still live, want none", live)
+		}
+		if events != bulkTokens {
+			t.Errorf("%d revocation events, want %d", events, bulkTokens)
+		}
+		for _, n := range []int{0, bulkKillAt, bulkTokens - 1} {
+			verifies(t, srv.URL, seed.Secret(n), false)
+		}
+		fmt.Printf("bulk revoke on %s: %d tokens; seeded in %v, job created in %v, killed after %v at %d revoked, finished %v after the restart (lease 2s); %d progress readings\n",
+			engine, bulkTokens, seeded.Round(time.Millisecond), created.Round(time.Millisecond), beforeKill.Round(time.Millisecond),
+			atKill, afterRestart.Round(time.Millisecond), len(seen))
+	})
+}
+
+// killSIGKILL kills the server with SIGKILL and waits for it to be gone.
+func killSIGKILL(t *testing.T, srv *testkit.Server) {
+	t.Helper()
+	if err := srv.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.Done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not die within 20s of SIGKILL")
+	}
+}
+
+// countRevocations reads the database directly: it fails the test unless every token.revoke
+// event names a different token and each names the job, and returns how many there are and
+// how many service-account tokens are still live.
+func countRevocations(t *testing.T, engine store.Engine, dsn, job string) (events, live int) {
+	t.Helper()
+	driver, source := "pgx", dsn
+	if engine == store.SQLite {
+		driver, source = "sqlite", "file:"+dsn+"?mode=ro&_pragma=busy_timeout(10000)"
+	}
+	conn, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var distinct, ofJob, revoked int
+	if err := conn.QueryRow(`SELECT count(*), count(DISTINCT target), count(CASE WHEN detail = $1 THEN 1 END) FROM audit_events WHERE action = 'token.revoke'`,
+		"bulk revocation "+job).Scan(&events, &distinct, &ofJob); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(`SELECT count(CASE WHEN revoked_at IS NULL THEN 1 END), count(CASE WHEN revoked_at IS NOT NULL THEN 1 END) FROM tokens WHERE account_kind = 'service'`).
+		Scan(&live, &revoked); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != events || ofJob != events || revoked != events {
+		t.Errorf("%d revocation events for %d distinct tokens, %d naming the job, %d tokens revoked: want one event per token, each naming the job", events, distinct, ofJob, revoked)
+	}
+	return events, live
+}
