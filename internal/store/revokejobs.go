@@ -238,7 +238,7 @@ func (db *DB) revokeJobItems(ctx context.Context, tx *sql.Tx, seq, next, last in
 		return nil, fmt.Errorf("revoke tokens: %w", err)
 	}
 	rows.Close()
-	return accounts, insertAudits(ctx, tx, events)
+	return accounts, db.insertAudits(ctx, tx, events)
 }
 
 // advanceJob moves the job's cursor to next, adds done and failed items, renews its lease
