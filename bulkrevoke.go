@@ -205,6 +205,7 @@ func (s *Service) revokeSelection(ctx context.Context, r RevokeRequest) (RevokeS
 		return sel, "", Errorf(EInvalid, "expectedCount is required with query: the number of matching tokens you were shown")
 	}
 	req := *r.Query
+	req.Limit, req.Offset = 0, 0 // a job takes every match, whatever page was asked for
 	if err := req.Normalize(TokenSearch); err != nil {
 		return sel, "", err
 	}
