@@ -36,6 +36,49 @@ func verifies(t *testing.T, base string, secret tokenward.Secret, want bool) {
 	}
 }
 
+// seedBulk starts the binary on a new database once, for its first administrator, and
+// fills the database with accounts service accounts of tokens tokens each (their secrets
+// are seed.Secret(0), ...); it returns the administrator's password.
+func seedBulk(t *testing.T, dir, dsn string, accounts, tokens int) string {
+	t.Helper()
+	first := binary.Start(t, dir, dsn)
+	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(first.Stdout.String())[1]
+	first.Stop(t)
+	db, closeDB := openStore(t, dsn)
+	defer closeDB()
+	if err := seed.Fill(context.Background(), db, seed.Spec{Accounts: accounts, TokensPerAccount: tokens, ServiceShare: 1, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return password
+}
+
+// sleepingJob creates, in the database of a stopped server, a job revoking the 5 tokens of
+// a new sa::slow, held by a runner that never works on it (a lease of an hour), and
+// returns its id: it runs once the test lets it go.
+func sleepingJob(t *testing.T, db *store.DB) string {
+	t.Helper()
+	ctx := context.Background()
+	svc := tokenward.NewService(tokenward.Config{Store: db})
+	op := tokenward.NewOperator(svc)
+	if _, err := op.CreateServiceAccount(ctx, "sa::slow", tokenward.NewPermissionSet(), ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, _, err := op.GenerateToken(ctx, "sa::slow", fmt.Sprint("slow ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := tokenward.Principal{Account: "admin@localhost", Permissions: tokenward.NewPermissionSet(tokenward.UserManagement), Source: "test"}
+	job, err := svc.StartRevokeJob(ctx, admin, tokenward.RevokeRequest{Account: "sa::slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimRevokeJob(ctx, "asleep", time.Now(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return job.ID
+}
+
 // TestBulkRevokeInABrowser drives bulk revocation in Debian's Chromium against the real
 // binary on a seeded organization of 16 service accounts with 10 tokens each: selected
 // rows, every token of an account, every match of a search (more than 100, so the number
@@ -43,14 +86,7 @@ func verifies(t *testing.T, base string, secret tokenward.Secret, want bool) {
 func TestBulkRevokeInABrowser(t *testing.T) {
 	dir := t.TempDir()
 	dsn := filepath.Join(dir, "tokenward.db")
-	first := binary.Start(t, dir, dsn)
-	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(first.Stdout.String())[1]
-	first.Stop(t)
-	db, closeDB := openStore(t, dsn)
-	if err := seed.Fill(context.Background(), db, seed.Spec{Accounts: 16, TokensPerAccount: 10, ServiceShare: 1, Now: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	closeDB()
+	password := seedBulk(t, dir, dsn, 16, 10)
 	srv := binary.Start(t, dir, dsn)
 	b := newBrowser(t, srv.URL)
 	b.signIn("admin@localhost", password)
@@ -117,29 +153,11 @@ func TestBulkRevokeInABrowser(t *testing.T) {
 		srv.Stop(t)
 		db, closeDB := openStore(t, dsn)
 		defer closeDB()
-		ctx := context.Background()
-		svc := tokenward.NewService(tokenward.Config{Store: db})
-		op := tokenward.NewOperator(svc)
-		if _, err := op.CreateServiceAccount(ctx, "sa::slow", tokenward.NewPermissionSet(), ""); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 5 {
-			if _, _, err := op.GenerateToken(ctx, "sa::slow", fmt.Sprint("slow ", i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		admin := tokenward.Principal{Account: "admin@localhost", Permissions: tokenward.NewPermissionSet(tokenward.UserManagement), Source: "test"}
-		job, err := svc.StartRevokeJob(ctx, admin, tokenward.RevokeRequest{Account: "sa::slow"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ClaimRevokeJob(ctx, "asleep", time.Now(), time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
+		job := sleepingJob(t, db)
 		srv = binary.Start(t, dir, dsn)
 		b := newBrowser(t, srv.URL).in(t)
 		b.signIn("admin@localhost", password)
-		path := "/console/accounts/jobs/" + job.ID
+		path := "/console/accounts/jobs/" + job
 		b.open(path)
 		b.waitText("Revoking…")
 		if got := b.text(".job-count"); !strings.HasPrefix(got, "0 of 5") {
@@ -150,7 +168,7 @@ func TestBulkRevokeInABrowser(t *testing.T) {
 			t.Errorf("without JavaScript the running job's page does not reload itself: noscript holds %q", noscript)
 		}
 		b.shot("62-bulk-job-running")
-		if err := db.ReleaseRevokeJob(ctx, job.ID, "asleep"); err != nil {
+		if err := db.ReleaseRevokeJob(context.Background(), job, "asleep"); err != nil {
 			t.Fatal(err)
 		}
 		b.waitText("Done: 5 tokens revoked")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -43,13 +42,8 @@ func TestBulkRevoke100kSurvivesSIGKILL(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir, dsn := t.TempDir(), storetest.DSN(t, engine)
 		flags := []string{"--revoke-job-lease", "2s"}
-		binary.Start(t, dir, dsn).Stop(t) // creates the administrator
 		seeding := time.Now()
-		db, closeDB := openStore(t, dsn)
-		if err := seed.Fill(context.Background(), db, seed.Spec{Accounts: bulkAccounts, TokensPerAccount: 20, ServiceShare: 1, Now: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		closeDB()
+		seedBulk(t, dir, dsn, bulkAccounts, 20)
 		seeded := time.Since(seeding)
 		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "bulk", "--db", dsn)
 		if code != 0 {
@@ -71,18 +65,10 @@ func TestBulkRevoke100kSurvivesSIGKILL(t *testing.T) {
 		}
 		created := time.Since(started)
 		var seen []int
-		for {
-			state, done, _ := jobProgress(t, srv.URL, admin, id)
-			if len(seen) == 0 || seen[len(seen)-1] != done {
-				seen = append(seen, done)
-			}
-			if state != "running" {
-				t.Fatalf("the job ended (%s) before the kill at %d: the machine is faster than this test expects; raise bulkTokens", state, bulkKillAt)
-			}
-			if done >= bulkKillAt {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
+		if state, done, _ := followJob(t, srv.URL, admin, id, &seen, func(state string, done int) bool {
+			return state != "running" || done >= bulkKillAt
+		}); state != "running" {
+			t.Fatalf("the job ended (%s, %d done) before the kill at %d: the machine is faster than this test expects; raise bulkTokens", state, done, bulkKillAt)
 		}
 		killSIGKILL(t, srv)
 		beforeKill := time.Since(started)
@@ -94,18 +80,10 @@ func TestBulkRevoke100kSurvivesSIGKILL(t *testing.T) {
 		restarted := time.Now()
 		srv = binary.Start(t, dir, dsn, flags...)
 		deadline := time.Now().Add(5 * time.Minute)
-		for {
-			state, done, failed := jobProgress(t, srv.URL, admin, id)
-			if len(seen) == 0 || seen[len(seen)-1] != done {
-				seen = append(seen, done)
-			}
-			if state == "done" && done == bulkTokens && failed == 0 {
-				break
-			}
-			if state != "running" || time.Now().After(deadline) {
-				t.Fatalf("after the restart the job is %s with %d done and %d failed", state, done, failed)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if state, done, failed := followJob(t, srv.URL, admin, id, &seen, func(state string, _ int) bool {
+			return state != "running" || time.Now().After(deadline)
+		}); state != "done" || done != bulkTokens || failed != 0 {
+			t.Fatalf("after the restart the job is %s with %d done and %d failed, want done with %d", state, done, failed, bulkTokens)
 		}
 		afterRestart := time.Since(restarted)
 		if len(seen) < 4 {
@@ -125,6 +103,22 @@ func TestBulkRevoke100kSurvivesSIGKILL(t *testing.T) {
 			engine, bulkTokens, seeded.Round(time.Millisecond), created.Round(time.Millisecond), beforeKill.Round(time.Millisecond),
 			atKill, afterRestart.Round(time.Millisecond), len(seen))
 	})
+}
+
+// followJob polls a job until stop says so, noting each new number of tokens handled in
+// seen, and returns its last state, done and failed.
+func followJob(t *testing.T, base, admin, id string, seen *[]int, stop func(state string, done int) bool) (string, int, int) {
+	t.Helper()
+	for {
+		state, done, failed := jobProgress(t, base, admin, id)
+		if n := len(*seen); n == 0 || (*seen)[n-1] != done {
+			*seen = append(*seen, done)
+		}
+		if stop(state, done) {
+			return state, done, failed
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // killSIGKILL kills the server with SIGKILL and waits for it to be gone.

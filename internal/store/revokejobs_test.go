@@ -64,6 +64,39 @@ func (f *bulkFixture) revocations(t *testing.T, job string) (map[string]int, int
 	return per, byJob
 }
 
+// checkRevokedOnce fails the test unless every fixture token is revoked with exactly one
+// revocation event, byJob of them naming the job, and a change was recorded for each
+// token's account after changesBefore (so every instance's verifier drops them).
+func (f *bulkFixture) checkRevokedOnce(t *testing.T, job string, changesBefore int64, byJob int) {
+	t.Helper()
+	ctx := context.Background()
+	per, named := f.revocations(t, job)
+	if named != byJob {
+		t.Errorf("revocation events naming the job: %d, want %d", named, byJob)
+	}
+	for _, tok := range f.tokens {
+		if n := per[tokenward.TokenTarget(tok.ID, tok.Account)]; n != 1 {
+			t.Errorf("token %s of %s: %d revocation events, want exactly 1", tok.ID, tok.Account, n)
+		}
+		if _, err := f.db.LiveTokenByID(ctx, tok.ID); tokenward.ErrorCode(err) != tokenward.ENotFound {
+			t.Errorf("token %s still live after the job: %v", tok.ID, err)
+		}
+	}
+	changes, err := f.db.ChangesSince(ctx, changesBefore, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := map[int64]bool{}
+	for _, c := range changes {
+		changed[c.AccountID] = true
+	}
+	for _, tok := range f.tokens {
+		if !changed[tok.AccountID] {
+			t.Errorf("no change recorded for account %s: other instances would keep its tokens", tok.Account)
+		}
+	}
+}
+
 // TestRevokeJobExactlyOnceAfterACrash runs a job with a runner that dies after two batches
 // (its lease left to lapse), while one of the job's tokens is revoked by hand; a second
 // runner takes the job over once the lease lapsed, the first one's later attempt is
@@ -139,31 +172,7 @@ func TestRevokeJobExactlyOnceAfterACrash(t *testing.T) {
 		if got.State() != tokenward.JobDone || got.Done != total || got.Failed != 0 {
 			t.Errorf("finished job: state %s, done %d, failed %d; want done, %d, 0", got.State(), got.Done, got.Failed, total)
 		}
-		per, byJob := f.revocations(t, job.ID)
-		if byJob != total-1 {
-			t.Errorf("revocation events naming the job: %d, want %d (every token but the one revoked by hand)", byJob, total-1)
-		}
-		for _, tok := range f.tokens {
-			if n := per[tokenward.TokenTarget(tok.ID, tok.Account)]; n != 1 {
-				t.Errorf("token %s of %s: %d revocation events, want exactly 1", tok.ID, tok.Account, n)
-			}
-			if _, err := f.db.LiveTokenByID(ctx, tok.ID); tokenward.ErrorCode(err) != tokenward.ENotFound {
-				t.Errorf("token %s still live after the job: %v", tok.ID, err)
-			}
-		}
-		changes, err := f.db.ChangesSince(ctx, changesBefore, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		changed := map[int64]bool{}
-		for _, c := range changes {
-			changed[c.AccountID] = true
-		}
-		for _, tok := range f.tokens {
-			if !changed[tok.AccountID] {
-				t.Errorf("no change recorded for account %s: other instances would keep its tokens", tok.Account)
-			}
-		}
+		f.checkRevokedOnce(t, job.ID, changesBefore, total-1)
 	})
 }
 
