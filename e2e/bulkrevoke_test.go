@@ -162,3 +162,50 @@ func countRevocations(t *testing.T, engine store.Engine, dsn, job string) (event
 	}
 	return events, live
 }
+
+// TestBulkRevokeTakenOverByALiveInstance: two instances serve one database; the one
+// running a job of 20,000 tokens is killed a quarter of the way, and the other, still
+// running, takes the job over once the lease lapses and finishes it: each token revoked
+// once, and refused on the surviving instance.
+func TestBulkRevokeTakenOverByALiveInstance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		dir, dsn := t.TempDir(), storetest.DSN(t, engine)
+		const tokens = 20_000
+		flags := []string{"--revoke-job-lease", "2s"}
+		seedBulk(t, dir, dsn, tokens/10, 10)
+		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--name", "bulk", "--db", dsn)
+		if code != 0 {
+			t.Fatalf("token create: %s", errOut)
+		}
+		admin := strings.TrimSpace(out)
+		first, second := binary.Start(t, dir, dsn, flags...), binary.Start(t, dir, dsn, flags...)
+		status, c := call(t, "POST", first.URL+"/api/v2/apitoken/customertokens/revoke-bulk", admin,
+			fmt.Sprintf(`{"query": [{"key": "account", "value": "sa::seed-", "matchingMethod": "STARTSWITH"}], "expectedCount": %d}`, tokens))
+		if status != 202 {
+			t.Fatalf("revoke-bulk: %d %v", status, c)
+		}
+		id := c["response"].(map[string]any)["jobId"].(string)
+		var seen []int
+		if state, done, _ := followJob(t, first.URL, admin, id, &seen, func(state string, done int) bool {
+			return state != "running" || done >= tokens/4
+		}); state != "running" {
+			t.Fatalf("the job ended (%s, %d done) before the kill: the machine is faster than this test expects", state, done)
+		}
+		killSIGKILL(t, first)
+		killed := time.Now()
+		deadline := killed.Add(2 * time.Minute)
+		if state, done, failed := followJob(t, second.URL, admin, id, &seen, func(state string, _ int) bool {
+			return state != "running" || time.Now().After(deadline)
+		}); state != "done" || done != tokens || failed != 0 {
+			t.Fatalf("on the surviving instance the job is %s with %d done and %d failed, want done with %d", state, done, failed, tokens)
+		}
+		if events, live := countRevocations(t, engine, dsn, id); events != tokens || live != 0 {
+			t.Errorf("%d revocation events and %d live tokens, want %d and none", events, live, tokens)
+		}
+		for _, n := range []int{0, tokens / 2, tokens - 1} {
+			verifies(t, second.URL, seed.Secret(n), false)
+		}
+		fmt.Printf("bulk revoke on %s, two instances: %d tokens, the survivor finished %v after the kill (lease 2s)\n",
+			engine, tokens, time.Since(killed).Round(time.Millisecond))
+	})
+}
