@@ -141,6 +141,19 @@ func TokenRevoked(by AuditEvent, id, account string) AuditEvent {
 	return e.NotifyToken(EventTokenRevoked, id, nil)
 }
 
+// TokenRevokedByJob is TokenRevoked for a token that a bulk revocation job revoked: the
+// same event, its detail naming the job.
+func TokenRevokedByJob(by AuditEvent, id, account, job string) AuditEvent {
+	e := TokenRevoked(by, id, account)
+	e.Detail = "bulk revocation " + job
+	return e
+}
+
+// RevokeJobStarted is the event of creating a bulk revocation job of total tokens.
+func RevokeJobStarted(by AuditEvent, j RevokeJob) AuditEvent {
+	return by.As(AuditTokenRevokeBulk, "bulk revocation "+j.ID, fmt.Sprintf("%s: %d tokens", j.Scope, j.Total))
+}
+
 // TokenRotated is the event of a token's rotation; its previous secret works until graceEnds
 // (when after by.At).
 func TokenRotated(by AuditEvent, id, account string, graceEnds time.Time) AuditEvent {

@@ -24,6 +24,7 @@ type Store interface {
 	TokenLabelStore
 	LifecycleStore
 	WebhookStore
+	RevokeJobStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.
@@ -94,6 +95,8 @@ type Service struct {
 	// idleMargin is added to every idle timeout: uses on other instances reach the
 	// database only at their next usage flush (sweep.go).
 	idleMargin time.Duration
+	// jobs wakes this instance's bulk revocation runner when a job is created here.
+	jobs chan struct{}
 }
 
 // Default console session lifetimes.
@@ -126,7 +129,8 @@ type Config struct {
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, now: cfg.Now, verifier: cfg.Verifier,
 		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax),
-		idleMargin: cmp.Or(cfg.IdleMargin, DefaultIdleMargin)}
+		idleMargin: cmp.Or(cfg.IdleMargin, DefaultIdleMargin),
+		jobs:       make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}

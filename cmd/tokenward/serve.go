@@ -88,6 +88,13 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	webhooks := cfg.webhooks
 	webhooks.Logger = logger
 	go webhook.New(db, webhooks).Run(background)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		service.NewRevokeRunner(0, cfg.revokeJobLease).Run(background, time.Second, func(err error) {
+			logger.Warn("bulk revocation: a batch failed; it is tried again", "err", err)
+		})
+	}()
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err
@@ -117,6 +124,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	stopBackground()
+	<-runnerDone
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelFlush()
 	if err := verifier.FlushUsage(flushCtx); err != nil {

@@ -37,6 +37,14 @@ func TestPermissionTable(t *testing.T) {
 		adminPrincipal := e.principal(admin)
 		e.do("POST", "/api/v2/account/serviceaccount/sa::inactive-bot/deactivate", "", bearer(admin)).container(t)
 		e.do("DELETE", "/api/v2/apitoken/"+callers["revoked"], "", bearer(callers["plain user"])).tokens(t)
+		job, err := e.service.StartRevokeJob(context.Background(), adminPrincipal, tokenward.RevokeRequest{Account: "sa::plain-bot", ExpectedCount: new(int)})
+		if tokenward.ErrorCode(err) != tokenward.EConflict {
+			t.Fatalf("a job expecting 0 of sa::plain-bot's tokens: %v, want a conflict", err)
+		}
+		job, err = e.service.StartRevokeJob(context.Background(), adminPrincipal, tokenward.RevokeRequest{IDs: []string{"tw_nosuchtoken"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		accountOf := map[string]string{"admin user": "admin@example.com", "plain user": "plain@example.com",
 			"admin sa": "sa::admin-bot", "plain sa": "sa::plain-bot"}
 
@@ -95,6 +103,8 @@ func TestPermissionTable(t *testing.T) {
 			{"GET", "/api/v2/apitoken/policy", "", [4]int{ok, forbidden, ok, forbidden}},
 			{"PUT", "/api/v2/apitoken/policy", `{"userTokens":{},"serviceAccountTokens":{}}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"PUT", "/api/v2/apitoken/customertokens/revoke", `{"tokenID":"{satoken}"}`, [4]int{ok, forbidden, ok, forbidden}},
+			{"POST", "/api/v2/apitoken/customertokens/revoke-bulk", `{"account":"{sa}"}`, [4]int{202, forbidden, 202, forbidden}},
+			{"GET", "/api/v2/job/{job}", "", [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/token", `{"query":[{"key":"account","value":"{sa}"}]}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/token/facets", `{"facets":["name","account"]}`, [4]int{ok, forbidden, ok, forbidden}},
 			{"POST", "/api/v2/search/token/accountType", `{"limit":10}`, [4]int{ok, forbidden, ok, forbidden}},
@@ -210,7 +220,7 @@ func TestPermissionTable(t *testing.T) {
 					}
 					webhook, delivery := webhookWithDelivery(t, e, adminPrincipal, row.path, fresh("sa::hooked-"))
 					r := strings.NewReplacer("{webhook}", webhook, "{delivery}", delivery, "{saved}", saved, "{sa}", sa, "{user}", user, "{satoken}", satoken, "{own}", own, "{new}", fresh("new-"),
-						"{role}", role, "{group}", group)
+						"{role}", role, "{group}", group, "{job}", job.ID)
 					var headers []string
 					if callers[who] != "" {
 						headers = append(headers, bearer(callers[who]))

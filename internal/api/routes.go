@@ -45,6 +45,8 @@ func (s *Server) tokenRoutes() {
 	// Leak response (§14, ours): revoke by value needs no authentication, only the secrets.
 	s.mux.HandleFunc("POST /api/v2/apitoken/revoke-leaked", s.revokeLeaked)
 	s.authed("DELETE /api/v2/apitoken/self", authenticated, s.revokeSelf)
+	s.authed("POST /api/v2/apitoken/customertokens/revoke-bulk", tokenward.UserManagement, s.revokeBulk)
+	s.authed("GET /api/v2/job/{jobId}", tokenward.UserManagement, s.revokeJob)
 
 	// Rotation with overlap (§13, ours).
 	s.authed("POST /api/v2/apitoken/{id}/{action}", authenticated, s.rotateOwnToken)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,31 @@ func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, accountID int64, at 
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO changes (account_id, at) VALUES ($1, $2)`, accountID, millis(at)); err != nil {
 		return fmt.Errorf("record change: %w", err)
+	}
+	if db.engine == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+ChangesChannel+`', '')`); err != nil {
+			return fmt.Errorf("notify change: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordChanges is recordChange for several accounts (a bulk revocation's batch), in one
+// statement and one notification.
+func (db *DB) recordChanges(ctx context.Context, tx *sql.Tx, accountIDs []int64, at time.Time) error {
+	if len(accountIDs) == 0 {
+		return nil
+	}
+	if err := db.lockGlobal(ctx, tx, lockChanges); err != nil {
+		return err
+	}
+	var q query
+	rows := make([]string, len(accountIDs))
+	for i, id := range accountIDs {
+		rows[i] = "(" + q.arg(id) + ", " + q.arg(millis(at)) + ")"
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO changes (account_id, at) VALUES `+strings.Join(rows, ", "), q.args...); err != nil {
+		return fmt.Errorf("record changes: %w", err)
 	}
 	if db.engine == Postgres {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+ChangesChannel+`', '')`); err != nil {

@@ -51,6 +51,14 @@ var confirmTargets = func() *http.ServeMux {
 	ask("POST /console/profile/tokens/{id}/revoke", revoke)
 	ask("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", revoke)
 	ask("POST /console/accounts/api-tokens/revoke", revoke)
+	ask("POST /console/accounts/api-tokens/revoke-selected", func(*http.Request) question {
+		return question{"Revoke the selected tokens?", "Anything using them will get an authorization error. This cannot be undone.", "Revoke", nil}
+	})
+	revokeAll := func(r *http.Request) question {
+		return question{"Revoke all tokens of " + r.PathValue("id") + "?", "Anything using them will get an authorization error. This cannot be undone.", "Revoke all tokens", nil}
+	}
+	ask("POST /console/accounts/service-accounts/{id}/revoke-all", revokeAll)
+	ask("POST /console/accounts/users/{id}/revoke-all", revokeAll)
 	ask("POST /console/accounts/service-accounts/{id}/delete", func(r *http.Request) question {
 		return question{"Delete " + r.PathValue("id") + "?", "All its tokens are revoked. This cannot be undone.", "Delete service account", nil}
 	})

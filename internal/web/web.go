@@ -84,6 +84,7 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/rename", tokenward.UserManagement, c.renameServiceAccountToken)
 	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/revoke", tokenward.UserManagement, c.revokeServiceAccountToken)
 	c.route("POST /console/accounts/service-accounts/{id}/tokens/{token}/rotate", tokenward.UserManagement, c.rotateServiceAccountToken)
+	c.route("POST /console/accounts/service-accounts/{id}/revoke-all", tokenward.UserManagement, c.revokeAccountTokens(tokenward.ServiceAccount))
 	c.route("POST /console/accounts/service-accounts/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/service-accounts/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
@@ -94,6 +95,7 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/users/{id}", tokenward.UserManagement, c.updateUser)
 	c.route("POST /console/accounts/users/{id}/delete", tokenward.UserManagement, c.deleteAccount)
 	c.route("POST /console/accounts/users/{id}/invite", tokenward.UserManagement, c.inviteUser)
+	c.route("POST /console/accounts/users/{id}/revoke-all", tokenward.UserManagement, c.revokeAccountTokens(tokenward.UserAccount))
 	c.route("POST /console/accounts/users/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/users/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
@@ -118,6 +120,11 @@ func (c *Console) routes() {
 	c.route("GET /console/accounts/api-tokens", tokenward.UserManagement, c.orgTokens)
 	c.route("POST /console/accounts/api-tokens/revoke", tokenward.UserManagement, c.revokeOrgToken)
 	c.route("POST /console/accounts/api-tokens/rotate", tokenward.UserManagement, c.rotateOrgToken)
+	// Bulk revocation (§14): the selected rows, every match of the search; the job's page.
+	c.route("POST /console/accounts/api-tokens/revoke-selected", tokenward.UserManagement, c.revokeSelected)
+	c.route("GET /console/accounts/api-tokens/revoke-matching", tokenward.UserManagement, c.revokeMatchingPage)
+	c.route("POST /console/accounts/api-tokens/revoke-matching", tokenward.UserManagement, c.revokeMatching)
+	c.route("GET /console/accounts/jobs/{id}", tokenward.UserManagement, c.job)
 	c.route("POST /console/accounts/api-tokens/saved", tokenward.UserManagement, c.saveSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/rename", tokenward.UserManagement, c.renameSavedSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)

@@ -154,6 +154,20 @@
     if (pick && e.target.value !== "") pick.value = "custom";
   });
 
+  // A table's "select all" box, for row checkboxes that belong to a bulk form (form="ID"):
+  // it needs JavaScript, so it is shown by it, on every page htmx loads.
+  function revealSelectAll(root) {
+    root.querySelectorAll("[data-select-all]").forEach(function (box) { box.hidden = false; });
+  }
+  revealSelectAll(document);
+  document.addEventListener("htmx:load", function (e) { revealSelectAll(e.target); });
+  document.addEventListener("change", function (e) {
+    var all = e.target.closest("[data-select-all]");
+    if (!all) return;
+    document.querySelectorAll('input[type=checkbox][form="' + all.getAttribute("data-select-all") + '"]')
+      .forEach(function (box) { box.checked = all.checked; });
+  });
+
   // Filter forms apply as soon as a control changes; the URL keeps the view.
   document.addEventListener("change", function (e) {
     var form = e.target.closest("form[data-autosubmit]");
