@@ -3,6 +3,7 @@ package tokenward
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ const (
 	AuditTokenRename       = "token.rename"
 	AuditTokenRevoke       = "token.revoke"
 	AuditTokenRotate       = "token.rotate"
+	AuditTokenNetworks     = "token.networks" // its allowed networks changed
 	AuditAccountCreate     = "account.create"
 	AuditAccountUpdate     = "account.update"
 	AuditAccountDelete     = "account.delete"
@@ -115,7 +117,36 @@ func PermissionList(set PermissionSet) string {
 // TokenGenerated, TokenRenamed and TokenRevoked are the events of a token's life; account
 // is its owner's identifier.
 func TokenGenerated(by AuditEvent, t Token, account string) AuditEvent {
-	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), "name: "+t.Name)
+	detail := "name: " + t.Name
+	if t.AllowedNetworks != nil {
+		detail += "; allowed networks: " + NetworkList(t.AllowedNetworks)
+	}
+	if t.Permissions != nil {
+		detail += "; permissions: " + PermissionList(*t.Permissions)
+	}
+	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), detail)
+}
+
+// TokenNetworksSet is the event of a change of the networks a token works from (nil:
+// anywhere).
+func TokenNetworksSet(by AuditEvent, id, account string, networks []netip.Prefix) AuditEvent {
+	return by.As(AuditTokenNetworks, TokenTarget(id, account), "allowed networks: "+NetworkList(networks))
+}
+
+// TokenUsedOutsideNetworks is the event of t presented from outside its allowed networks;
+// by.Source is the address it came from. It has no actor: whoever presented the token is
+// not authenticated.
+func TokenUsedOutsideNetworks(by AuditEvent, t Token) AuditEvent {
+	return by.As(AuditTokenOutsideNetworks, TokenTarget(t.ID, t.Account),
+		"presented from outside its allowed networks ("+NetworkList(t.AllowedNetworks)+"): it may have leaked")
+}
+
+// NetworkList is a token's allowed networks as the audit trail writes them.
+func NetworkList(networks []netip.Prefix) string {
+	if networks == nil {
+		return "anywhere"
+	}
+	return strings.Join(CIDRStrings(networks), ", ")
 }
 
 func TokenRenamed(by AuditEvent, id, account, name string) AuditEvent {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,6 +36,11 @@ type Token struct {
 	Expires     time.Time // zero: never; from this instant on the token fails like a revoked one
 	Rotated     time.Time // when it last got a new secret; zero: never
 	GraceEnds   time.Time // until when the secret it had before its last rotation still works; zero: none
+	// AllowedNetworks are the networks the token works from (reference §14); nil: anywhere.
+	AllowedNetworks []netip.Prefix
+	// Permissions the token carries, chosen at generation within its account's; nil: all
+	// of the account's. Verification grants what the account still holds of them.
+	Permissions *PermissionSet
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken

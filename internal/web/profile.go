@@ -59,7 +59,11 @@ func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tok
 	if err != nil {
 		return onPage(err, back)
 	}
-	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life)
+	restrict, err := formRestrictions(r)
+	if err != nil {
+		return onPage(err, back)
+	}
+	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life, restrict)
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -71,10 +75,15 @@ func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request, p token
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	if _, err := c.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name")); err != nil {
-		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
+	back := func() (view, error) { return c.apiAccessView(r, p) }
+	edit, err := formEdit(r)
+	if err != nil {
+		return onPage(err, back)
 	}
-	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token renamed."})
+	if _, err := c.service.EditOwnToken(r.Context(), p, r.PathValue("id"), edit); err != nil {
+		return onPage(err, back)
+	}
+	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token saved."})
 }
 
 func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
