@@ -15,6 +15,7 @@ type apiAccessData struct {
 	BaseURL     string
 	Account     string
 	Expiry      expiryPicker
+	Held        []tokenward.Permission // what a new token may carry: the caller's permissions
 }
 
 func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, error) {
@@ -29,7 +30,7 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	return view{Title: "API Access", Nav: "profile", Data: &apiAccessData{
 		Tokens: tokens, Remaining: tokenward.MaxTokensPerAccount - len(tokens), Account: p.Account,
 		CanGenerate: p.Permissions.Has(tokenward.TokenManagement), BaseURL: baseURL(r),
-		Expiry: newExpiryPicker(limits),
+		Expiry: newExpiryPicker(limits), Held: p.Permissions.List(),
 	}}, nil
 }
 

@@ -56,8 +56,19 @@ func formEdit(r *http.Request) (tokenward.TokenEdit, error) {
 	return edit, nil
 }
 
-// networksText is a token's networks as the edit dialog's field shows them; "" for anywhere.
+// networksField is a token's networks as the edit dialog's field shows them; "" for anywhere.
+func networksField(t tokenward.Token) string {
+	return strings.Join(tokenward.CIDRStrings(t.AllowedNetworks), ", ")
+}
+
+// networksText is a token's networks as a table shows them.
 func networksText(t tokenward.Token) string {
+	switch {
+	case t.AllowedNetworks == nil:
+		return "Anywhere"
+	case len(t.AllowedNetworks) == 0:
+		return "Nowhere"
+	}
 	return strings.Join(tokenward.CIDRStrings(t.AllowedNetworks), ", ")
 }
 
