@@ -85,7 +85,13 @@ func TestConsoleRestrictionsInABrowser(t *testing.T) {
 		t.Errorf("forward auth from 127.0.0.2 = %d; want 401", status)
 	}
 
+	b.open("/console/accounts/api-tokens")
+	if org := b.text("table.tokens"); !strings.Contains(org, "Networks: 10.0.0.0/8, 127.0.0.1/32 · Permissions: ingestion") {
+		t.Errorf("the org table does not show the token's restrictions:\n%s", org)
+	}
+
 	// The edit dialog moves it to 127.0.0.2.
+	b.open("/console/profile/api-access")
 	b.click(`details.menu summary`)
 	sel := `input[name=allowed_cidrs][id^="cidrs-"]`
 	if got := value(b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).value`, sel))); got != "10.0.0.0/8, 127.0.0.1/32" {
