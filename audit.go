@@ -75,6 +75,11 @@ const (
 	AuditPolicyUpdate      = "policy.update"
 )
 
+// AuditTokenOutsideNetworks is the event of a token presented from outside the networks it
+// is bound to: whoever presents it is not where its owner said it would be used, so it may
+// have leaked.
+const AuditTokenOutsideNetworks = "token.used_outside_allowed_networks"
+
 // operator is the principal of the operator at the command line, as the audit trail names
 // it. It holds no permission: the operator's methods (Operator) check none.
 var operator = Principal{Account: "operator", Source: "command line"}

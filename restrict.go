@@ -183,15 +183,6 @@ func (s *Service) EditServiceAccountToken(ctx context.Context, p Principal, iden
 	return s.editToken(ctx, s.by(p), a.ID, ref, edit)
 }
 
-// EditOrgToken is EditOwnToken for any token of the organization, an administrator's (the
-// org table). Errors: EForbidden, ENotFound, EInvalid.
-func (s *Service) EditOrgToken(ctx context.Context, p Principal, ref string, edit TokenEdit) (Token, error) {
-	if err := RequireAccounts(p); err != nil {
-		return Token{}, err
-	}
-	return s.editToken(ctx, s.by(p), anyOwner, ref, edit)
-}
-
 // editToken changes the live token of owner (anyOwner: of any account) that ref names: the
 // one path of every edit. A change of networks changes what verifies, so it reaches this
 // instance's index before the answer (and every other instance through the change row).
@@ -217,11 +208,6 @@ func (s *Service) editToken(ctx context.Context, by AuditEvent, owner int64, ref
 	}
 	return edited, err
 }
-
-// AuditTokenOutsideNetworks is the event of a token presented from outside the networks
-// it is bound to: whoever presents it is not where its owner said it would be used, so it
-// may have leaked.
-const AuditTokenOutsideNetworks = "token.used_outside_allowed_networks"
 
 // perMinute remembers when each token's event of one kind was last recorded, so that a
 // client retrying in a loop writes one audit event a minute, not one a request.
