@@ -181,8 +181,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 // AuthenticateFrom returns the principal a token's secret speaks for when presented by c.
 // Anything that is not the secret of a live token of a live, active account, presented
 // from within the token's allowed networks, gets ErrInvalidToken (a use from outside is
-// recorded in the audit trail, at most once a minute per token); a database failure gets an internal error (so an outage is not mistaken
-// for a bad token).
+// recorded in the audit trail, at most once a minute per token); a database failure gets
+// an internal error (so an outage is not mistaken for a bad token).
 func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller) (Principal, error) {
 	sec, ok := ParseSecret(secret)
 	if !ok {
