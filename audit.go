@@ -3,6 +3,7 @@ package tokenward
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ const (
 	AuditTokenExpiring     = "token.expiring"      // the lifecycle sweep: 30, 7 or 1 days left
 	AuditTokenExpired      = "token.expired"       // the lifecycle sweep: the expiry passed
 	AuditTokenIdleDisabled = "token.idle_disabled" // the lifecycle sweep: unused too long
+	AuditTokenNetworks     = "token.networks"      // its allowed networks changed
 	AuditAccountCreate     = "account.create"
 	AuditAccountUpdate     = "account.update"
 	AuditAccountDelete     = "account.delete"
@@ -79,6 +81,11 @@ const (
 	AuditGroupDelete       = "group.delete"
 	AuditPolicyUpdate      = "policy.update"
 )
+
+// AuditTokenOutsideNetworks is the event of a token presented from outside the networks it
+// is bound to: whoever presents it is not where its owner said it would be used, so it may
+// have leaked.
+const AuditTokenOutsideNetworks = "token.used_outside_allowed_networks"
 
 // operator is the principal of the operator at the command line, as the audit trail names
 // it. It holds no permission: the operator's methods (Operator) check none.
@@ -123,7 +130,37 @@ func PermissionList(set PermissionSet) string {
 // TokenGenerated, TokenRenamed and TokenRevoked are the events of a token's life; account
 // is its owner's identifier.
 func TokenGenerated(by AuditEvent, t Token, account string) AuditEvent {
-	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), "name: "+t.Name).NotifyToken(EventTokenGenerated, t.ID, nil)
+	detail := "name: " + t.Name
+	if t.AllowedNetworks != nil {
+		detail += "; allowed networks: " + NetworkList(t.AllowedNetworks)
+	}
+	if t.Permissions != nil {
+		detail += "; permissions: " + PermissionList(*t.Permissions)
+	}
+	return by.As(AuditTokenGenerate, TokenTarget(t.ID, account), detail).NotifyToken(EventTokenGenerated, t.ID, nil)
+}
+
+// TokenNetworksSet is the event of a change of the networks a token works from (nil:
+// anywhere).
+func TokenNetworksSet(by AuditEvent, id, account string, networks []netip.Prefix) AuditEvent {
+	return by.As(AuditTokenNetworks, TokenTarget(id, account), "allowed networks: "+NetworkList(networks))
+}
+
+// TokenUsedOutsideNetworks is the event of t presented from outside its allowed networks;
+// by.Source is the address it came from. It has no actor: whoever presented the token is
+// not authenticated.
+func TokenUsedOutsideNetworks(by AuditEvent, t Token) AuditEvent {
+	return by.As(AuditTokenOutsideNetworks, TokenTarget(t.ID, t.Account),
+		"presented from outside its allowed networks ("+NetworkList(t.AllowedNetworks)+"): it may have leaked").
+		NotifyToken(EventTokenOutsideNetworks, t.ID, Detail{"address": by.Source})
+}
+
+// NetworkList is a token's allowed networks as the audit trail writes them.
+func NetworkList(networks []netip.Prefix) string {
+	if networks == nil {
+		return "anywhere"
+	}
+	return strings.Join(CIDRStrings(networks), ", ")
 }
 
 func TokenRenamed(by AuditEvent, id, account, name string) AuditEvent {

@@ -91,13 +91,13 @@ func (o *Operator) CreateServiceAccount(ctx context.Context, identifier string, 
 // secret and the new token. Errors: ENotFound for an unknown account, EInvalid for a bad
 // name or a full account.
 func (o *Operator) GenerateToken(ctx context.Context, account, name string) (Secret, Token, error) {
-	return o.GenerateTokenFor(ctx, account, name, Lifetime{})
+	return o.GenerateTokenFor(ctx, account, name, Lifetime{}, Restrictions{})
 }
 
 // GenerateTokenFor is GenerateToken with the lifetime asked (the zero Lifetime: the
-// policy's default). Errors: those of GenerateToken, and EInvalid above the policy's
-// maximum.
-func (o *Operator) GenerateTokenFor(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
+// policy's default) and restrictions. Errors: those of GenerateToken, and EInvalid above
+// the policy's maximum or for permissions the account does not hold.
+func (o *Operator) GenerateTokenFor(ctx context.Context, account, name string, life Lifetime, r Restrictions) (Secret, Token, error) {
 	s := o.s
 	id, err := NormalizeAccountID(account)
 	if err != nil {
@@ -107,7 +107,10 @@ func (o *Operator) GenerateTokenFor(ctx context.Context, account, name string, l
 	if err != nil {
 		return "", Token{}, err
 	}
-	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, a.Kind, name, life)
+	if r, err = r.within(a.Effective, false, "account "+a.Identifier); err != nil {
+		return "", Token{}, err
+	}
+	secret, tokens, err := s.generate(ctx, s.by(operator), a.ID, a.Identifier, a.Kind, name, life, r)
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -159,7 +162,7 @@ func (o *Operator) AllTokens(ctx context.Context) ([]Token, error) {
 // of its caller; a service account's tokens are an administrator's to make. GenerateToken
 // is the same without that rule, for an operator who overrides it. Errors: those of
 // GenerateToken, and EForbidden naming the permission.
-func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string, life Lifetime) (Secret, Token, error) {
+func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string, life Lifetime, r Restrictions) (Secret, Token, error) {
 	a, err := o.s.accountOf(ctx, account, "")
 	if err != nil {
 		return "", Token{}, err
@@ -169,7 +172,7 @@ func (o *Operator) GenerateTokenAsAPI(ctx context.Context, account, name string,
 			return "", Token{}, err
 		}
 	}
-	return o.GenerateTokenFor(ctx, a.Identifier, name, life)
+	return o.GenerateTokenFor(ctx, a.Identifier, name, life, r)
 }
 
 // RenameToken renames the live token of any account that ref names (a public id or a

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -50,6 +51,12 @@ type Principal struct {
 	// ReplacedSecret: the request presented the secret a rotation replaced, which works
 	// until TokenExpires (the grace end).
 	ReplacedSecret bool
+	// Scoped: the token carries a subset of its account's permissions, and Permissions is
+	// that subset as far as the account still holds it.
+	Scoped bool
+	// AllowedNetworks are the networks the token works from; nil: anywhere. Shared with
+	// the verification index: read only.
+	AllowedNetworks []netip.Prefix
 	// Source is where the request came from (the client's address), as the audit trail
 	// records it; the API and the console set it, the service never judges by it.
 	Source string
@@ -91,7 +98,9 @@ type Service struct {
 	sessionIdle, sessionMax time.Duration
 	verifier                Verifier // nil: verify against the database
 	signIn                  *signInGate
-	reused                  reuseReports
+	reused                  perMinute      // reuse of replaced secrets reported (tokens.go)
+	outside                 perMinute      // uses from outside allowed networks reported (restrict.go)
+	reports                 sync.WaitGroup // audit writes running in the background
 	// idleMargin is added to every idle timeout: uses on other instances reach the
 	// database only at their next usage flush (sweep.go).
 	idleMargin time.Duration
@@ -187,9 +196,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 }
 
 // AuthenticateFrom returns the principal a token's secret speaks for when presented by c.
-// Anything that is not the secret of a live token of a live, active account gets
-// ErrInvalidToken; a database failure gets an internal error (so an outage is not mistaken
-// for a bad token).
+// Anything that is not the secret of a live token of a live, active account, presented
+// from within the token's allowed networks, gets ErrInvalidToken (a use from outside is
+// recorded in the audit trail, at most once a minute per token); a database failure gets
+// an internal error (so an outage is not mistaken for a bad token).
 func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller) (Principal, error) {
 	sec, ok := ParseSecret(secret)
 	if !ok {
@@ -211,6 +221,10 @@ func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller)
 		if p.ReplacedSecret {
 			s.reportReuse(ctx, p, sec.Digest())
 		}
+		return Principal{}, ErrInvalidToken
+	}
+	if !AllowedFrom(p.AllowedNetworks, c.Address) {
+		s.reportOutside(p, c)
 		return Principal{}, ErrInvalidToken
 	}
 	return p, nil

@@ -54,7 +54,7 @@ func (s *Service) CreateServiceAccountWithToken(ctx context.Context, p Principal
 	}
 	by := s.by(p)
 	a.Created = by.At
-	t, secret, err := s.newToken(ctx, by, a.Identifier, ServiceAccount, tokenName, life)
+	t, secret, err := s.newToken(ctx, by, a.Identifier, ServiceAccount, tokenName, life, Restrictions{})
 	if err != nil {
 		return Account{}, "", Token{}, err
 	}
@@ -189,8 +189,9 @@ func (s *Service) ServiceAccountTokens(ctx context.Context, p Principal, identif
 }
 
 // GenerateServiceAccountToken generates a token for a service account, with the same cap
-// and secret-once rule as own tokens. Errors: EForbidden, ENotFound, EInvalid.
-func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string, life Lifetime) (Secret, []Token, error) {
+// and secret-once rule as own tokens; its permissions lie within the account's (an
+// administrator may grant the account more first). Errors: EForbidden, ENotFound, EInvalid.
+func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, identifier, name string, life Lifetime, r Restrictions) (Secret, []Token, error) {
 	if err := RequireAccounts(p); err != nil {
 		return "", nil, err
 	}
@@ -198,7 +199,10 @@ func (s *Service) GenerateServiceAccountToken(ctx context.Context, p Principal, 
 	if err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, s.by(p), a.ID, a.Identifier, ServiceAccount, name, life)
+	if r, err = r.within(a.Effective, false, "service account "+a.Identifier); err != nil {
+		return "", nil, err
+	}
+	return s.generate(ctx, s.by(p), a.ID, a.Identifier, ServiceAccount, name, life, r)
 }
 
 // RenameServiceAccountToken renames a live token of a service account, named by public id

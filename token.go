@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,6 +39,11 @@ type Token struct {
 	// IdleDisabled is when the lifecycle sweep disabled it for being unused longer than the
 	// policy's idle timeout (sweep.go); zero while it is not.
 	IdleDisabled time.Time
+	// AllowedNetworks are the networks the token works from (reference §14); nil: anywhere.
+	AllowedNetworks []netip.Prefix
+	// Permissions the token carries, chosen at generation within its account's; nil: all
+	// of the account's. Verification grants what the account still holds of them.
+	Permissions *PermissionSet
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken

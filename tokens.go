@@ -3,7 +3,6 @@ package tokenward
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -20,8 +19,10 @@ type TokenStore interface {
 	LiveTokenByID(ctx context.Context, id string) (Token, error)
 	// LiveTokenByDigest returns the unrevoked token whose secret has that digest, or ENotFound.
 	LiveTokenByDigest(ctx context.Context, digest Digest) (Token, error)
-	// RenameToken sets a live token's name and returns it; ENotFound when it is not live.
-	RenameToken(ctx context.Context, id, name string, by AuditEvent) (Token, error)
+	// EditToken changes a live token's name and networks (nil fields stay as they are) and
+	// returns it, recording a change for every instance when the networks change.
+	// ENotFound when it is not live.
+	EditToken(ctx context.Context, id string, edit TokenEdit, by AuditEvent) (Token, error)
 	// RotateToken gives a live token a new secret and expiry; its current secret works
 	// until graceEnds (none unless after by.At). ENotFound when it is not live.
 	RotateToken(ctx context.Context, id string, digest Digest, hint string, expires, graceEnds time.Time, by AuditEvent) (Token, error)
@@ -98,15 +99,25 @@ func (s *Service) OwnTokens(ctx context.Context, p Principal) ([]Token, error) {
 // GenerateOwnToken generates a token for the caller's own account, which needs the API
 // Tokens permission. It returns the new secret (to be shown once) and all the caller's live
 // tokens with the new one last. Errors: EForbidden, EInvalid for a bad name or when the
-// account already holds MaxTokensPerAccount tokens.
-func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string, life Lifetime) (Secret, []Token, error) {
+// account already holds MaxTokensPerAccount tokens, for networks that are not CIDRs and
+// for permissions the caller does not hold (a caller authenticated by a scoped token
+// passes that scope on by default).
+func (s *Service) GenerateOwnToken(ctx context.Context, p Principal, name string, life Lifetime, r Restrictions) (Secret, []Token, error) {
 	if err := requireUserAccount(p); err != nil {
 		return "", nil, err
 	}
 	if err := require(p, TokenManagement, "generating API tokens"); err != nil {
 		return "", nil, err
 	}
-	return s.generate(ctx, s.by(p), p.AccountID, p.Account, p.Kind, name, life)
+	holder := "your account"
+	if p.Scoped {
+		holder = "the token this request authenticates with"
+	}
+	r, err := r.within(p.Permissions, p.Scoped, holder)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.generate(ctx, s.by(p), p.AccountID, p.Account, p.Kind, name, life, r)
 }
 
 // RenameOwnToken renames one of the caller's live tokens, named by public id or secret.
@@ -134,14 +145,7 @@ func (s *Service) RevokeOwnToken(ctx context.Context, p Principal, ref string) (
 // renameToken renames the live token of owner (anyOwner: of any account) that ref names:
 // the one path of every rename. Errors: ENotFound, EInvalid for a bad name.
 func (s *Service) renameToken(ctx context.Context, by AuditEvent, owner int64, ref, name string) (Token, error) {
-	t, err := s.tokenOf(ctx, owner, ref)
-	if err != nil {
-		return Token{}, err
-	}
-	if name, err = NormalizeTokenName(name); err != nil {
-		return Token{}, err
-	}
-	return s.store.RenameToken(ctx, t.ID, name, by)
+	return s.editToken(ctx, by, owner, ref, TokenEdit{Name: &name})
 }
 
 // revokeToken revokes the live token of owner (anyOwner: of any account) that ref names,
@@ -159,9 +163,10 @@ func (s *Service) revokeToken(ctx context.Context, by AuditEvent, owner int64, r
 	return t, nil
 }
 
-// newToken checks a new token's name and lifetime and returns it, with its secret, for the
-// account (identifier, kind) to generate it for at by.At. Errors: EInvalid.
-func (s *Service) newToken(ctx context.Context, by AuditEvent, account string, kind AccountKind, name string, life Lifetime) (Token, Secret, error) {
+// newToken checks a new token's name and lifetime and returns it, with its secret and
+// restrictions (checked by the caller), for the account (identifier, kind) to generate it
+// for at by.At. Errors: EInvalid.
+func (s *Service) newToken(ctx context.Context, by AuditEvent, account string, kind AccountKind, name string, life Lifetime, r Restrictions) (Token, Secret, error) {
 	name, err := NormalizeTokenName(name)
 	if err != nil {
 		return Token{}, "", err
@@ -170,13 +175,14 @@ func (s *Service) newToken(ctx context.Context, by AuditEvent, account string, k
 	if err != nil {
 		return Token{}, "", err
 	}
-	return Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), Account: account, Created: by.At, Expires: expires}, secret, nil
+	return Token{ID: NewTokenID(), Name: name, Hint: secret.Hint(), Account: account, Created: by.At, Expires: expires,
+		AllowedNetworks: r.Networks, Permissions: r.Permissions}, secret, nil
 }
 
 // generate creates a token for an account and returns its secret and the account's live
 // tokens with the new one last (the API's contract, whatever the clock's resolution).
-func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account string, kind AccountKind, name string, life Lifetime) (Secret, []Token, error) {
-	t, secret, err := s.newToken(ctx, by, account, kind, name, life)
+func (s *Service) generate(ctx context.Context, by AuditEvent, accountID int64, account string, kind AccountKind, name string, life Lifetime, r Restrictions) (Secret, []Token, error) {
+	t, secret, err := s.newToken(ctx, by, account, kind, name, life, r)
 	if err != nil {
 		return "", nil, err
 	}
@@ -285,29 +291,12 @@ func (s *Service) withLast(ctx context.Context, accountID int64, t Token, secret
 // grace period: whoever presents it did not get the new one, so it may have leaked.
 const AuditTokenReused = "token.reused_after_rotation"
 
-// reuseReports remembers when each token's reuse was last recorded, so that a client
-// retrying with a replaced secret writes one audit event a minute, not one a request.
-type reuseReports struct {
-	mu   sync.Mutex
-	last map[int64]time.Time // by token seq
-}
-
 // reportReuse records in the audit trail that p's token was presented with the secret its
 // rotation replaced after the grace period (digest is that secret's), at most once a
 // minute per token. It never fails the request, which gets its 401 either way.
 func (s *Service) reportReuse(ctx context.Context, p Principal, digest Digest) {
 	now := s.clock()
-	r := &s.reused
-	r.mu.Lock()
-	if r.last == nil {
-		r.last = map[int64]time.Time{}
-	}
-	due := now.Sub(r.last[p.TokenSeq]) >= time.Minute
-	if due {
-		r.last[p.TokenSeq] = now
-	}
-	r.mu.Unlock()
-	if !due {
+	if !s.reused.due(p.TokenSeq, now) {
 		return
 	}
 	t, err := s.store.TokenByReplacedDigest(ctx, digest)

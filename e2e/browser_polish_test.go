@@ -210,7 +210,7 @@ func TestConsolePolishInABrowser(t *testing.T) {
 		value(b, chromedp.Evaluate[chromedp.Void](`document.querySelector("details.menu[open] .inline-rename input").value = ""`))
 		b.type_(`details.menu[open] .inline-rename input`, "renamed from the menu")
 		b.click(`details.menu[open] .inline-rename button`)
-		b.waitText("Token renamed")
+		b.waitText("Token saved")
 		if got := b.text("table.tokens tbody"); !strings.Contains(got, "renamed from the menu") {
 			t.Errorf("the table after renaming from the menu reads %q", got)
 		}

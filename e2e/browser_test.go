@@ -259,7 +259,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		value(b, chromedp.Evaluate[chromedp.Void](`document.querySelector(".inline-rename input").value = ""`))
 		b.type_(`.inline-rename input`, "work laptop")
 		b.click(`.inline-rename button`)
-		b.waitText("Token renamed")
+		b.waitText("Token saved")
 		if got := value(b, chromedp.Value(chromedp.CSS(`.inline-rename input`))); got != "work laptop" {
 			t.Errorf("name after rename = %q", got)
 		}

@@ -46,7 +46,7 @@ func decode(t *testing.T, out string, v any) {
 }
 
 var (
-	tokenFields   = []string{"account", "account_type", "created", "expires_at", "hint", "id", "last_used", "name"}
+	tokenFields   = []string{"account", "account_type", "allowed_cidrs", "created", "expires_at", "hint", "id", "last_used", "name", "permissions"}
 	accountFields = []string{"active", "created", "description", "effective_permissions", "groups", "identifier",
 		"last_login", "last_used", "permissions", "roles", "type"}
 )
@@ -77,7 +77,7 @@ func TestCommands(t *testing.T) {
 		// token create --output json: the token's fields and its secret, once.
 		var created map[string]any
 		decode(t, mustRun(t, cmd("token", "create", "sa::bot", "--name", "deploy", "--output", "json")...), &created)
-		checkFields(t, "token create --output json", created, append(slices.Clone(tokenFields[:7]), "name", "secret"))
+		checkFields(t, "token create --output json", created, append(slices.Clone(tokenFields), "secret"))
 		secret, _ := created["secret"].(string)
 		if _, ok := tokenward.ParseSecret(secret); !ok || created["name"] != "deploy" || created["account"] != "sa::bot" {
 			t.Fatalf("token create --output json: %v", created)
@@ -175,7 +175,7 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("token revoke - : exit %d, %q", code, errOut)
 		}
 		decode(t, out, &revoked)
-		checkFields(t, "token revoke --output json", revoked, append(slices.Clone(tokenFields[:7]), "name", "revoked"))
+		checkFields(t, "token revoke --output json", revoked, append(slices.Clone(tokenFields), "revoked"))
 		service, storeDB, err := openService(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -128,11 +128,20 @@ type tokenView struct {
 	Expires     *time.Time            `json:"expires_at"`        // null: never
 	Revoked     *time.Time            `json:"revoked,omitempty"` // only from token revoke
 	Secret      string                `json:"secret,omitempty"`  // only from token create
+	// AllowedCidrs: the networks it works from, null for anywhere; Permissions: those it
+	// carries, null for all of its account's (reference §14).
+	AllowedCidrs []string               `json:"allowed_cidrs"`
+	Permissions  []tokenward.Permission `json:"permissions"`
 }
 
 func viewToken(t tokenward.Token) tokenView {
-	return tokenView{ID: t.ID, Name: t.Name, Hint: t.Hint, Account: t.Account, AccountType: t.AccountType,
-		Created: t.Created.UTC(), LastUsed: optionalTime(t.LastUsed), Expires: optionalTime(t.Expires), Revoked: optionalTime(t.Revoked)}
+	v := tokenView{ID: t.ID, Name: t.Name, Hint: t.Hint, Account: t.Account, AccountType: t.AccountType,
+		Created: t.Created.UTC(), LastUsed: optionalTime(t.LastUsed), Expires: optionalTime(t.Expires), Revoked: optionalTime(t.Revoked),
+		AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks)}
+	if t.Permissions != nil {
+		v.Permissions = t.Permissions.List()
+	}
+	return v
 }
 
 func nonNil(s []string) []string {

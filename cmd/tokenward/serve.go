@@ -125,6 +125,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	}
 	stopBackground()
 	<-runnerDone
+	service.WaitReports() // audit events of refused tokens still being written
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelFlush()
 	if err := verifier.FlushUsage(flushCtx); err != nil {

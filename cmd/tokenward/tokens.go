@@ -54,17 +54,23 @@ func (c *cli) tokenCreate() *cobra.Command {
 The 20-token cap applies. As in the API, a user account needs the token_management
 permission ("API Tokens") to have tokens; --force generates one anyway. Without
 --expires-in or --never-expires the token gets the organization's default lifetime
-(none unless a policy sets one).`,
+(none unless a policy sets one). --allowed-cidr (repeatable) binds the token to networks;
+--permission (repeatable) gives it only those of the account's permissions.`,
 		Example: `  T=$(tokenward token create admin@localhost --name laptop)
   tokenward token create sa::ci-bot --name deploy --output json
-  tokenward token create sa::ci-bot --name nightly --expires-in 720h`,
+  tokenward token create sa::ci-bot --name nightly --expires-in 720h
+  tokenward token create sa::ci-bot --name runner --allowed-cidr 10.0.0.0/8 --permission ingestion`,
 		Args: exactArgs("ACCOUNT")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "the token's name")
 	cmd.Flags().BoolVar(&force, "force", false, "generate it even for a user account without token_management")
-	lifetime := lifetimeFlags(cmd)
+	lifetime, restrictions := lifetimeFlags(cmd), restrictionFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		life, err := lifetime()
+		if err != nil {
+			return err
+		}
+		restrict, err := restrictions()
 		if err != nil {
 			return err
 		}
@@ -73,7 +79,7 @@ permission ("API Tokens") to have tokens; --force generates one anyway. Without
 			if force {
 				generate = o.GenerateTokenFor
 			}
-			secret, t, err := generate(cmd.Context(), args[0], name, life)
+			secret, t, err := generate(cmd.Context(), args[0], name, life, restrict)
 			if tokenward.ErrorCode(err) == tokenward.EForbidden {
 				return fmt.Errorf("%s; grant it, or pass --force to generate the token anyway", errorText(err))
 			}
@@ -204,4 +210,30 @@ func (c *cli) tokenRef(arg string) (string, error) {
 		return "", usageErrorf("-: standard input holds no token id or secret")
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// restrictionFlags adds --allowed-cidr and --permission to cmd and returns the reader of
+// the restrictions they ask for (none when neither is given).
+func restrictionFlags(cmd *cobra.Command) func() (tokenward.Restrictions, error) {
+	var cidrs, perms []string
+	cmd.Flags().StringArrayVar(&cidrs, "allowed-cidr", nil, "a network (CIDR or address) the token works from; repeat for several; default anywhere")
+	cmd.Flags().StringArrayVar(&perms, "permission", nil, "a permission the token carries; repeat for several; default all of the account's")
+	return func() (tokenward.Restrictions, error) {
+		var r tokenward.Restrictions
+		if cmd.Flags().Changed("allowed-cidr") {
+			networks, err := tokenward.ParseAllowedCIDRs(cidrs)
+			if err != nil {
+				return r, err
+			}
+			r.Networks = networks
+		}
+		if cmd.Flags().Changed("permission") {
+			set, err := tokenward.ParsePermissionList(perms)
+			if err != nil {
+				return r, err
+			}
+			r.Permissions = &set
+		}
+		return r, nil
+	}
 }

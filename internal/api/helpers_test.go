@@ -233,14 +233,16 @@ func (e *env) validate(req *http.Request, res *http.Response, body []byte) {
 
 // apiToken is a UserApiToken as a client decodes it.
 type apiToken struct {
-	TokenID       string  `json:"tokenID"`
-	TokenName     string  `json:"tokenName"`
-	Account       string  `json:"account"`
-	AccountType   string  `json:"accountType"`
-	DateGenerated int64   `json:"dateGenerated"`
-	LastUsed      *int64  `json:"lastUsed"`
-	ExpiresAt     *int64  `json:"expiresAt"`
-	Disabled      *string `json:"disabledReason"`
+	TokenID       string    `json:"tokenID"`
+	TokenName     string    `json:"tokenName"`
+	Account       string    `json:"account"`
+	AccountType   string    `json:"accountType"`
+	DateGenerated int64     `json:"dateGenerated"`
+	LastUsed      *int64    `json:"lastUsed"`
+	ExpiresAt     *int64    `json:"expiresAt"`
+	Disabled      *string   `json:"disabledReason"`
+	AllowedCidrs  *[]string `json:"allowedCidrs"` // nil: null
+	Permissions   *[]string `json:"permissions"`  // nil: null
 }
 
 // tokens decodes an OK container holding a token list.

@@ -144,7 +144,7 @@ func newHostileEnv(f testing.TB) *hostileEnv {
 	must(err)
 	_, err = tokenward.NewOperator(service).CreateServiceAccount(ctx, "sa::bot", 0, "")
 	must(err)
-	_, saTokens, err := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "ci", tokenward.Lifetime{})
+	_, saTokens, err := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "ci", tokenward.Lifetime{}, tokenward.Restrictions{})
 	must(err)
 	saToken := saTokens[0]
 	role, err := service.CreateRole(ctx, p, tokenward.RoleWrite{Name: ptr("viewers")})

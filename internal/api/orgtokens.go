@@ -9,23 +9,25 @@ import (
 
 // apiTokenModel is the ApiTokenModel object of the reference §3.
 type apiTokenModel struct {
-	ID                 string                `json:"id"`
-	Name               string                `json:"name"`
-	Account            string                `json:"account"`
-	AccountType        tokenward.AccountType `json:"accountType"`
-	Customer           string                `json:"customer"`
-	DateGenerated      int64                 `json:"dateGenerated"`
-	LastUsed           *int64                `json:"lastUsed"`
-	CreatedEpochMillis int64                 `json:"createdEpochMillis"`
-	ExpiresAt          *int64                `json:"expiresAt"` // ours (§13): null, never
-	DisabledReason     *string               `json:"disabledReason"`
+	ID                 string                 `json:"id"`
+	Name               string                 `json:"name"`
+	Account            string                 `json:"account"`
+	AccountType        tokenward.AccountType  `json:"accountType"`
+	Customer           string                 `json:"customer"`
+	DateGenerated      int64                  `json:"dateGenerated"`
+	LastUsed           *int64                 `json:"lastUsed"`
+	CreatedEpochMillis int64                  `json:"createdEpochMillis"`
+	ExpiresAt          *int64                 `json:"expiresAt"` // ours (§13): null, never
+	DisabledReason     *string                `json:"disabledReason"`
+	AllowedCidrs       []string               `json:"allowedCidrs"` // ours (§14): null, anywhere
+	Permissions        []tokenward.Permission `json:"permissions"`  // ours (§14): null, all of the account's
 }
 
 func (s *Server) toAPITokenModel(t tokenward.Token) apiTokenModel {
 	created := t.Created.UnixMilli()
 	return apiTokenModel{ID: t.ID, Name: t.Name, Account: t.Account, AccountType: t.AccountType, Customer: s.org,
 		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires),
-		DisabledReason: s.disabledReason(t)}
+		DisabledReason: s.disabledReason(t), AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions)}
 }
 
 // listOrgTokens streams every live token of the organization as one plain list (the

@@ -187,11 +187,11 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	name, life, err := decodeGenerate(w, r)
+	name, life, restrict, err := decodeGenerate(w, r)
 	if err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), name, life)
+	secret, tokens, err := s.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("saId"), name, life, restrict)
 	if err != nil {
 		return err
 	}
@@ -200,14 +200,11 @@ func (s *Server) generateServiceAccountToken(w http.ResponseWriter, r *http.Requ
 }
 
 func (s *Server) renameServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body renameBody
-	if err := decodeBody(w, r, &body, false); err != nil {
+	edit, err := decodeEdit(w, r)
+	if err != nil {
 		return err
 	}
-	if body.TokenName == nil {
-		return tokenward.Errorf(tokenward.EInvalid, "tokenName is required")
-	}
-	t, err := s.service.RenameServiceAccountToken(r.Context(), p, r.PathValue("saId"), r.PathValue("token"), *body.TokenName)
+	t, err := s.service.EditServiceAccountToken(r.Context(), p, r.PathValue("saId"), r.PathValue("token"), edit)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,9 @@ import (
 
 const day = 24 * time.Hour
 
-// secondInstance is another tokenward instance on e's database, as serve would run it: its
+// otherInstance is another tokenward instance on e's database, as serve would run it: its
 // own connections, verification index and service, on e's clock.
-func secondInstance(t *testing.T, e *env) (*tokenward.Service, *auth.Verifier) {
+func otherInstance(t *testing.T, e *env) (*tokenward.Service, *auth.Verifier) {
 	t.Helper()
 	db, err := store.Open(context.Background(), e.dsn)
 	if err != nil {
@@ -82,7 +82,7 @@ func TestLifecycleSweepNoticesOnce(t *testing.T) {
 			e.remember(tokens[len(tokens)-1].TokenID)
 		}
 		ids := e.ownTokenIDs(t, jane)
-		other, _ := secondInstance(t, e)
+		other, _ := otherInstance(t, e)
 
 		steps := []struct {
 			at   time.Duration // after the tokens were generated
@@ -159,7 +159,7 @@ func TestIdleTimeout(t *testing.T) {
 		gen("rotated") // its secret is replaced below
 		local := gen("local")
 		ids := e.ownTokenIDs(t, jane)
-		other, otherIndex := secondInstance(t, e)
+		other, otherIndex := otherInstance(t, e)
 		start := e.clock.Now()
 
 		var effect struct {

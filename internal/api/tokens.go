@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -21,13 +22,27 @@ type userAPIToken struct {
 	// DisabledReason is "expired" or "idle" for a listed token that no longer works; null
 	// otherwise.
 	DisabledReason *string `json:"disabledReason"`
+	// AllowedCidrs are the networks it works from (§14); null: anywhere.
+	AllowedCidrs []string `json:"allowedCidrs"`
+	// Permissions it carries (§14); null: all of the account's.
+	Permissions []tokenward.Permission `json:"permissions"`
 }
 
 // userToken is t as a UserApiToken, its disabledReason as of the service's clock.
 func (s *Server) userToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
 		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires),
-		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t)}
+		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t),
+		AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions)}
+}
+
+// scopeList is a token's permissions as the API lists them: null for all of the
+// account's, [] for none.
+func scopeList(set *tokenward.PermissionSet) []tokenward.Permission {
+	if set == nil {
+		return nil
+	}
+	return set.List()
 }
 
 func (s *Server) userTokens(ts []tokenward.Token) []userAPIToken {
@@ -69,16 +84,42 @@ type tokenNameBody struct {
 	TokenName        string `json:"tokenName"`
 	ExpiresInSeconds *int64 `json:"expiresInSeconds"` // reference §13; absent: the policy's default
 	NeverExpires     bool   `json:"neverExpires"`
+	// AllowedCidrs and Permissions restrict the token (§14); absent or null: no restriction.
+	AllowedCidrs []string `json:"allowedCidrs"`
+	Permissions  []string `json:"permissions"`
 }
 
-// decodeGenerate reads a generate request's optional body: the name and lifetime asked.
-func decodeGenerate(w http.ResponseWriter, r *http.Request) (string, tokenward.Lifetime, error) {
+// decodeGenerate reads a generate request's optional body: the name, lifetime and
+// restrictions asked.
+func decodeGenerate(w http.ResponseWriter, r *http.Request) (string, tokenward.Lifetime, tokenward.Restrictions, error) {
 	var body tokenNameBody
 	if err := decodeBody(w, r, &body, true); err != nil {
-		return "", tokenward.Lifetime{}, err
+		return "", tokenward.Lifetime{}, tokenward.Restrictions{}, err
 	}
 	life, err := body.lifetime()
-	return body.TokenName, life, err
+	if err != nil {
+		return "", life, tokenward.Restrictions{}, err
+	}
+	restrict, err := body.restrictions()
+	return body.TokenName, life, restrict, err
+}
+
+// restrictions are the restrictions the body asks for. Errors: EInvalid naming a bad CIDR
+// or an unknown permission.
+func (b tokenNameBody) restrictions() (tokenward.Restrictions, error) {
+	networks, err := tokenward.ParseAllowedCIDRs(b.AllowedCidrs)
+	if err != nil {
+		return tokenward.Restrictions{}, err
+	}
+	r := tokenward.Restrictions{Networks: networks}
+	if b.Permissions != nil {
+		set, err := tokenward.ParsePermissionList(b.Permissions)
+		if err != nil {
+			return r, tokenward.Errorf(tokenward.EInvalid, "permissions: %s", tokenward.ErrorMessage(err))
+		}
+		r.Permissions = &set
+	}
+	return r, nil
 }
 
 // lifetime is the lifetime the body asks for.
@@ -93,11 +134,38 @@ func (b tokenNameBody) lifetime() (tokenward.Lifetime, error) {
 	return life, nil
 }
 
-// renameBody is the body of a rename request. tokenID is accepted and ignored: the path
-// names the token.
+// renameBody is the body of a PUT on a token: its name, its allowed networks (§14) or
+// both. tokenID is accepted and ignored: the path names the token.
 type renameBody struct {
 	TokenID   string  `json:"tokenID"`
 	TokenName *string `json:"tokenName"`
+	// AllowedCidrs: absent keeps them; null: anywhere.
+	AllowedCidrs json.RawMessage `json:"allowedCidrs"`
+}
+
+// decodeEdit reads a PUT on a token. Errors: EInvalid for a body that changes nothing or
+// names a bad CIDR.
+func decodeEdit(w http.ResponseWriter, r *http.Request) (tokenward.TokenEdit, error) {
+	var body renameBody
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return tokenward.TokenEdit{}, err
+	}
+	edit := tokenward.TokenEdit{Name: body.TokenName}
+	if body.AllowedCidrs != nil {
+		var list []string
+		if err := json.Unmarshal(body.AllowedCidrs, &list); err != nil {
+			return edit, tokenward.Errorf(tokenward.EInvalid, "allowedCidrs must be a list of CIDRs, or null for anywhere")
+		}
+		networks, err := tokenward.ParseAllowedCIDRs(list)
+		if err != nil {
+			return edit, err
+		}
+		edit.Networks = &networks
+	}
+	if edit.Name == nil && edit.Networks == nil {
+		return edit, tokenward.Errorf(tokenward.EInvalid, "tokenName is required (or allowedCidrs, to change only those)")
+	}
+	return edit, nil
 }
 
 func (s *Server) listOwnTokens(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
@@ -110,11 +178,11 @@ func (s *Server) listOwnTokens(w http.ResponseWriter, r *http.Request, p tokenwa
 }
 
 func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	name, life, err := decodeGenerate(w, r)
+	name, life, restrict, err := decodeGenerate(w, r)
 	if err != nil {
 		return err
 	}
-	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, name, life)
+	secret, tokens, err := s.service.GenerateOwnToken(r.Context(), p, name, life, restrict)
 	if err != nil {
 		return err
 	}
@@ -123,14 +191,11 @@ func (s *Server) generateOwnToken(w http.ResponseWriter, r *http.Request, p toke
 }
 
 func (s *Server) renameOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	var body renameBody
-	if err := decodeBody(w, r, &body, false); err != nil {
+	edit, err := decodeEdit(w, r)
+	if err != nil {
 		return err
 	}
-	if body.TokenName == nil {
-		return tokenward.Errorf(tokenward.EInvalid, "tokenName is required")
-	}
-	t, err := s.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), *body.TokenName)
+	t, err := s.service.EditOwnToken(r.Context(), p, r.PathValue("id"), edit)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func TestVerifierFollowsEveryChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		botSecret, _, err := a.service.GenerateServiceAccountToken(ctx, p, bot.Identifier, "main", tokenward.Lifetime{})
+		botSecret, _, err := a.service.GenerateServiceAccountToken(ctx, p, bot.Identifier, "main", tokenward.Lifetime{}, tokenward.Restrictions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,8 +240,8 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 	if _, err := service.CreateServiceAccount(ctx, p, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
 		t.Fatal(err)
 	}
-	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a", tokenward.Lifetime{})
-	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b", tokenward.Lifetime{})
+	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a", tokenward.Lifetime{}, tokenward.Restrictions{})
+	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b", tokenward.Lifetime{}, tokenward.Restrictions{})
 	for _, s := range []tokenward.Secret{adminSecret, revoked, sibling} {
 		if _, ok := v.Verify(s.Digest()); !ok {
 			t.Fatal("a token does not verify before the outage")

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -73,6 +74,34 @@ func BenchmarkVerify(b *testing.B) {
 	if !verify(known) || verify(unknown) {
 		b.Fatal("the known token must verify and the unknown one must not")
 	}
+	// A token bound to three networks and scoped to one permission: verification plus the
+	// network check AuthenticateFrom makes.
+	scope := tokenward.NewPermissionSet(tokenward.Ingestion)
+	networks, err := tokenward.ParseAllowedCIDRs([]string{"10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := tokenward.NewOperator(tokenward.NewService(tokenward.Config{Store: db, Verifier: v}))
+	if _, err := op.CreateUser(context.Background(), "bench@example.com", scope, ""); err != nil {
+		b.Fatal(err)
+	}
+	restricted, _, err := op.GenerateTokenFor(context.Background(), "bench@example.com", "bench",
+		tokenward.Lifetime{}, tokenward.Restrictions{Networks: networks, Permissions: &scope})
+	if err != nil {
+		b.Fatal(err)
+	}
+	caller := netip.MustParseAddr("127.0.0.1")
+	verifyFrom := func(text string) bool {
+		s, ok := tokenward.ParseSecret(text)
+		if !ok {
+			return false
+		}
+		p, ok := v.Verify(s.Digest())
+		return ok && tokenward.AllowedFrom(p.AllowedNetworks, caller)
+	}
+	if !verifyFrom(restricted.Reveal()) {
+		b.Fatal("the restricted token must verify from 127.0.0.1")
+	}
 	baseline := make(map[[32]byte]int64, n)
 	for i := range n {
 		baseline[sha256.Sum256([]byte(seed.Secret(i)))] = int64(i)
@@ -87,6 +116,13 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			verify(unknown)
+		}
+	})
+	b.Run("known-restricted", func(b *testing.B) {
+		b.ReportAllocs()
+		text := restricted.Reveal()
+		for b.Loop() {
+			verifyFrom(text)
 		}
 	})
 	b.Run("baseline-sha256-map", func(b *testing.B) {

@@ -176,7 +176,7 @@ func TestMissesAnsweredFromMemory(t *testing.T) {
 		if _, err := b.service.CreateServiceAccount(ctx, admin, tokenward.ServiceAccountWrite{Identifier: "sa::bot"}); err != nil {
 			t.Fatal(err)
 		}
-		bot, _, err := b.service.GenerateServiceAccountToken(ctx, admin, "sa::bot", "", tokenward.Lifetime{})
+		bot, _, err := b.service.GenerateServiceAccountToken(ctx, admin, "sa::bot", "", tokenward.Lifetime{}, tokenward.Restrictions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func (e *edit) publish() {
 
 // apply replaces what the index knows of one account and its live tokens. A state with no
 // identifier is a deleted account: it and its tokens leave the index. A token that stays
-// keeps its entry (and the use noted on it) unless its expiry changed. The account's new state is visible at once;
+// keeps its entry (and the use noted on it) unless its expiry or restrictions changed. The account's new state is visible at once;
 // its tokens' arrivals and departures when the edit is published.
 func (e *edit) apply(state VerificationState, live []LiveToken) {
 	v := e.v
@@ -74,10 +74,12 @@ func (e *edit) apply(state VerificationState, live []LiveToken) {
 	a.tokens = a.tokens[:0]
 	for _, t := range live {
 		s := e.shard(t.Digest)
-		if old := s.tokens[t.Digest]; old == nil || old.seq != t.Seq || old.account != a || old.expires != t.Expires || old.replaced != t.Replaced {
-			// Entries are read without locks, so a changed expiry (a new policy maximum) is
-			// a new entry, carrying over the use noted on the old one.
-			ne := &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a}
+		l := limitsOf(t)
+		if old := s.tokens[t.Digest]; old == nil || old.seq != t.Seq || old.account != a || old.expires != t.Expires ||
+			old.replaced != t.Replaced || !old.limits.same(l) {
+			// Entries are read without locks, so a changed expiry (a new policy maximum) or
+			// restriction is a new entry, carrying over the use noted on the old one.
+			ne := &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a, limits: l}
 			if old != nil && old.seq == t.Seq {
 				ne.lastUsed.Store(old.lastUsed.Load())
 			}

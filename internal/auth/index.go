@@ -7,6 +7,8 @@ package auth
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,15 +43,47 @@ type accountState struct {
 	usable    bool                // live and active
 }
 
-// entry is a live token in the index. Readers only read seq and account; lastUsed and
-// queued belong to usage recording (usage.go).
+// entry is a live token in the index. Readers only read seq, expires, replaced, account
+// and limits; lastUsed and queued belong to usage recording (usage.go). The field order
+// keeps it at 48 bytes, the size class it had before limits.
 type entry struct {
 	seq      int64
 	expires  int64 // epoch milliseconds; 0: never (Authenticate refuses it from then on)
-	replaced bool  // the secret a rotation replaced: it works until expires, its grace end
 	account  *account
+	limits   *limits      // nil: the token restricts nothing
 	lastUsed atomic.Int64 // epoch milliseconds of the newest use noted
 	queued   atomic.Bool  // in a usage queue, waiting for the next flush
+	replaced bool         // the secret a rotation replaced: it works until expires, its grace end
+}
+
+// limits are a restricted token's restrictions, immutable once published: the principal
+// carries the networks slice as it is (no copy), and the permissions are one AND with the
+// account's current ones, so that what the account loses the token loses at once.
+type limits struct {
+	networks    []netip.Prefix // nil: anywhere
+	permissions tokenward.PermissionSet
+	scoped      bool // permissions is a subset; false: all of the account's
+}
+
+// limitsOf returns t's restrictions for its entry; nil when it has none.
+func limitsOf(t LiveToken) *limits {
+	if t.Networks == nil && t.Permissions == nil {
+		return nil
+	}
+	l := &limits{networks: t.Networks, permissions: ^tokenward.PermissionSet(0)}
+	if t.Permissions != nil {
+		l.permissions, l.scoped = *t.Permissions, true
+	}
+	return l
+}
+
+// same reports whether l and m restrict alike (both nil included).
+func (l *limits) same(m *limits) bool {
+	if l == nil || m == nil {
+		return l == m
+	}
+	return l.permissions == m.permissions && l.scoped == m.scoped && slices.Equal(l.networks, m.networks) &&
+		(l.networks == nil) == (m.networks == nil)
 }
 
 // Verifier implements tokenward.Verifier over an in-memory index.
@@ -140,6 +174,10 @@ func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
 	}
 	p := st.principal
 	p.TokenSeq = e.seq
+	if l := e.limits; l != nil {
+		p.Permissions &= l.permissions
+		p.Scoped, p.AllowedNetworks = l.scoped, l.networks
+	}
 	if e.expires != 0 {
 		p.TokenExpires = time.UnixMilli(e.expires).UTC()
 		p.ReplacedSecret = e.replaced

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tokenward/tokenward"
@@ -38,4 +39,8 @@ type LiveToken struct {
 	AccountID int64
 	Expires   int64 // epoch milliseconds; 0: never
 	Replaced  bool  // the secret a rotation replaced, working until Expires (its grace end)
+	// Networks the token works from; nil: anywhere.
+	Networks []netip.Prefix
+	// Permissions the token carries; nil: all of its account's.
+	Permissions *tokenward.PermissionSet
 }

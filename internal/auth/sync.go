@@ -37,7 +37,7 @@ func (v *Verifier) Load(ctx context.Context) error {
 	size := 0
 	if err := v.src.EachLiveToken(ctx, func(t LiveToken) {
 		if a := accounts[t.AccountID]; a != nil {
-			shards[shardOf(t.Digest)].tokens[t.Digest] = &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a}
+			shards[shardOf(t.Digest)].tokens[t.Digest] = &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a, limits: limitsOf(t)}
 			a.tokens = append(a.tokens, t.Digest)
 			size++
 		}

@@ -259,8 +259,9 @@ func (db *DB) CountLiveTokens(ctx context.Context) (int, error) {
 }
 
 // liveTokenColumns are what the verification index reads of a live token: its secret's
-// digest and, during a rotation's overlap, the previous secret's.
-const liveTokenColumns = `seq, digest, account_id, COALESCE(expires_at, 0), previous_digest, COALESCE(previous_until, 0)`
+// digest and, during a rotation's overlap, the previous secret's, and its restrictions.
+const liveTokenColumns = `seq, digest, account_id, COALESCE(expires_at, 0), previous_digest, COALESCE(previous_until, 0),
+	allowed_cidrs, permissions`
 
 // liveTokenScan reads liveTokenColumns, reusing its buffers across rows.
 type liveTokenScan struct{ digest, previous []byte }
@@ -271,9 +272,11 @@ type liveTokenScan struct{ digest, previous []byte }
 func (s *liveTokenScan) scan(rows *sql.Rows, fn func(auth.LiveToken)) error {
 	var t auth.LiveToken
 	var until int64
-	if err := rows.Scan(&t.Seq, &s.digest, &t.AccountID, &t.Expires, &s.previous, &until); err != nil {
+	var networks, scope sql.NullString
+	if err := rows.Scan(&t.Seq, &s.digest, &t.AccountID, &t.Expires, &s.previous, &until, &networks, &scope); err != nil {
 		return fmt.Errorf("scan token: %w", err)
 	}
+	t.Networks, t.Permissions = parseNetworks(networks), parseScope(scope)
 	copy(t.Digest[:], s.digest)
 	fn(t)
 	if len(s.previous) == len(t.Digest) {

@@ -94,7 +94,7 @@ func (w *eventWorld) steps() []eventStep {
 			return err
 		}, `{"permissions":[]}`},
 		{"generate", tokenward.EventTokenGenerated, admin, sa, saType, "deploy", func() error {
-			secret, tokens, err := s.GenerateServiceAccountToken(ctx, p, sa, "deploy", tokenward.Lifetime{})
+			secret, tokens, err := s.GenerateServiceAccountToken(ctx, p, sa, "deploy", tokenward.Lifetime{}, tokenward.Restrictions{})
 			if err == nil {
 				w.secret, w.tokenID = secret, tokens[len(tokens)-1].ID
 			}
@@ -248,7 +248,7 @@ func TestLifecycleSweepEvents(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		w := newEventWorld(t, engine)
 		ctx := context.Background()
-		_, tok, err := w.op.GenerateTokenFor(ctx, "admin@example.com", "short", tokenward.Lifetime{In: 10 * 24 * time.Hour})
+		_, tok, err := w.op.GenerateTokenFor(ctx, "admin@example.com", "short", tokenward.Lifetime{In: 10 * 24 * time.Hour}, tokenward.Restrictions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,8 @@ import (
 
 // tokenColumns are the columns scanTokens reads, joined with the owning account.
 const tokenColumns = `t.id, t.name, t.hint, t.account_id, a.identifier, a.kind, a.active,
-	t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.rotated_at, t.previous_until, t.idle_disabled_at`
+	t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.rotated_at, t.previous_until, t.idle_disabled_at,
+	t.allowed_cidrs, t.permissions`
 
 func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	var t tokenward.Token
@@ -21,8 +22,9 @@ func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	var active bool
 	var created int64
 	var lastUsed, revoked, expires, rotated, graceEnds, idle sql.NullInt64
+	var networks, scope sql.NullString
 	if err := row.Scan(&t.ID, &t.Name, &t.Hint, &t.AccountID, &t.Account, &kind, &active,
-		&created, &lastUsed, &revoked, &expires, &rotated, &graceEnds, &idle); err != nil {
+		&created, &lastUsed, &revoked, &expires, &rotated, &graceEnds, &idle, &networks, &scope); err != nil {
 		return tokenward.Token{}, err
 	}
 	t.AccountType = tokenward.Account{Kind: tokenward.AccountKind(kind), Active: active}.Type()
@@ -31,6 +33,7 @@ func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	t.Revoked = fromMillis(revoked)
 	t.Expires, t.Rotated, t.GraceEnds = fromMillis(expires), fromMillis(rotated), fromMillis(graceEnds)
 	t.IdleDisabled = fromMillis(idle)
+	t.AllowedNetworks, t.Permissions = parseNetworks(networks), parseScope(scope)
 	return t, nil
 }
 
@@ -62,9 +65,11 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, d
 		return tokenward.TokenCapError(identifier)
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, expires_at)
-		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6, $7 FROM accounts a WHERE a.id = $5`,
-		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created), nullMillis(t.Expires)); err != nil {
+		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, expires_at,
+			allowed_cidrs, permissions)
+		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6, $7, $8, $9 FROM accounts a WHERE a.id = $5`,
+		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created), nullMillis(t.Expires),
+		networksValue(t.AllowedNetworks), permissionsValue(t.Permissions)); err != nil {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	if err := insertAudit(ctx, tx, tokenward.TokenGenerated(by, *t, identifier)); err != nil {
@@ -138,22 +143,7 @@ func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.T
 
 // RenameToken sets a live token's name and returns it; ENotFound when it is not live.
 func (db *DB) RenameToken(ctx context.Context, id, name string, by tokenward.AuditEvent) (tokenward.Token, error) {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var account string
-		err := tx.QueryRowContext(ctx, `UPDATE tokens SET name = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING account_identifier`,
-			name, id).Scan(&account)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tokenward.Errorf(tokenward.ENotFound, "no such token")
-		}
-		if err != nil {
-			return fmt.Errorf("rename token: %w", err)
-		}
-		return insertAudit(ctx, tx, tokenward.TokenRenamed(by, id, account, name))
-	})
-	if err != nil {
-		return tokenward.Token{}, err
-	}
-	return db.LiveTokenByID(ctx, id)
+	return db.EditToken(ctx, id, tokenward.TokenEdit{Name: &name}, by)
 }
 
 // RevokeToken marks a live token revoked; ENotFound when it is not live (already revoked
@@ -209,13 +199,15 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	var kind, direct, fromRoles string
 	var expires sql.NullInt64
 	var replaced int
+	var networks, scope sql.NullString
 	err := db.read.QueryRowContext(ctx, `
 		SELECT a.id, a.identifier, a.kind, t.seq, CASE WHEN t.digest = $1 THEN 0 ELSE 1 END,
-			CASE WHEN t.digest = $1 THEN t.expires_at ELSE CAST(t.previous_until AS BIGINT) END, `+permissionColumns+`
+			CASE WHEN t.digest = $1 THEN t.expires_at ELSE CAST(t.previous_until AS BIGINT) END, `+permissionColumns+`,
+			t.allowed_cidrs, t.permissions
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE (t.digest = $1 OR t.previous_digest = $1) AND t.revoked_at IS NULL AND t.idle_disabled_at IS NULL
 			AND a.deleted_at IS NULL AND a.active`, digest[:]).
-		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &replaced, &expires, &direct, &fromRoles)
+		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &replaced, &expires, &direct, &fromRoles, &networks, &scope)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
 	}
@@ -224,6 +216,11 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 	}
 	p.Kind, p.TokenExpires, p.ReplacedSecret = tokenward.AccountKind(kind), fromMillis(expires), replaced == 1
 	_, p.Permissions = effective(p.Kind, direct, fromRoles)
+	p.AllowedNetworks = parseNetworks(networks)
+	if set := parseScope(scope); set != nil {
+		p.Permissions &= *set
+		p.Scoped = true
+	}
 	return p, nil
 }
 

@@ -233,7 +233,11 @@ func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return onPage(err, back)
 	}
-	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), life)
+	restrict, err := formRestrictions(r)
+	if err != nil {
+		return onPage(err, back)
+	}
+	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), life, restrict)
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -245,11 +249,15 @@ func (c *Console) renameServiceAccountToken(w http.ResponseWriter, r *http.Reque
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	if _, err := c.service.RenameServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token"),
-		r.PostFormValue("name")); err != nil {
-		return onPage(err, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) })
+	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
+	edit, err := formEdit(r)
+	if err != nil {
+		return onPage(err, back)
 	}
-	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), flash{Notice: "Token renamed."})
+	if _, err := c.service.EditServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token"), edit); err != nil {
+		return onPage(err, back)
+	}
+	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")), flash{Notice: "Token saved."})
 }
 
 func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {

@@ -20,6 +20,7 @@ type apiAccessData struct {
 	// Expiring are the caller's tokens that expire within ownNoticeWindow or have
 	// expired, soonest first: the notice above the table.
 	Expiring []expiringToken
+	Held     []tokenward.Permission // what a new token may carry: the caller's permissions
 }
 
 // ownNoticeWindow is how far ahead the API Access page warns of a token's expiry: as far
@@ -68,7 +69,7 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	return view{Title: "API Access", Nav: "profile", Data: &apiAccessData{
 		Tokens: tokens, Remaining: tokenward.MaxTokensPerAccount - len(tokens), Account: p.Account,
 		CanGenerate: p.Permissions.Has(tokenward.TokenManagement), BaseURL: baseURL(r),
-		Expiry: newExpiryPicker(limits), Expiring: expiringOf(tokens, c.service.Now()),
+		Expiry: newExpiryPicker(limits), Expiring: expiringOf(tokens, c.service.Now()), Held: p.Permissions.List(),
 	}}, nil
 }
 
@@ -98,7 +99,11 @@ func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tok
 	if err != nil {
 		return onPage(err, back)
 	}
-	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life)
+	restrict, err := formRestrictions(r)
+	if err != nil {
+		return onPage(err, back)
+	}
+	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life, restrict)
 	if err != nil {
 		return onPage(err, back)
 	}
@@ -110,10 +115,15 @@ func (c *Console) renameOwnToken(w http.ResponseWriter, r *http.Request, p token
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	if _, err := c.service.RenameOwnToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name")); err != nil {
-		return onPage(err, func() (view, error) { return c.apiAccessView(r, p) })
+	back := func() (view, error) { return c.apiAccessView(r, p) }
+	edit, err := formEdit(r)
+	if err != nil {
+		return onPage(err, back)
 	}
-	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token renamed."})
+	if _, err := c.service.EditOwnToken(r.Context(), p, r.PathValue("id"), edit); err != nil {
+		return onPage(err, back)
+	}
+	return c.redirect(w, r, "/console/profile/api-access", flash{Notice: "Token saved."})
 }
 
 func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {

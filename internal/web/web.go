@@ -233,10 +233,13 @@ var funcs = template.FuncMap{
 		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
 		return s.Has(p)
 	},
-	"permName":    permissionName,
-	"add":         func(a, b int) int { return a + b },
-	"plural":      plural,
-	"accountLink": accountLink,
+	"permName":      permissionName,
+	"networks":      networksText, // restrict.go
+	"networksField": networksField,
+	"scope":         scopeText,
+	"add":           func(a, b int) int { return a + b },
+	"plural":        plural,
+	"accountLink":   accountLink,
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
