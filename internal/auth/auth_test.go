@@ -26,7 +26,7 @@ func newInstance(t *testing.T, dsn string) *instance {
 }
 
 func (in *instance) verifies(secret tokenward.Secret) (tokenward.Principal, bool) {
-	return in.verifier.Verify(secret.Digest())
+	return in.verifier.Verify(secret.Digest(), tokenward.Caller{})
 }
 
 func TestVerifierFollowsEveryChange(t *testing.T) {
@@ -204,7 +204,7 @@ func TestVerifyDoesNotAllocate(t *testing.T) {
 		text := s.Reveal()
 		allocs := testing.AllocsPerRun(1000, func() {
 			if sec, ok := tokenward.ParseSecret(text); ok {
-				in.verifier.Verify(sec.Digest())
+				in.verifier.Verify(sec.Digest(), tokenward.Caller{})
 			}
 		})
 		if allocs != 0 {
@@ -243,7 +243,7 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 	revoked, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "a", tokenward.Lifetime{})
 	sibling, _, _ := service.GenerateServiceAccountToken(ctx, p, "sa::bot", "b", tokenward.Lifetime{})
 	for _, s := range []tokenward.Secret{adminSecret, revoked, sibling} {
-		if _, ok := v.Verify(s.Digest()); !ok {
+		if _, ok := v.Verify(s.Digest(), tokenward.Caller{}); !ok {
 			t.Fatal("a token does not verify before the outage")
 		}
 	}
@@ -252,13 +252,13 @@ func TestRevocationHoldsWhenTheDatabaseGoesAway(t *testing.T) {
 	if _, err := service.RevokeServiceAccountToken(ctx, p, "sa::bot", revoked.Reveal()); err != nil {
 		t.Fatalf("revoke (committed through the writer): %v", err)
 	}
-	if _, ok := v.Verify(revoked.Digest()); ok {
+	if _, ok := v.Verify(revoked.Digest(), tokenward.Caller{}); ok {
 		t.Errorf("the revoked token still verifies on the revoking instance after a failed catch-up")
 	}
-	if _, ok := v.Verify(sibling.Digest()); ok {
+	if _, ok := v.Verify(sibling.Digest(), tokenward.Caller{}); ok {
 		t.Errorf("the revoked token's account is not suspended: its other token verifies")
 	}
-	if _, ok := v.Verify(adminSecret.Digest()); !ok {
+	if _, ok := v.Verify(adminSecret.Digest(), tokenward.Caller{}); !ok {
 		t.Errorf("another account's token was suspended too")
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tokenward/tokenward"
@@ -38,4 +39,12 @@ type LiveToken struct {
 	AccountID int64
 	Expires   int64 // epoch milliseconds; 0: never
 	Replaced  bool  // the secret a rotation replaced, working until Expires (its grace end)
+}
+
+// ClientUse is one client of a token as a usage flush writes it (tokenward.RecentClient).
+type ClientUse struct {
+	TokenSeq  int64
+	Address   netip.Addr // as tokenward.ClientAddressOf gives it
+	UserAgent string     // as tokenward.CleanUserAgent gives it
+	LastSeen  int64      // epoch milliseconds
 }
