@@ -73,10 +73,10 @@ func parseMatchingMethod(s MatchingMethod) (m MatchingMethod, ok bool) {
 type FieldKind int
 
 const (
-	TextField FieldKind = iota // matched by value(s) and matching method
-	TimeField                  // matched by start/end range, or "never" by EXACT on ""
-	BoolField                  // matched by value "true" or "false"
-	AddressField               // matched by an address or a CIDR (ParseAddressRange)
+	TextField    FieldKind = iota // matched by value(s) and matching method
+	TimeField                     // matched by start/end range, or "never" by EXACT on ""
+	BoolField                     // matched by value "true" or "false"
+	AddressField                  // matched by an address or a CIDR (ParseAddressRange)
 )
 
 // SearchSpec is what one entity's search accepts.

@@ -91,8 +91,8 @@ func TestRecordUsageKeepsTheNewestFiveClients(t *testing.T) {
 				"203.0.113.1|terraform/1.9|2000", "203.0.113.1|curl/8.5|1000",
 			}, []string{"192.0.2.9|other|1500"}},
 			{"a repeat, a stale time, three new clients (one twice in the batch)", []auth.ClientUse{
-				use(seq, "203.0.113.1", "curl/8.5", 5000),       // moves forward
-				use(seq, "2001:db8::1", "curl/8.5", 10),         // an older time: kept at 3000
+				use(seq, "203.0.113.1", "curl/8.5", 5000),          // moves forward
+				use(seq, "2001:db8::1", "curl/8.5", 10),            // an older time: kept at 3000
 				use(seq, "198.51.100.7", "bad\xff\x00agent", 6000), // the mapped address's client
 				use(seq, "192.0.2.1", long, 7000),
 				use(seq, "192.0.2.2", "", 8000),
