@@ -19,13 +19,14 @@ type apiTokenModel struct {
 	CreatedEpochMillis int64                 `json:"createdEpochMillis"`
 	ExpiresAt          *int64                `json:"expiresAt"` // ours (§13): null, never
 	DisabledReason     *string               `json:"disabledReason"`
+	RecentClients      []recentClient        `json:"recentClients"` // ours (§14): newest first, at most 5
 }
 
 func (s *Server) toAPITokenModel(t tokenward.Token) apiTokenModel {
 	created := t.Created.UnixMilli()
 	return apiTokenModel{ID: t.ID, Name: t.Name, Account: t.Account, AccountType: t.AccountType, Customer: s.org,
 		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires),
-		DisabledReason: s.disabledReason(t)}
+		DisabledReason: s.disabledReason(t), RecentClients: recentClientsOf(t)}
 }
 
 // listOrgTokens streams every live token of the organization as one plain list (the

@@ -19,14 +19,33 @@ type userAPIToken struct {
 	RotatedAt     *int64                `json:"rotatedAt"`
 	GraceEnds     *int64                `json:"gracePeriodEndsAt"` // while the previous secret still works
 	// DisabledReason is "expired" for a listed token that no longer works; null otherwise.
-	DisabledReason *string `json:"disabledReason"`
+	DisabledReason *string        `json:"disabledReason"`
+	RecentClients  []recentClient `json:"recentClients"` // ours (§14): newest first, at most 5
+}
+
+// recentClient is one of a token's recent clients (reference §14).
+type recentClient struct {
+	Address   string `json:"address"`
+	UserAgent string `json:"userAgent"`
+	LastSeen  int64  `json:"lastSeen"`
+}
+
+// recentClientsOf returns t's recent clients for JSON: an empty list, never null, when it
+// has none.
+func recentClientsOf(t tokenward.Token) []recentClient {
+	out := make([]recentClient, len(t.RecentClients))
+	for i, c := range t.RecentClients {
+		out[i] = recentClient{Address: c.Address.String(), UserAgent: c.UserAgent, LastSeen: c.LastSeen.UnixMilli()}
+	}
+	return out
 }
 
 // userToken is t as a UserApiToken, its disabledReason as of the service's clock.
 func (s *Server) userToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
 		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires),
-		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t)}
+		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t),
+		RecentClients: recentClientsOf(t)}
 }
 
 func (s *Server) userTokens(ts []tokenward.Token) []userAPIToken {
