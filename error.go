@@ -41,15 +41,15 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of the first *Error in err's chain, EInternal for any other
 // non-nil error, and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Code
-	default:
-		return EInternal
 	}
+	// AsType, not As: As needs a pointer to a variable, which escapes, so every call
+	// allocated, also on the verification path, where err is nil.
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return EInternal
 }
 
 // ErrorMessage returns the public message of the first *Error in err's chain, or a generic

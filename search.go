@@ -25,6 +25,9 @@ type SearchRequest struct {
 	Sort   *SearchSort       `json:"sort"`
 	Limit  int               `json:"limit"`
 	Offset int               `json:"offset"`
+	// Cursor, a page's Next or Previous (token search only), continues from where that
+	// page ended or began, in the same sort order; it wins over Offset.
+	Cursor string `json:"cursor"`
 }
 
 // SearchCondition is one condition. Values, when given, is an OR of values and wins over
@@ -84,6 +87,7 @@ type SearchSpec struct {
 	Keys        map[string]FieldKind // "freetext" included where supported
 	SortFields  []string
 	DefaultSort SearchSort
+	Cursors     bool // pages carry cursors, and a request may send one back
 }
 
 // Page is one page of search results. Total is the number of matches.
@@ -93,6 +97,12 @@ type Page[T any] struct {
 	Limit  int
 	Total  int
 	Sort   SearchSort
+	// Estimate, when Total is a lower bound (the count stopped at its cap), estimates the
+	// matches; 0 when there is none (a small table, or a search that cannot estimate).
+	Estimate int
+	// Next and Previous are the cursors of the pages after and before this one, where the
+	// search has cursors (tokens) and such a page exists; "" otherwise.
+	Next, Previous string
 }
 
 // More reports whether matches remain after this page.
@@ -110,6 +120,9 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 	}
 	if r.Offset < 0 || r.Offset > MaxSearchOffset {
 		return Errorf(EInvalid, "offset must be between 0 and %d", MaxSearchOffset)
+	}
+	if r.Cursor != "" && !spec.Cursors {
+		return Errorf(EInvalid, "this search pages by offset only; send no cursor")
 	}
 	if len(r.Query) > MaxSearchConditions {
 		return Errorf(EInvalid, "a search holds at most %d conditions", MaxSearchConditions)
@@ -215,6 +228,7 @@ var TokenSearch = SearchSpec{
 	},
 	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed"},
 	DefaultSort: SearchSort{Field: "dateGenerated", Ascending: false},
+	Cursors:     true,
 }
 
 // TokenFacets are the token fields whose distinct values a facet search lists.

@@ -127,7 +127,11 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 	if rep.baseline, err = measureBaseline(ctx, out, engine, direct, opts, rep.tokens); err != nil {
 		return nil, "", err
 	}
-	if rep.results, err = measure(ctx, out, engine, svc, db, direct, opts, requests(now, ids)); err != nil {
+	cursors, err := deepCursors(ctx, db)
+	if err != nil {
+		return nil, "", err
+	}
+	if rep.results, err = measure(ctx, out, engine, svc, db, direct, opts, requests(now, ids, cursors)); err != nil {
 		return nil, "", err
 	}
 	rep.measure = time.Since(began)
@@ -295,8 +299,31 @@ func identifiers(ctx context.Context, db *sql.DB) ([]string, error) {
 	return ids, nil
 }
 
-// requests are the token table's requests, as the console makes them.
-func requests(now time.Time, ids []string) []request {
+// deepPage is the page the deep-page requests read: by offset, and by the cursor that
+// the page before it answered, as the console's Next does.
+const deepPage = 400
+
+// deepCursors returns, for the default order and for lastUsed descending, the Next cursor
+// of the page before deepPage ("" when the organization has fewer pages).
+func deepCursors(ctx context.Context, db *store.DB) (map[string]string, error) {
+	cursors := map[string]string{}
+	for _, sort := range []string{"dateGenerated", "lastUsed"} {
+		req := tokenward.SearchRequest{Limit: pageSize, Offset: (deepPage - 2) * pageSize, Sort: &tokenward.SearchSort{Field: sort}}
+		if err := req.Normalize(tokenward.TokenSearch); err != nil {
+			return nil, err
+		}
+		page, err := db.SearchTokens(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("the cursor of page %d: %w", deepPage-1, err)
+		}
+		cursors[sort] = page.Next
+	}
+	return cursors, nil
+}
+
+// requests are the token table's requests, as the console makes them; cursors are
+// deepCursors'.
+func requests(now time.Time, ids []string, cursors map[string]string) []request {
 	day := int64(24 * time.Hour / time.Millisecond)
 	nowMs := now.UnixMilli()
 	weekAgo, monthAgo := nowMs-7*day, nowMs-30*day
@@ -351,9 +378,19 @@ func requests(now time.Time, ids []string) []request {
 			r.Sort = &tokenward.SearchSort{Field: "lastUsed", Ascending: false}
 			return r
 		}},
-		{"default order, page 400", func(int) tokenward.SearchRequest {
+		{fmt.Sprintf("default order, page %d", deepPage), func(int) tokenward.SearchRequest {
 			r := page()
-			r.Offset = 399 * pageSize
+			r.Offset = (deepPage - 1) * pageSize
+			return r
+		}},
+		{fmt.Sprintf("default order, page %d by cursor", deepPage), func(int) tokenward.SearchRequest {
+			r := page()
+			r.Cursor = cursors["dateGenerated"]
+			return r
+		}},
+		{fmt.Sprintf("lastUsed desc, page %d by cursor", deepPage), func(int) tokenward.SearchRequest {
+			r := page()
+			r.Sort, r.Cursor = &tokenward.SearchSort{Field: "lastUsed"}, cursors["lastUsed"]
 			return r
 		}},
 	}

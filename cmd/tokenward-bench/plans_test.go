@@ -43,7 +43,11 @@ func TestNoRequestScansTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range requests(now, ids) {
+		cursors, err := deepCursors(ctx, db)
+		if err != nil || cursors["dateGenerated"] == "" || cursors["lastUsed"] == "" {
+			t.Fatalf("cursors of page %d: %v %v", deepPage-1, cursors, err)
+		}
+		for _, r := range requests(now, ids, cursors) {
 			req := r.build(0)
 			if err := req.Normalize(tokenward.TokenSearch); err != nil {
 				t.Fatalf("%s: %v", r.name, err)

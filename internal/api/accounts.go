@@ -39,6 +39,12 @@ type paged[T any] struct {
 	TotalItems int                  `json:"totalItems"`
 	MoreItems  bool                 `json:"moreItems"`
 	Sort       tokenward.SearchSort `json:"sort"`
+	// Cursor continues after this page when sent back in the search request (token search;
+	// reference §1); PreviousCursor is ours, for the page before.
+	// TotalItemsEstimate (ours) estimates the matches when totalItems is a lower bound.
+	TotalItemsEstimate int    `json:"totalItemsEstimate,omitempty"`
+	Cursor             string `json:"cursor,omitempty"`
+	PreviousCursor     string `json:"previousCursor,omitempty"`
 }
 
 func toPaged[A, T any](p tokenward.Page[A], convert func(A) T) paged[T] {
@@ -46,7 +52,8 @@ func toPaged[A, T any](p tokenward.Page[A], convert func(A) T) paged[T] {
 	for i, a := range p.Items {
 		items[i] = convert(a)
 	}
-	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort}
+	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort,
+		Cursor: p.Next, PreviousCursor: p.Previous, TotalItemsEstimate: p.Estimate}
 }
 
 // pagedOf is toPaged for conversions that read more and so can fail.
@@ -55,7 +62,8 @@ func pagedOf[A, T any](p tokenward.Page[A], convert func(A) (T, error)) (paged[T
 	if err != nil {
 		return paged[T]{}, err
 	}
-	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort}, nil
+	return paged[T]{Items: items, Offset: p.Offset, Limit: p.Limit, TotalItems: p.Total, MoreItems: p.More(), Sort: p.Sort,
+		Cursor: p.Next, PreviousCursor: p.Previous, TotalItemsEstimate: p.Estimate}, nil
 }
 
 // convertAll converts every element of as, stopping at the first error; never nil.

@@ -58,20 +58,21 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	service  *tokenward.Service
-	org      string
-	logger   *slog.Logger
-	mux      *http.ServeMux
-	console  http.Handler
-	ready    func(context.Context) error
-	registry *prometheus.Registry
-	metrics  *metrics
-	invalid  *limit.Limiter
-	leaks    *limit.Limiter
-	verdicts *verdictLog // nil: forward auth logs each request
-	headers  sync.Map    // tokenward.PermissionSet → its X-Tokenward-Permissions value
-	trustXFF bool
-	table    []edge.Route // every route behind authentication, for Routes
+	service   *tokenward.Service
+	org       string
+	logger    *slog.Logger
+	mux       *http.ServeMux
+	console   http.Handler
+	ready     func(context.Context) error
+	registry  *prometheus.Registry
+	metrics   *metrics
+	invalid   *limit.Limiter
+	leaks     *limit.Limiter
+	verdicts  *verdictLog // nil: forward auth logs each request
+	headers   sync.Map    // tokenward.PermissionSet → its X-Tokenward-Permissions value
+	recorders sync.Pool   // *statusRecorder
+	trustXFF  bool
+	table     []edge.Route // every route behind authentication, for Routes
 }
 
 // New returns the API over service.
@@ -91,6 +92,7 @@ func New(service *tokenward.Service, cfg Config) *Server {
 	if !cfg.LogEveryVerdict {
 		s.verdicts = newVerdictLog(s.metrics.requests, "/auth/verify", "/auth/verify/")
 	}
+	s.recorders.New = func() any { return new(statusRecorder) }
 	s.routes()
 	return s
 }
@@ -99,12 +101,12 @@ func New(service *tokenward.Service, cfg Config) *Server {
 // The log line names the route pattern, never the path: a path may carry a token's secret.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := s.recorders.Get().(*statusRecorder)
+	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	h := rec.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store") // responses may carry a new secret; the console's pages may too
+	for name, values := range securityHeaders {
+		h[name] = values
+	}
 	if r.TLS != nil {
 		// Served over HTTPS by tokenward itself (--tls-cert): browsers keep to HTTPS for a
 		// year. Not includeSubDomains: other hosts of the domain are not ours to decide.
@@ -123,12 +125,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, errors.New("panic"))
 			}
 		}
-		if s.verdicts != nil && s.verdicts.note(s.logger, r.Pattern, rec.status, s.metrics.requests, start) {
-			return
+		if s.verdicts == nil || !s.verdicts.note(s.logger, r.Pattern, rec.status, s.metrics.requests, start) {
+			s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+			s.metrics.requests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
 		}
-		s.logger.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
-		s.metrics.requests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
+		s.putRecorder(rec) // last: the lines above read it (an aborted request re-panicked before)
 	}()
 	// The console checks its own requests, to answer them with a page.
 	if !strings.HasPrefix(r.URL.Path, "/console/") {
@@ -138,6 +140,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// securityHeaders go on every answer. The values are shared by every response rather than
+// made per request (http.Header.Set allocates a slice a call, four per verdict); sharing is
+// safe because net/http only reads them, and Header.Add on a shared key appends to a full
+// slice, which copies it. Cache-Control: answers may carry a new secret, console pages too.
+var securityHeaders = http.Header{
+	"X-Content-Type-Options": {"nosniff"},
+	"X-Frame-Options":        {"DENY"},
+	"Referrer-Policy":        {"no-referrer"},
+	"Cache-Control":          {"no-store"},
+}
+
+// putRecorder returns rec to the pool once its request is answered: a recorder a request,
+// made on the verification path, was an allocation net/http does not need.
+func (s *Server) putRecorder(rec *statusRecorder) {
+	*rec = statusRecorder{}
+	s.recorders.Put(rec)
 }
 
 // statusRecorder remembers the status written, for the request log.

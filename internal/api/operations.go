@@ -61,9 +61,9 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	case "":
 		s.metrics.allow.Inc()
 		h := w.Header()
-		h.Set("X-Tokenward-Account", p.Account)
-		h.Set("X-Tokenward-Account-Type", string(accountType(p)))
-		h.Set("X-Tokenward-Permissions", s.permissionsHeader(p.Permissions))
+		h["X-Tokenward-Account"] = []string{p.Account}
+		h["X-Tokenward-Account-Type"] = accountTypeHeaders[accountType(p)]
+		h["X-Tokenward-Permissions"] = s.permissionsHeader(p.Permissions)
 		setExpiresHeader(w, p)
 		w.WriteHeader(http.StatusOK)
 	case tokenward.EUnauthorized, tokenward.ETooMany:
@@ -85,7 +85,10 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 // appends the client's own query string to the check's path, so taking only one source
 // would let a client swap the proxy's required permission for one it holds.
 func requirePermissions(r *http.Request, p tokenward.Principal) error {
-	names := append(r.URL.Query()["permission"], r.Header.Values("X-Tokenward-Permission")...)
+	names := r.Header.Values("X-Tokenward-Permission")
+	if r.URL.RawQuery != "" { // parsing an empty query would still make a map, per verdict
+		names = append(r.URL.Query()["permission"], names...)
+	}
 	for _, list := range names {
 		for _, name := range strings.Split(list, ",") {
 			if strings.TrimSpace(name) == "" {
@@ -108,15 +111,23 @@ func accountType(p tokenward.Principal) tokenward.AccountType {
 	return tokenward.Account{Kind: p.Kind, Active: true}.Type()
 }
 
-// permissionsHeader is joinPermissions of set, made once per set: a verdict's header costs
-// a map lookup, not a string built per request. There are at most as many sets as
-// combinations of permissions, in practice a handful.
-func (s *Server) permissionsHeader(set tokenward.PermissionSet) string {
+// accountTypeHeaders are the X-Tokenward-Account-Type values, made once (see
+// securityHeaders for why a header value may be shared).
+var accountTypeHeaders = map[tokenward.AccountType][]string{
+	tokenward.TypeUser:                   {string(tokenward.TypeUser)},
+	tokenward.TypeServiceAccount:         {string(tokenward.TypeServiceAccount)},
+	tokenward.TypeInactiveServiceAccount: {string(tokenward.TypeInactiveServiceAccount)},
+}
+
+// permissionsHeader is the X-Tokenward-Permissions value of set, made once per set: a
+// verdict's header costs a map lookup, not a string built per request. There are at most as
+// many sets as combinations of permissions, in practice a handful.
+func (s *Server) permissionsHeader(set tokenward.PermissionSet) []string {
 	if v, ok := s.headers.Load(set); ok {
-		return v.(string)
+		return v.([]string)
 	}
-	v, _ := s.headers.LoadOrStore(set, joinPermissions(set))
-	return v.(string)
+	v, _ := s.headers.LoadOrStore(set, []string{joinPermissions(set)})
+	return v.([]string)
 }
 
 func joinPermissions(set tokenward.PermissionSet) string {

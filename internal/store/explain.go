@@ -28,15 +28,14 @@ type QueryPlan struct {
 // EXPLAIN (ANALYZE, BUFFERS) and so run the queries; SQLite's are EXPLAIN QUERY PLAN
 // either way. Errors are the database's, wrapped.
 func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchRequest, analyze bool) ([]QueryPlan, error) {
-	s, n, err := db.countTokenSearch(ctx, req)
+	planned, err := db.tokenSearchQueries(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	countSQL, countArgs := s.count()
-	pageSQL, pageArgs := s.page(n)
-	plans := []QueryPlan{{Label: "count", SQL: countSQL, Args: countArgs}, {Label: "page", SQL: pageSQL, Args: pageArgs}}
-	for i := range plans {
+	plans := make([]QueryPlan, len(planned))
+	for i, q := range planned {
 		p := &plans[i]
+		p.Label, p.SQL, p.Args = q.label, q.sql, q.args
 		if db.engine == Postgres {
 			p.Plan, err = db.postgresPlan(ctx, p.SQL, p.Args, analyze)
 			p.FullScan = strings.Contains(p.Plan, "Seq Scan on tokens")
@@ -44,7 +43,7 @@ func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchReque
 			p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
 			p.FullScan = sqliteTableScan.MatchString(p.Plan)
 		}
-		if p.Label == "count" && n >= max(s.cap, smallMatchSet) {
+		if strings.HasPrefix(p.Label, "count") && q.n >= max(q.s.cap, smallMatchSet) {
 			// The scan stopped at the count's limit: it read about limit / (share of
 			// tokens matching) rows, not every token, as a walk of the sort index would.
 			p.FullScan = false
@@ -54,6 +53,53 @@ func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchReque
 		}
 	}
 	return plans, nil
+}
+
+// plannedQuery is one query of a token search, with the search it belongs to and that
+// search's count of matches.
+type plannedQuery struct {
+	label, sql string
+	args       []any
+	s          *tokenSearch
+	n          int
+}
+
+// tokenSearchQueries returns the queries SearchTokens runs for req, running the counts
+// (which pick the pages' plans): a count and a page, or with a cursor a count of each
+// keyset range and a count and a page of each range the page reads.
+func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchRequest) ([]plannedQuery, error) {
+	counted := func(label string, s *tokenSearch, n int) []plannedQuery {
+		countSQL, countArgs := s.count()
+		out := []plannedQuery{{label: "count" + label, sql: countSQL, args: countArgs, s: s, n: n}}
+		if n > 0 {
+			pageSQL, pageArgs := s.page(n)
+			out = append(out, plannedQuery{label: "page" + label, sql: pageSQL, args: pageArgs, s: s, n: n})
+		}
+		return out
+	}
+	if req.Cursor == "" {
+		s, n, err := db.countTokenSearch(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return counted("", s, n), nil
+	}
+	c, err := decodeTokenCursor(req.Cursor, *req.Sort)
+	if err != nil {
+		return nil, err
+	}
+	expr, nullable := tokenSorts[c.Field], tokenNullableSorts[c.Field]
+	req.Offset = 0
+	req.Sort = &tokenward.SearchSort{Field: c.Field, Ascending: c.Asc != c.Before}
+	var out []plannedQuery
+	for i, r := range keysetRanges(expr, nullable, req.Sort.Ascending, c.Key, c.Seq, false) {
+		s, n, err := db.countTokenRange(ctx, req, r, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, counted(fmt.Sprintf(" of range %d", i+1), s, n)...)
+	}
+	return out, nil
 }
 
 // sqliteTableScan matches SQLite's plan line for reading a table in rowid order ("SCAN t"),

@@ -66,34 +66,185 @@ const smallMatchSet = 2_000
 // tokenward.TokenSearch. It counts the matches first, up to countBeyondPage past the page
 // (and at least smallMatchSet), through the index that narrows them most; that count picks
 // the plan of the page (see smallMatchSet). Total is exact when the matches end within
-// countBeyondPage of the page, a lower bound otherwise.
+// countBeyondPage of the page, a lower bound otherwise. A request with a cursor continues
+// from the position it names (searchTokensFrom); every page answers the cursors of the
+// pages after and before it.
 func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (tokenward.Page[tokenward.Token], error) {
+	if req.Cursor != "" {
+		return db.searchTokensFrom(ctx, req)
+	}
 	page := tokenward.Page[tokenward.Token]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
 	s, n, err := db.countTokenSearch(ctx, req)
 	if err != nil {
 		return page, err
 	}
 	page.Total = min(n, s.cap)
+	if n >= s.cap {
+		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
+			return page, err
+		} else if page.Estimate <= page.Total {
+			page.Estimate = 0 // no better than the count
+		}
+	}
 	if req.Offset >= n {
 		return page, nil // past the last match: no page query needed
 	}
+	rows, err := db.tokenRows(ctx, s, n)
+	if err != nil {
+		return page, err
+	}
+	setCursors(&page, rows)
+	return page, nil
+}
+
+// searchTokensFrom answers a search that continues from a cursor: the page after (or
+// before) its position, read as at most two index ranges (keysetRanges) with no OFFSET, so
+// page 400 costs what page 1 does. Total is the cursor's offset plus the matches from its
+// position on, counted up to countBeyondPage past the page.
+func (db *DB) searchTokensFrom(ctx context.Context, req tokenward.SearchRequest) (tokenward.Page[tokenward.Token], error) {
+	page := tokenward.Page[tokenward.Token]{Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
+	c, err := decodeTokenCursor(req.Cursor, *req.Sort)
+	if err != nil {
+		return page, err
+	}
+	expr, nullable := tokenSorts[c.Field], tokenNullableSorts[c.Field]
+	req.Offset = 0
+	for _, r := range keysetRanges(expr, nullable, c.Asc, c.Key, c.Seq, c.Before) {
+		s, n, err := db.countTokenRange(ctx, req, r, req.Limit+countBeyondPage-page.Total)
+		if err != nil {
+			return page, err
+		}
+		if page.Total += min(n, s.cap); page.Total >= req.Limit+countBeyondPage {
+			break
+		}
+	}
+	page.Total += c.Offset
+	if page.Total >= c.Offset+req.Limit+countBeyondPage {
+		s, err := db.planTokenSearch(req)
+		if err != nil {
+			return page, err
+		}
+		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
+			return page, err
+		} else if page.Estimate <= page.Total {
+			page.Estimate = 0 // no better than the count
+		}
+	}
+	// Previous walks the order backwards from the position: ASC NULLS FIRST turned
+	// around is DESC NULLS LAST, so the same ranges serve both directions.
+	walk := req
+	walk.Sort = &tokenward.SearchSort{Field: c.Field, Ascending: c.Asc != c.Before}
+	var rows []tokenRow
+	for _, r := range keysetRanges(expr, nullable, walk.Sort.Ascending, c.Key, c.Seq, false) {
+		if walk.Limit = req.Limit - len(rows); walk.Limit == 0 {
+			break
+		}
+		s, n, err := db.countTokenRange(ctx, walk, r, 0)
+		if err != nil {
+			return page, err
+		}
+		if n == 0 {
+			continue
+		}
+		more, err := db.tokenRows(ctx, s, n)
+		if err != nil {
+			return page, err
+		}
+		rows = append(rows, more...)
+	}
+	page.Offset = c.Offset
+	if c.Before {
+		slices.Reverse(rows)
+		page.Offset = max(0, c.Offset-len(rows))
+	}
+	setCursors(&page, rows)
+	return page, nil
+}
+
+// countTokenRange plans a search restricted to one keyset range and counts its matches,
+// up to capped past the page (at least smallMatchSet, as every count).
+func (db *DB) countTokenRange(ctx context.Context, req tokenward.SearchRequest, r func(*query), capped int) (*tokenSearch, int, error) {
+	s, err := db.planTokenSearch(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	r(&s.q)
+	s.cap = max(capped, req.Limit)
+	countSQL, countArgs := s.count()
+	var n int
+	if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return s, n, nil
+}
+
+// tokenRow is a token of a page with its position in the search's order.
+type tokenRow struct {
+	token tokenward.Token
+	key   any
+	seq   int64
+}
+
+// tokenRows runs the page query of s, which counted n matches.
+func (db *DB) tokenRows(ctx context.Context, s *tokenSearch, n int) ([]tokenRow, error) {
 	pageSQL, pageArgs := s.page(n)
 	rows, err := db.read.QueryContext(ctx, pageSQL, pageArgs...)
 	if err != nil {
-		return page, fmt.Errorf("search tokens: %w", err)
+		return nil, fmt.Errorf("search tokens: %w", err)
 	}
 	defer rows.Close()
+	var page []tokenRow
 	for rows.Next() {
-		t, err := scanToken(rows)
+		var r tokenRow
+		t, err := scanToken(scanWith{rows, []any{&r.key, &r.seq}})
 		if err != nil {
-			return page, fmt.Errorf("scan token: %w", err)
+			return nil, fmt.Errorf("scan token: %w", err)
 		}
-		page.Items = append(page.Items, t)
+		r.token, r.key = t, sortKey(r.key)
+		page = append(page, r)
 	}
 	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("search tokens: %w", err)
+		return nil, fmt.Errorf("search tokens: %w", err)
 	}
-	return page, db.attachClients(ctx, page.Items)
+	tokens := make([]tokenward.Token, len(page))
+	for i, r := range page {
+		tokens[i] = r.token
+	}
+	if err := db.attachClients(ctx, tokens); err != nil {
+		return nil, err
+	}
+	for i := range page {
+		page[i].token = tokens[i]
+	}
+	return page, nil
+}
+
+// scanWith scans a row into a token's columns and then into extra.
+type scanWith struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra...)...) }
+
+// setCursors fills the page with rows and the cursors of the pages after its last row
+// (when matches remain) and before its first (when it is not the first page).
+func setCursors(page *tokenward.Page[tokenward.Token], rows []tokenRow) {
+	for _, r := range rows {
+		page.Items = append(page.Items, r.token)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	at := func(r tokenRow, before bool, offset int) string {
+		return tokenCursor{Field: page.Sort.Field, Asc: page.Sort.Ascending, Key: r.key, Seq: r.seq, Before: before, Offset: offset}.encode()
+	}
+	if page.More() {
+		page.Next = at(rows[len(rows)-1], false, page.Offset+len(rows))
+	}
+	if page.Offset > 0 {
+		page.Previous = at(rows[0], true, page.Offset)
+	}
 }
 
 // tokenSearch is a token search request turned into SQL, before the count picks the page
@@ -180,7 +331,7 @@ func (s *tokenSearch) page(n int) (string, []any) {
 		// rows. The LIMIT keeps the planners from merging the two steps.
 		cand, args := s.candidates(tokenColumns+", "+tokenSorts[s.req.Sort.Field]+" AS sort_key, t.seq AS sort_seq",
 			" JOIN accounts a ON a.id = t.account_id", smallMatchSet)
-		return `SELECT ` + derivedTokenColumns + ` FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
+		return `SELECT ` + derivedTokenColumns + `, m.sort_key, m.sort_seq FROM (` + cand + `) m ` + orderBy(*s.req.Sort, map[string]string{s.req.Sort.Field: "m.sort_key"}, tokenNullableSorts, "m.sort_seq") + limit, args
 	}
 	// Many matches: walk the sort order's index, filter as it goes and skip the offset on
 	// seq alone; only the page's rows are then read whole and joined. SQLite is told the
@@ -191,7 +342,7 @@ func (s *tokenSearch) page(n int) (string, []any) {
 	if idx, ok := sortIndexes[s.req.Sort.Field]; ok && s.engine == SQLite {
 		walk = " INDEXED BY " + idx
 	}
-	return `SELECT ` + tokenColumns + ` FROM tokens t JOIN accounts a ON a.id = t.account_id
+	return `SELECT ` + tokenColumns + `, ` + tokenSorts[s.req.Sort.Field] + `, t.seq FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.seq IN (SELECT t.seq FROM tokens t` + walk + s.join + ` WHERE ` + s.q.whereClause() + ` ` + order + limit + `) ` + order, slices.Clone(s.q.args)
 }
 
@@ -221,7 +372,7 @@ func (db *DB) EachLiveTokenOfOrg(ctx context.Context, fn func(tokenward.Token) e
 		var address []byte
 		var agent sql.NullString
 		var seen sql.NullInt64
-		t, err := scanToken(withColumns{rows, []any{&address, &agent, &seen}})
+		t, err := scanToken(scanWith{rows, []any{&address, &agent, &seen}})
 		if err != nil {
 			return fmt.Errorf("scan token: %w", err)
 		}
@@ -240,14 +391,6 @@ func (db *DB) EachLiveTokenOfOrg(ctx context.Context, fn func(tokenward.Token) e
 	}
 	return flush()
 }
-
-// withColumns scans a row of tokenColumns followed by more columns into extra.
-type withColumns struct {
-	rows  *sql.Rows
-	extra []any
-}
-
-func (w withColumns) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.extra...)...) }
 
 // TokenFacet returns a page of the distinct values of a token field among the live tokens
 // matching req.Query and, when req.FacetQuery is set, matching it too.

@@ -24,6 +24,10 @@ type tokenView struct {
 	Page     int // from 1
 	Size     int
 	AccountQ string // the Accounts panel's own search box
+	// Cursor is the search's cursor for this page, from the Next or Previous link of the
+	// page beside it: a deep page is then an index range, not an OFFSET walk. It never
+	// goes into Share or Save links; page numbers jump by offset.
+	Cursor string
 	// Client narrows to tokens used from an address or a CIDR (search key clientAddress);
 	// BadClient is a value that is neither, shown back in its field with the refusal.
 	Client, BadClient string
@@ -33,8 +37,8 @@ var pageSizes = []int{10, 25, 50, 100}
 
 func parseTokenView(q url.Values) tokenView {
 	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")), Accounts: nonEmpty(q["account"]),
-		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Client: strings.TrimSpace(q.Get("client")),
-		Size: 25, Page: 1}
+		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1,
+		Cursor: q.Get("cursor"), Client: strings.TrimSpace(q.Get("client"))}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
 		v.Size = n
 	}
@@ -112,7 +116,7 @@ func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
 	}
 	conds = append(conds, v.Usage.Conditions(now)...)
 	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
-		Limit: v.Size, Offset: (v.Page - 1) * v.Size}
+		Limit: v.Size, Offset: (v.Page - 1) * v.Size, Cursor: v.Cursor}
 }
 
 // orgTokensData is the API Tokens page.
@@ -121,6 +125,7 @@ type orgTokensData struct {
 	Tokens       []tokenward.Token
 	Total        int
 	Capped       bool // Total is a lower bound
+	Estimate     int  // when Capped, the search's estimate of the matches (0: none)
 	From, To     int
 	HasPrev      bool
 	HasNext      bool
@@ -130,6 +135,8 @@ type orgTokensData struct {
 	Types        []string
 	PageSizes    []int
 	Query        string // the view's query string, for Share and Save
+	// next and previous are the search's cursors of the pages beside this one.
+	next, previous string
 }
 
 type savedSearchItem struct {
@@ -180,6 +187,27 @@ func (d *orgTokensData) Link(change string, value string) string {
 		return "/console/accounts/api-tokens"
 	}
 	return "/console/accounts/api-tokens?" + q
+}
+
+// NextLink and PrevLink are the links of the pages beside this one. They carry the
+// search's cursors, so that walking page by page costs every page what the first costs.
+func (d *orgTokensData) NextLink() string {
+	return withCursor(d.Link("page", strconv.Itoa(d.View.Page+1)), d.next)
+}
+
+func (d *orgTokensData) PrevLink() string {
+	return withCursor(d.Link("page", strconv.Itoa(d.View.Page-1)), d.previous)
+}
+
+func withCursor(link, cursor string) string {
+	if cursor == "" {
+		return link
+	}
+	sep := "?"
+	if strings.Contains(link, "?") {
+		sep = "&"
+	}
+	return link + sep + "cursor=" + url.QueryEscape(cursor)
 }
 
 // pageNumber is one entry of the pager's numbers: a page, or a gap ("…") between two.
@@ -243,10 +271,15 @@ func (d *orgTokensData) AriaSort(field string) string {
 	return map[bool]string{true: "ascending", false: "descending"}[d.View.Asc]
 }
 
-func (d *orgTokensData) HasType(t string) bool       { return slices.Contains(d.View.Types, t) }
-func (d *orgTokensData) HasAccount(a string) bool    { return slices.Contains(d.View.Accounts, a) }
-func (d *orgTokensData) TypeLabel(t string) string   { return typeLabels[t] }
-func (d *orgTokensData) TotalText() string           { return totalText(d.Total, d.Capped) }
+func (d *orgTokensData) HasType(t string) bool     { return slices.Contains(d.View.Types, t) }
+func (d *orgTokensData) HasAccount(a string) bool  { return slices.Contains(d.View.Accounts, a) }
+func (d *orgTokensData) TypeLabel(t string) string { return typeLabels[t] }
+func (d *orgTokensData) TotalText() string {
+	if d.Capped && d.Estimate > d.Total {
+		return "about " + groupDigits(d.Estimate)
+	}
+	return totalText(d.Total, d.Capped)
+}
 func (d *orgTokensData) AccountLink(a string) string { return accountLink(a) }
 
 var typeLabels = map[string]string{"USER_ACCOUNT": "User account", "SERVICE_ACCOUNT": "Service account",
@@ -282,16 +315,24 @@ func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, e
 func (c *Console) orgTokensViewOf(r *http.Request, p tokenward.Principal, tv tokenView) (view, error) {
 	now := c.service.Now()
 	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
+	if tokenward.ErrorCode(err) == tokenward.EInvalid && tv.Cursor != "" {
+		// A cursor from an older link (another sort, a release that wrote them
+		// differently): the page number still says where to go.
+		tv.Cursor = ""
+		page, err = c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
+	}
 	if err != nil {
 		return view{}, err
 	}
 	d := &orgTokensData{View: tv, Tokens: page.Items, Total: page.Total, Types: []string{"USER_ACCOUNT", "SERVICE_ACCOUNT", "INACTIVE_SERVICE_ACCOUNT"},
 		PageSizes: pageSizes, Query: tv.query(func(v *tokenView) { v.Page = 1 }), OpenSaved: r.URL.Query().Get("saved")}
 	d.Capped = page.Total >= page.Offset+page.Limit+1_000
+	d.Estimate = page.Estimate
 	if len(page.Items) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Items)
 	}
 	d.HasPrev, d.HasNext = tv.Page > 1, page.More()
+	d.next, d.previous = page.Next, page.Previous
 
 	facet, err := c.service.TokenFacet(r.Context(), p, "account", tokenward.FacetRequest{FacetQuery: tv.AccountQ, Limit: 15})
 	if err != nil {

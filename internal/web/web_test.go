@@ -25,6 +25,7 @@ type env struct {
 	srv     *httptest.Server
 	service *tokenward.Service
 	clock   *testkit.Clock
+	db      *store.DB
 }
 
 const password = "correct horse battery staple"
@@ -60,7 +61,7 @@ func newEnvWith(t *testing.T, engine store.Engine, tls bool, cfg web.Config, svc
 		tokenward.NewPermissionSet(tokenward.TokenManagement, tokenward.UserManagement), password); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, service: service, clock: c}
+	return &env{t: t, srv: srv, service: service, clock: c, db: db}
 }
 
 // browser returns a client with its own cookie jar that does not follow redirects, so

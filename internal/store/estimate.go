@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Sampling bounds of estimateMatches: sampleWindows runs of sampleWidth consecutive seq
+// values, about 2,000 rows read by primary key whatever the organization's size.
+const (
+	sampleWindows = 8
+	sampleWidth   = 256
+)
+
+// estimateMatches estimates the matches of a search whose count stopped at its cap, for
+// "about N" where the count can only say "more than N". It counts the matches in a few
+// windows of consecutive seq values spread over the table (primary-key ranges, so its cost
+// does not grow with the organization) and scales by the width of the seq domain; gaps left
+// by revoked and deleted tokens count as non-matches on both sides, so they cancel out.
+// The windows are placed by a generator seeded with the table's extent: the same table
+// gives the same estimate. It returns 0 when the table is small enough that the cap is
+// already most of it.
+func (db *DB) estimateMatches(ctx context.Context, s *tokenSearch) (int, error) {
+	var maxSeq int64
+	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tokens`).Scan(&maxSeq); err != nil {
+		return 0, fmt.Errorf("estimate matches: %w", err)
+	}
+	if maxSeq < 4*sampleWindows*sampleWidth {
+		return 0, nil
+	}
+	rng := rand.New(rand.NewPCG(uint64(maxSeq), 17))
+	q := query{args: slices.Clone(s.q.args)}
+	var ranges []string
+	stride := maxSeq / sampleWindows
+	for i := range int64(sampleWindows) {
+		from := i*stride + 1 + rng.Int64N(stride-sampleWidth+1)
+		ranges = append(ranges, fmt.Sprintf("t.seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
+	}
+	var matched int64
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM tokens t`+s.join+` WHERE (`+strings.Join(ranges, " OR ")+`) AND `+s.q.whereClause(),
+		q.args...).Scan(&matched)
+	if err != nil {
+		return 0, fmt.Errorf("estimate matches: %w", err)
+	}
+	return roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth)), nil
+}
+
+// roughly rounds n to two significant digits: an estimate claims no more.
+func roughly(n float64) int {
+	if n < 100 {
+		return int(math.Round(n))
+	}
+	unit := math.Pow(10, math.Floor(math.Log10(n))-1)
+	return int(math.Round(n/unit) * unit)
+}
