@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,6 +170,64 @@ func TestRecentClientsOfManyClientsInMemory(t *testing.T) {
 		}
 		if got := recentClients(t, in.db, tok.ID, start); !slices.Equal(got, want[:tokenward.MaxRecentClients]) {
 			t.Errorf("got %q\nwant %q", got, want[:tokenward.MaxRecentClients])
+		}
+	})
+}
+
+// failingFlushes is a database whose next usage writes fail, as when it goes away for a
+// while.
+type failingFlushes struct {
+	*store.DB
+	fail int
+}
+
+func (f *failingFlushes) RecordUsage(ctx context.Context, used map[int64]int64, clients []auth.ClientUse) error {
+	if f.fail > 0 {
+		f.fail--
+		return errors.New("the database is away")
+	}
+	return f.DB.RecordUsage(ctx, used, clients)
+}
+
+// TestRecentClientsKeptAcrossFailedFlushes: clients noted while flushes fail are written by
+// the first flush that succeeds (with no use since), each once at its newest time.
+func TestRecentClientsKeptAcrossFailedFlushes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		clock := testkit.NewClock()
+		start := clock.Now()
+		db := storetest.Open(t, engine)
+		src := &failingFlushes{DB: db}
+		v := auth.New(src, clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
+		if err := v.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		service := tokenward.NewService(tokenward.Config{Store: db, Verifier: v, Now: clock.Now})
+		tokenward.NewOperator(service).CreateUser(ctx, "jane@example.com", 0, "")
+		secret, tok, err := tokenward.NewOperator(service).GenerateToken(ctx, "jane@example.com", "ci")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := tokenward.Caller{Address: netip.MustParseAddr("192.0.2.1"), UserAgent: "a"}
+		b := tokenward.Caller{Address: netip.MustParseAddr("192.0.2.2"), UserAgent: "b"}
+		src.fail = 3
+		for i, c := range []tokenward.Caller{a, b, a} { // a flush after each use fails
+			clock.Advance(time.Second)
+			if _, ok := v.Verify(secret.Digest(), c); !ok {
+				t.Fatal("token not verified")
+			}
+			if err := v.FlushUsage(ctx); err == nil {
+				t.Fatalf("flush %d succeeded while the database is away", i+1)
+			}
+		}
+		if got := recentClients(t, db, tok.ID, start); len(got) != 0 {
+			t.Fatalf("written by a failed flush: %q", got)
+		}
+		if err := v.FlushUsage(ctx); err != nil { // back, and no use since
+			t.Fatal(err)
+		}
+		if got := recentClients(t, db, tok.ID, start); !slices.Equal(got, []string{"192.0.2.1|a|3", "192.0.2.2|b|2"}) {
+			t.Errorf("after the database came back: %q, want a at 3s and b at 2s", got)
 		}
 	})
 }

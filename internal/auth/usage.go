@@ -162,6 +162,7 @@ func (v *Verifier) FlushUsage(ctx context.Context) error {
 			clients = appendUnwritten(clients, e)
 		}
 	}
+	clients = newestOfEach(clients)
 	uses := make([]ClientUse, len(clients))
 	for i, c := range clients {
 		uses[i] = ClientUse{TokenSeq: c.seq, Address: c.client.address, UserAgent: tokenward.CleanUserAgent(c.client.userAgent), LastSeen: c.at}
@@ -175,6 +176,22 @@ func (v *Verifier) FlushUsage(ctx context.Context) error {
 	}
 	u.lastFlush.Store(v.now().UnixNano())
 	return nil
+}
+
+// newestOfEach keeps one element per client, the newest: a client of a failed flush seen
+// again is in a batch twice, and a database away for long must not grow it with each try.
+func newestOfEach(clients []clientFlush) []clientFlush {
+	at := make(map[*seenClient]int, len(clients))
+	out := clients[:0]
+	for _, c := range clients {
+		if i, ok := at[c.client]; ok {
+			out[i].at = max(out[i].at, c.at)
+			continue
+		}
+		at[c.client] = len(out)
+		out = append(out, c)
+	}
+	return out
 }
 
 // appendUnwritten appends e's clients seen since they were last written. The caller holds
