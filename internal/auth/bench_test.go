@@ -132,6 +132,27 @@ func BenchmarkVerify(b *testing.B) {
 			verifyFrom(known, tokenward.Caller{})
 		}
 	})
+	// The cost of noting the client, as a ratio robust to a machine others share: blocks
+	// of verifications with and without a client alternate, each block timed, so that the
+	// load's changes fall on both alike.
+	b.Run("client-cost", func(b *testing.B) {
+		const block = 2000
+		var with, without time.Duration
+		for b.Loop() {
+			start := time.Now()
+			for range block {
+				verifyFrom(known, caller)
+			}
+			mid := time.Now()
+			for range block {
+				verifyFrom(known, tokenward.Caller{})
+			}
+			with, without = with+mid.Sub(start), without+time.Since(mid)
+		}
+		b.ReportMetric(float64(with)/float64(without), "with/without")
+		b.ReportMetric(float64(with)/float64(b.N*block), "ns/verify-with-client")
+		b.ReportMetric(float64(without)/float64(b.N*block), "ns/verify-without")
+	})
 	b.Run("known-no-client-parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
