@@ -50,6 +50,9 @@ const (
 	AuditTokenRename       = "token.rename"
 	AuditTokenRevoke       = "token.revoke"
 	AuditTokenRotate       = "token.rotate"
+	AuditTokenExpiring     = "token.expiring"      // the lifecycle sweep: 30, 7 or 1 days left
+	AuditTokenExpired      = "token.expired"       // the lifecycle sweep: the expiry passed
+	AuditTokenIdleDisabled = "token.idle_disabled" // the lifecycle sweep: unused too long
 	AuditAccountCreate     = "account.create"
 	AuditAccountUpdate     = "account.update"
 	AuditAccountDelete     = "account.delete"
@@ -134,6 +137,30 @@ func TokenRotated(by AuditEvent, id, account string, graceEnds time.Time) AuditE
 		detail = "the previous secret works until " + graceEnds.UTC().Format(time.RFC3339)
 	}
 	return by.As(AuditTokenRotate, TokenTarget(id, account), detail)
+}
+
+// TokenExpiring is the lifecycle sweep's notice that t expires within daysLeft days (one
+// of 30, 7 and 1); account is its owner's identifier.
+func TokenExpiring(by AuditEvent, t Token, account string, daysLeft int) AuditEvent {
+	return by.As(AuditTokenExpiring, TokenTarget(t.ID, account),
+		fmt.Sprintf("daysLeft: %d; expires at %s", daysLeft, t.Expires.UTC().Format(time.RFC3339)))
+}
+
+// TokenExpired is the lifecycle sweep's notice that t expired.
+func TokenExpired(by AuditEvent, t Token, account string) AuditEvent {
+	return by.As(AuditTokenExpired, TokenTarget(t.ID, account), "expired at "+t.Expires.UTC().Format(time.RFC3339))
+}
+
+// TokenIdleDisabled is the event of the lifecycle sweep disabling t, unused for longer than
+// the policy's idle timeout.
+func TokenIdleDisabled(by AuditEvent, t Token, account string) AuditEvent {
+	last := t.Created
+	for _, at := range []time.Time{t.Rotated, t.LastUsed} {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return by.As(AuditTokenIdleDisabled, TokenTarget(t.ID, account), "unused since "+last.UTC().Format(time.RFC3339))
 }
 
 // SignedIn is the event of a successful sign-in, whose actor is the account signing in.

@@ -22,6 +22,9 @@ type Lifetime struct {
 type LifetimeLimits struct {
 	Default time.Duration // the lifetime of a token generated without one
 	Max     time.Duration // no token lives longer (EInvalid above it)
+	// IdleTimeout disables a token unused for this long (sweep.go): between MinIdleTimeout
+	// and MaxLifetime.
+	IdleTimeout time.Duration
 }
 
 // TokenPolicy is the organization's token lifetime policy and the format of its new
@@ -43,9 +46,11 @@ func (p TokenPolicy) For(kind AccountKind) LifetimeLimits {
 }
 
 // PolicyEffect is what a policy change does to the existing tokens: how many get an earlier
-// expiry (a new maximum applies to them from the moment it is set).
+// expiry (a new maximum applies to them from the moment it is set) and how many a new idle
+// timeout disables at once (they have been unused for longer already).
 type PolicyEffect struct {
 	ExpireSooner int
+	IdleDisabled int
 }
 
 // PolicyStore is what the lifetime policy needs from the database.
@@ -67,6 +72,9 @@ func (l LifetimeLimits) check(which string) error {
 		if d < 0 || d > MaxLifetime {
 			return Errorf(EInvalid, "%s: a lifetime is between 1 second and %s", which, MaxLifetime)
 		}
+	}
+	if l.IdleTimeout != 0 && (l.IdleTimeout < MinIdleTimeout || l.IdleTimeout > MaxLifetime) {
+		return Errorf(EInvalid, "%s: an idle timeout is between %s and %s", which, MinIdleTimeout, MaxLifetime)
 	}
 	if l.Max > 0 && l.Default > l.Max {
 		return Errorf(EInvalid, "%s: the default lifetime (%s) is above the maximum (%s)", which, l.Default, l.Max)
@@ -138,7 +146,10 @@ func (s *Service) LifetimeLimitsFor(ctx context.Context, p Principal, kind Accou
 
 // SetTokenPolicy replaces the policy and returns what it did to the existing tokens; with
 // dryRun it only counts. A new maximum applies to existing tokens from now: none lives
-// longer than now plus the maximum. Errors: EForbidden, EInvalid.
+// longer than now plus the maximum; a new idle timeout disables at once the tokens unused
+// for longer (as the next sweep would). Errors: EForbidden, EInvalid; an error after the
+// policy was stored (disabling the idle tokens) leaves it stored, and the next sweep
+// disables them.
 func (s *Service) SetTokenPolicy(ctx context.Context, p Principal, policy TokenPolicy, dryRun bool) (PolicyEffect, error) {
 	if err := RequireAccounts(p); err != nil {
 		return PolicyEffect{}, err
@@ -157,16 +168,22 @@ func (s *Service) SetTokenPolicy(ctx context.Context, p Principal, policy TokenP
 	by := s.by(p)
 	policy.Updated, policy.UpdatedBy = by.At, p.Account
 	effect, err := s.store.SetTokenPolicy(ctx, policy, dryRun, by)
-	if dryRun || err != nil {
+	if err != nil {
 		return effect, err
 	}
-	return effect, s.written(ctx, nil)
+	if !dryRun {
+		if err := s.written(ctx, nil); err != nil {
+			return effect, err
+		}
+	}
+	effect.IdleDisabled, err = s.disableIdle(ctx, policy, by, dryRun)
+	return effect, err
 }
 
 // PolicySet is the event of a change of the token lifetime policy.
 func PolicySet(by AuditEvent, p TokenPolicy, effect PolicyEffect) AuditEvent {
 	limits := func(l LifetimeLimits) string {
-		return fmt.Sprintf("default %s, max %s", orNone(l.Default), orNone(l.Max))
+		return fmt.Sprintf("default %s, max %s, idle timeout %s", orNone(l.Default), orNone(l.Max), orNone(l.IdleTimeout))
 	}
 	format := p.Format
 	if format == "" {

@@ -163,3 +163,46 @@ func (u TokenUsage) Conditions(now time.Time) []SearchCondition {
 	}
 	return nil
 }
+
+// TokenExpiry is a "By expiry" filter of the organization's token table, as the console's
+// URLs and shared saved searches spell it.
+type TokenExpiry string
+
+const (
+	AnyExpiry          TokenExpiry = ""
+	ExpiresWithin7Days TokenExpiry = "expires7"
+	AlreadyExpired     TokenExpiry = "expired"
+)
+
+// ParseTokenExpiry reads an expiry filter; anything unknown filters nothing.
+func ParseTokenExpiry(s string) TokenExpiry {
+	if e := TokenExpiry(s); e == ExpiresWithin7Days || e == AlreadyExpired {
+		return e
+	}
+	return AnyExpiry
+}
+
+// Label is the filter as the console names it.
+func (e TokenExpiry) Label() string {
+	switch e {
+	case ExpiresWithin7Days:
+		return "Expires within 7 days"
+	case AlreadyExpired:
+		return "Expired"
+	}
+	return ""
+}
+
+// Conditions are the filter as search conditions: expires within 7 days is an expiresAt
+// after now and at most now + 7 days (a token that has expired already is not "expiring");
+// expired is an expiresAt at or before now, the instant from which a token fails.
+func (e TokenExpiry) Conditions(now time.Time) []SearchCondition {
+	ms := func(t time.Time) *int64 { v := t.UnixMilli(); return &v }
+	switch e {
+	case ExpiresWithin7Days:
+		return []SearchCondition{{Key: "expiresAt", Start: ms(now.Add(time.Millisecond)), End: ms(now.Add(7 * 24 * time.Hour))}}
+	case AlreadyExpired:
+		return []SearchCondition{{Key: "expiresAt", End: ms(now)}}
+	}
+	return nil
+}

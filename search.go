@@ -218,15 +218,17 @@ var AccountSearch = SearchSpec{
 
 // TokenSearch is what the organization's token search accepts. lastActivity (ours) is the
 // later of lastUsed and dateGenerated: "unused for 30 days or more" is lastActivity before
-// now - 30 days. clientAddress (ours, §14) matches a token one of whose recent clients has
-// an address in the value's range ("used from 203.0.113.0/24").
+// now - 30 days. expiresAt (ours, §13) treats "never" as the latest instant: it sorts last
+// ascending, and a range with a start and no end includes it. clientAddress (ours, §14)
+// matches a token one of whose recent clients has an address in the value's range ("used
+// from 203.0.113.0/24").
 var TokenSearch = SearchSpec{
 	Keys: map[string]FieldKind{
 		"id": TextField, "name": TextField, "account": TextField, "accountType": TextField,
-		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "freetext": TextField,
+		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "expiresAt": TimeField, "freetext": TextField,
 		"clientAddress": AddressField,
 	},
-	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed"},
+	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed", "expiresAt"},
 	DefaultSort: SearchSort{Field: "dateGenerated", Ascending: false},
 	Cursors:     true,
 }

@@ -22,6 +22,7 @@ type Store interface {
 	FlashStore
 	InviteStore
 	TokenLabelStore
+	LifecycleStore
 }
 
 // AccountChange is one change to an existing account; nil fields stay as they are.
@@ -69,6 +70,9 @@ type Verifier interface {
 	// CatchUp applies every change committed so far, so that a write's effect on
 	// verification holds on this instance from the moment the write returns.
 	CatchUp(ctx context.Context) error
+	// FlushUsage writes the last-used times noted in memory, so that the idle timeout
+	// judges by every use this instance has seen.
+	FlushUsage(ctx context.Context) error
 	// Suspend makes the accounts' tokens fail on this instance until the next successful
 	// catch-up applies their state: for a write that took access away but could not be
 	// read back (the database went away right after the commit).
@@ -87,6 +91,9 @@ type Service struct {
 	verifier                Verifier // nil: verify against the database
 	signIn                  *signInGate
 	reused                  reuseReports
+	// idleMargin is added to every idle timeout: uses on other instances reach the
+	// database only at their next usage flush (sweep.go).
+	idleMargin time.Duration
 }
 
 // Default console session lifetimes.
@@ -108,13 +115,18 @@ type Config struct {
 	SessionIdle, SessionMax time.Duration
 	// SignIn limits console sign-ins; DefaultSignInPolicy when nil.
 	SignIn *SignInPolicy
+	// IdleMargin is how much longer than the policy's idle timeout a token must look unused
+	// before the sweep disables it: more than any instance's usage flush interval
+	// (DefaultIdleMargin when zero).
+	IdleMargin time.Duration
 }
 
 // NewService returns a Service built from cfg. It is not changed after: every instance
 // setting comes in here.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, now: cfg.Now, verifier: cfg.Verifier,
-		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax)}
+		sessionIdle: cmp.Or(cfg.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(cfg.SessionMax, DefaultSessionMax),
+		idleMargin: cmp.Or(cfg.IdleMargin, DefaultIdleMargin)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -38,6 +38,9 @@ type Token struct {
 	// RecentClients are the last distinct clients it verified for, newest first, at most
 	// MaxRecentClients (clients.go); as of the last usage flush.
 	RecentClients []RecentClient
+	// IdleDisabled is when the lifecycle sweep disabled it for being unused longer than the
+	// policy's idle timeout (sweep.go); zero while it is not.
+	IdleDisabled time.Time
 }
 
 // TokenIDPrefix starts every public token identifier, so that no identifier can be mistaken

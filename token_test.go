@@ -332,6 +332,10 @@ func (v *failVerifier) VerifyCurrent(context.Context, tokenward.Digest, tokenwar
 }
 func (v *failVerifier) CatchUp(context.Context) error { v.lookup(); return nil }
 func (v *failVerifier) Suspend(...int64)              { v.lookup() }
+func (v *failVerifier) FlushUsage(context.Context) error {
+	v.lookup()
+	return nil
+}
 
 func sha256Of(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 

@@ -160,7 +160,7 @@ func fill(ctx context.Context, out io.Writer, engine store.Engine, dsn string, o
 	fmt.Fprintf(out, "%s: seeding %d tokens over %d accounts (%d each) ...\n", engine, opts.tokens, opts.accounts, perAccount)
 	began := time.Now()
 	if err := seed.Fill(ctx, db, seed.Spec{Accounts: opts.accounts, TokensPerAccount: perAccount,
-		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, Now: now}); err != nil {
+		ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, ExpiringShare: 0.5, Now: now}); err != nil {
 		return 0, err
 	}
 	took := time.Since(began)
@@ -376,6 +376,14 @@ func requests(now time.Time, ids []string, cursors map[string]string) []request 
 		{"service + last 7d, lastUsed desc", func(int) tokenward.SearchRequest {
 			r := page(serviceAccounts(), usedLastWeek())
 			r.Sort = &tokenward.SearchSort{Field: "lastUsed", Ascending: false}
+			return r
+		}},
+		{"expires within 7 days", func(int) tokenward.SearchRequest {
+			return page(tokenward.ExpiresWithin7Days.Conditions(now)...)
+		}},
+		{"sort expiresAt asc", func(int) tokenward.SearchRequest {
+			r := page()
+			r.Sort = &tokenward.SearchSort{Field: "expiresAt", Ascending: true}
 			return r
 		}},
 		{fmt.Sprintf("default order, page %d", deepPage), func(int) tokenward.SearchRequest {

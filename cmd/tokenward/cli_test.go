@@ -219,9 +219,15 @@ func TestCommands(t *testing.T) {
 		if policy["service_account_max"] != nil {
 			t.Errorf("the dry run set the policy: %v", policy)
 		}
-		mustRun(t, cmd("policy", "set", "--service-max", "1h")...)
+		if out := mustRun(t, cmd("policy", "set", "--user-idle", "720h", "--dry-run")...); !strings.Contains(out, "0 idle tokens would be disabled") {
+			t.Errorf("policy set --user-idle --dry-run: %q", out)
+		}
+		if _, errOut, code := runCLI(t, "", cmd("policy", "set", "--user-idle", "30m")...); code != 1 || !strings.Contains(errOut, "idle timeout") {
+			t.Errorf("policy set --user-idle 30m: exit %d, %q; want 1 naming the idle timeout", code, errOut)
+		}
+		mustRun(t, cmd("policy", "set", "--service-max", "1h", "--user-idle", "720h")...)
 		decode(t, mustRun(t, cmd("policy", "show", "--output", "json")...), &policy)
-		if policy["service_account_max"] != "1h0m0s" || policy["user_max"] != nil {
+		if policy["service_account_max"] != "1h0m0s" || policy["user_max"] != nil || policy["user_idle"] != "720h0m0s" {
 			t.Errorf("policy show after set: %v", policy)
 		}
 		decode(t, mustRun(t, cmd("token", "list", "sa::bot", "--output", "json")...), &fresh)

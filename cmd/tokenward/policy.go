@@ -13,8 +13,9 @@ import (
 func (c *cli) policyCommand() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "policy", Short: "Show or set the organization's token lifetime policy",
 		Long: `The token lifetime policy, separately for user and service-account tokens: the lifetime
-of a token generated without one (default) and the longest any may have (max). None of
-either keeps Wavefront's behaviour: tokens live until revoked. The policy also sets the
+of a token generated without one (default), the longest any may have (max) and how long
+one may go unused before it is disabled (idle). None of them keeps Wavefront's behaviour:
+tokens live until revoked. The policy also sets the
 format of new secrets: uuid (Wavefront's) or prefixed (twt_..., which secret scanners
 recognize).`})
 	cmd.AddCommand(c.policyShow(), c.policySet())
@@ -27,6 +28,8 @@ type policyView struct {
 	UserMax        *string `json:"user_max"`
 	ServiceDefault *string `json:"service_account_default"`
 	ServiceMax     *string `json:"service_account_max"`
+	UserIdle       *string `json:"user_idle"`
+	ServiceIdle    *string `json:"service_account_idle"`
 	TokenFormat    string  `json:"token_format"`
 }
 
@@ -40,7 +43,8 @@ func duration(d time.Duration) *string {
 
 func viewPolicy(p tokenward.TokenPolicy) policyView {
 	return policyView{duration(p.UserTokens.Default), duration(p.UserTokens.Max),
-		duration(p.ServiceAccountTokens.Default), duration(p.ServiceAccountTokens.Max), string(p.Format)}
+		duration(p.ServiceAccountTokens.Default), duration(p.ServiceAccountTokens.Max),
+		duration(p.UserTokens.IdleTimeout), duration(p.ServiceAccountTokens.IdleTimeout), string(p.Format)}
 }
 
 func (c *cli) policyShow() *cobra.Command {
@@ -56,12 +60,12 @@ func (c *cli) policyShow() *cobra.Command {
 				return writeJSON(c.stdout, viewPolicy(p))
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOKENS\tDEFAULT LIFETIME\tMAXIMUM LIFETIME")
+			fmt.Fprintln(tw, "TOKENS\tDEFAULT LIFETIME\tMAXIMUM LIFETIME\tIDLE TIMEOUT")
 			for _, row := range []struct {
 				name   string
 				limits tokenward.LifetimeLimits
 			}{{"user", p.UserTokens}, {"service account", p.ServiceAccountTokens}} {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", row.name, orNone(row.limits.Default), orNone(row.limits.Max))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.name, orNone(row.limits.Default), orNone(row.limits.Max), orNone(row.limits.IdleTimeout))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -85,8 +89,10 @@ func (c *cli) policySet() *cobra.Command {
 	var dryRun bool
 	cmd := leaf(&cobra.Command{Use: "set", Short: "Replace the token lifetime policy",
 		Long: `Replace the whole policy: a limit not given is none, a format not given uuid. A new
-maximum applies to existing tokens too: none lives longer than now plus the maximum.
---dry-run prints how many tokens that shortens and changes nothing.`,
+maximum applies to existing tokens too: none lives longer than now plus the maximum; an
+idle timeout disables at once the tokens unused for longer (serve's lifecycle sweep
+disables the others as they pass it). --dry-run prints how many tokens each affects and
+changes nothing.`,
 		Example: "  tokenward policy set --user-default 2160h --user-max 8760h --dry-run\n  tokenward policy set   # no limits: tokens live until revoked\n  tokenward policy set --token-format prefixed   # new secrets twt_..., for secret scanners",
 		Args:    exactArgs()})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
@@ -94,6 +100,8 @@ maximum applies to existing tokens too: none lives longer than now plus the maxi
 	cmd.Flags().DurationVar(&p.UserTokens.Max, "user-max", 0, "maximum lifetime of user tokens")
 	cmd.Flags().DurationVar(&p.ServiceAccountTokens.Default, "service-default", 0, "default lifetime of service-account tokens")
 	cmd.Flags().DurationVar(&p.ServiceAccountTokens.Max, "service-max", 0, "maximum lifetime of service-account tokens")
+	cmd.Flags().DurationVar(&p.UserTokens.IdleTimeout, "user-idle", 0, "disable user tokens unused this long, e.g. 2160h (at least 1h)")
+	cmd.Flags().DurationVar(&p.ServiceAccountTokens.IdleTimeout, "service-idle", 0, "disable service-account tokens unused this long")
 	var format string
 	cmd.Flags().StringVar(&format, "token-format", "uuid", "format of new secrets: uuid or prefixed (twt_ + 36 base62 characters, for secret scanners)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only count the tokens a new maximum would shorten")
@@ -108,12 +116,12 @@ maximum applies to existing tokens too: none lives longer than now plus the maxi
 			if err != nil {
 				return err
 			}
-			verb := "now expire"
+			verb, idle := "now expire", "disabled"
 			if dryRun {
-				verb = "would expire"
+				verb, idle = "would expire", "would be disabled"
 			}
-			return c.report(*out, map[string]any{"dry_run": dryRun, "expire_sooner": effect.ExpireSooner},
-				"%d existing tokens %s sooner", effect.ExpireSooner, verb)
+			return c.report(*out, map[string]any{"dry_run": dryRun, "expire_sooner": effect.ExpireSooner, "idle_disabled": effect.IdleDisabled},
+				"%d existing tokens %s sooner; %d idle tokens %s", effect.ExpireSooner, verb, effect.IdleDisabled, idle)
 		})
 	}
 	return cmd

@@ -74,7 +74,8 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		return fmt.Errorf("build the verification index: %w", err)
 	}
 	service := tokenward.NewService(tokenward.Config{Store: db, Verifier: verifier,
-		SessionIdle: cfg.sessionIdle, SessionMax: cfg.sessionMax, SignIn: &cfg.signIn})
+		SessionIdle: cfg.sessionIdle, SessionMax: cfg.sessionMax, SignIn: &cfg.signIn,
+		IdleMargin: max(tokenward.DefaultIdleMargin, 2*cfg.usageFlush)})
 	logger.Info("verification index built", "tokens", verifier.Size(), "duration_ms", time.Since(loadStart).Milliseconds())
 	background, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
@@ -82,6 +83,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
 	})
 	go verifier.RunUsageFlusher(background, cfg.usageFlush)
+	go runLifecycleSweeps(background, tokenward.NewOperator(service), cfg.lifecycleSweep, logger)
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err
@@ -118,6 +120,28 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// runLifecycleSweeps runs the lifecycle sweep (expiry notices, idle timeouts) every
+// interval until ctx ends. Every instance sweeps; the sweep records each notice once
+// whatever the number of instances, so none needs electing.
+func runLifecycleSweeps(ctx context.Context, ops *tokenward.Operator, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			sweep, err := ops.SweepLifecycle(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logger.Warn("lifecycle sweep failed; will retry", "err", err)
+			case sweep.Notices > 0 || sweep.IdleDisabled > 0:
+				logger.Info("lifecycle sweep", "notices", sweep.Notices, "idle_disabled", sweep.IdleDisabled)
+			}
+		}
+	}
 }
 
 // consoleURL is the console's address on the listener: a wildcard listener (0.0.0.0, [::])

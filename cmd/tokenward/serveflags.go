@@ -18,6 +18,7 @@ type serveConfig struct {
 	logFormat                    string // "text" or "json"
 	sessionIdle, sessionMax      time.Duration
 	syncInterval, usageFlush     time.Duration
+	lifecycleSweep               time.Duration
 	tlsCert, tlsKey              string // both or neither
 	signIn                       tokenward.SignInPolicy
 	invalidTokens                limit.Rule
@@ -48,6 +49,7 @@ func (c *cli) addServeFlags(cmd *cobra.Command) *serveFlags {
 	fs.DurationVar(&cfg.sessionMax, "session-max", tokenward.DefaultSessionMax, "console sessions end this long after sign-in, whatever the activity")
 	fs.DurationVar(&cfg.syncInterval, "sync-interval", 250*time.Millisecond, "how often to poll the database for changes made elsewhere (PostgreSQL also notifies at once)")
 	fs.DurationVar(&cfg.usageFlush, "usage-flush", 5*time.Second, "how often to write tokens' last-used times")
+	fs.DurationVar(&cfg.lifecycleSweep, "lifecycle-sweep", time.Minute, "how often to record tokens' expiry notices and disable tokens past the policy's idle timeout")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert")
 	fs.StringVar(&f.signInAccount, "limit-signin-account", "5/15m", "failed console sign-ins allowed per account from browsers that never signed in to it (and per browser that did), N/DURATION or off")
@@ -73,7 +75,7 @@ func (f *serveFlags) check() (serveConfig, error) {
 		flag  string
 		value time.Duration
 	}{{"--session-idle", cfg.sessionIdle}, {"--session-max", cfg.sessionMax},
-		{"--sync-interval", cfg.syncInterval}, {"--usage-flush", cfg.usageFlush}} {
+		{"--sync-interval", cfg.syncInterval}, {"--usage-flush", cfg.usageFlush}, {"--lifecycle-sweep", cfg.lifecycleSweep}} {
 		if d.value <= 0 {
 			return serveConfig{}, usageErrorf("%s must be a positive duration such as 250ms, 30m or 12h", d.flag)
 		}

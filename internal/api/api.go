@@ -200,24 +200,62 @@ func writeOK(w http.ResponseWriter, payload any) {
 // writeError writes err as an ERROR container with the status its code maps to. Internal
 // errors are reported as a generic message; their details belong in the server log.
 func writeError(w http.ResponseWriter, err error) {
-	code := edge.StatusOf(tokenward.ErrorCode(err))
-	edge.SetRetryAfter(w, err)
-	if err == tokenward.ErrNoCredentials {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward"`)
-	} else if code == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenward", error="invalid_token"`)
+	h := w.Header()
+	c, ok := cannedErrors[err]
+	if !ok {
+		c = errorAnswer(err)
+		edge.SetRetryAfter(w, err)
 	}
-	writeJSON(w, code, container{Status: status{Result: "ERROR", Message: tokenward.ErrorMessage(err), Code: code}})
+	if c.challenge != nil {
+		h["Www-Authenticate"] = c.challenge
+	}
+	h["Content-Type"] = jsonContentType
+	w.WriteHeader(c.status)
+	w.Write(c.body)
+}
+
+// errorAnswer is the answer to err: its status, its WWW-Authenticate challenge (401 only)
+// and the ERROR container.
+func errorAnswer(err error) cannedError {
+	code := edge.StatusOf(tokenward.ErrorCode(err))
+	c := cannedError{status: code, body: encodeJSON(container{Status: status{Result: "ERROR", Message: tokenward.ErrorMessage(err), Code: code}})}
+	if err == tokenward.ErrNoCredentials {
+		c.challenge = []string{`Bearer realm="tokenward"`}
+	} else if code == http.StatusUnauthorized {
+		c.challenge = []string{`Bearer realm="tokenward", error="invalid_token"`}
+	}
+	return c
+}
+
+// cannedError is the whole answer to an error. Those every refused verification gets are
+// made once (cannedErrors): the 401 path then answers without encoding the same JSON on
+// every request (see securityHeaders for why header values may be shared).
+type cannedError struct {
+	status    int
+	challenge []string
+	body      []byte
+}
+
+var jsonContentType = []string{"application/json"}
+
+var cannedErrors = map[error]cannedError{
+	tokenward.ErrInvalidToken:  errorAnswer(tokenward.ErrInvalidToken),
+	tokenward.ErrNoCredentials: errorAnswer(tokenward.ErrNoCredentials),
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(code)
+	w.Write(encodeJSON(v))
+}
+
+// encodeJSON is v as the API writes JSON: invisible characters escaped, a final newline.
+func encodeJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		b = []byte(`{"status":{"result":"ERROR","message":"the answer could not be encoded","code":500}}`)
 	}
-	w.Write(append(escapeInvisible(b), '\n'))
+	return append(escapeInvisible(b), '\n')
 }
 
 // escapeInvisible writes the invisible format characters of a JSON text (bidirectional

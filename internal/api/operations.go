@@ -68,7 +68,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	case tokenward.EUnauthorized, tokenward.ETooMany:
 		s.metrics.denyUnauthenticated.Inc()
-		if e := (*tokenward.Error)(nil); errors.As(err, &e) && code == tokenward.ETooMany {
+		if e, ok := errors.AsType[*tokenward.Error](err); ok && code == tokenward.ETooMany {
 			err = &tokenward.Error{Code: tokenward.EUnauthorized, Message: e.Message, RetryAfter: e.RetryAfter}
 		}
 		s.fail(w, r, err)

@@ -34,21 +34,19 @@ func seconds(d time.Duration) *int64 {
 }
 
 func toLimits(l tokenward.LifetimeLimits) lifetimeLimits {
-	return lifetimeLimits{DefaultLifetimeSeconds: seconds(l.Default), MaxLifetimeSeconds: seconds(l.Max)}
+	return lifetimeLimits{DefaultLifetimeSeconds: seconds(l.Default), MaxLifetimeSeconds: seconds(l.Max), IdleTimeoutSeconds: seconds(l.IdleTimeout)}
 }
 
-// limits reads one kind's limits. Idle timeouts are not enforced yet, so asking for one is
-// refused rather than stored and ignored.
+// limits reads one kind's limits. The service checks the idle timeout's bounds
+// (tokenward.MinIdleTimeout, MaxLifetime), which the console shares.
 func (l lifetimeLimits) limits(which string) (tokenward.LifetimeLimits, error) {
 	var out tokenward.LifetimeLimits
-	if l.IdleTimeoutSeconds != nil {
-		return out, tokenward.Errorf(tokenward.EInvalid, "%s.idleTimeoutSeconds: idle timeouts are not supported yet; send null", which)
-	}
 	for _, f := range []struct {
 		name string
 		in   *int64
 		out  *time.Duration
-	}{{"defaultLifetimeSeconds", l.DefaultLifetimeSeconds, &out.Default}, {"maxLifetimeSeconds", l.MaxLifetimeSeconds, &out.Max}} {
+	}{{"defaultLifetimeSeconds", l.DefaultLifetimeSeconds, &out.Default}, {"maxLifetimeSeconds", l.MaxLifetimeSeconds, &out.Max},
+		{"idleTimeoutSeconds", l.IdleTimeoutSeconds, &out.IdleTimeout}} {
 		if f.in == nil {
 			continue
 		}
@@ -93,6 +91,6 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, p tokenward.P
 	if err != nil {
 		return err
 	}
-	writeOK(w, map[string]any{"affected": map[string]int{"expireSooner": effect.ExpireSooner, "idleDisabled": 0}, "dryRun": dryRun})
+	writeOK(w, map[string]any{"affected": map[string]int{"expireSooner": effect.ExpireSooner, "idleDisabled": effect.IdleDisabled}, "dryRun": dryRun})
 	return nil
 }

@@ -18,7 +18,8 @@ type userAPIToken struct {
 	ExpiresAt     *int64                `json:"expiresAt"` // ours (§13): null, never
 	RotatedAt     *int64                `json:"rotatedAt"`
 	GraceEnds     *int64                `json:"gracePeriodEndsAt"` // while the previous secret still works
-	// DisabledReason is "expired" for a listed token that no longer works; null otherwise.
+	// DisabledReason is "expired" or "idle" for a listed token that no longer works; null
+	// otherwise.
 	DisabledReason *string        `json:"disabledReason"`
 	RecentClients  []recentClient `json:"recentClients"` // ours (§14): newest first, at most 5
 }
@@ -65,10 +66,9 @@ func (s *Server) withSecret(ts []tokenward.Token, secret tokenward.Secret) []use
 }
 
 // disabledReason says why a listed token no longer works (reference §13): "expired" from
-// its expiry instant on; null while it works.
+// its expiry instant on, "idle" once the idle timeout disabled it; null while it works.
 func (s *Server) disabledReason(t tokenward.Token) *string {
-	if !t.Expires.IsZero() && !s.service.Now().Before(t.Expires) {
-		reason := "expired"
+	if reason := t.DisabledReason(s.service.Now()); reason != "" {
 		return &reason
 	}
 	return nil

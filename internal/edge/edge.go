@@ -38,8 +38,7 @@ const MaxBodyBytes = 1 << 20
 // SetRetryAfter sets the Retry-After header (whole seconds, at least 1) of a 429 or 503, and
 // of any refusal that says when to retry (forward auth's limited 401).
 func SetRetryAfter(w http.ResponseWriter, err error) {
-	var te *tokenward.Error
-	if errors.As(err, &te) && (te.RetryAfter > 0 || te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
+	if te, ok := errors.AsType[*tokenward.Error](err); ok && (te.RetryAfter > 0 || te.Code == tokenward.ETooMany || te.Code == tokenward.EUnavailable) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(te.RetryAfter.Round(time.Second)/time.Second))))
 	}
 }

@@ -86,9 +86,9 @@ func (db *DB) EachVerificationState(ctx context.Context, fn func(auth.Verificati
 	return rows.Err()
 }
 
-// EachLiveToken calls fn for every live token.
+// EachLiveToken calls fn for every live token that verifies: not idle-disabled.
 func (db *DB) EachLiveToken(ctx context.Context, fn func(auth.LiveToken)) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE revoked_at IS NULL`)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE revoked_at IS NULL AND idle_disabled_at IS NULL`)
 	if err != nil {
 		return fmt.Errorf("load tokens: %w", err)
 	}
@@ -123,7 +123,7 @@ func (db *DB) AccountVerificationState(ctx context.Context, accountID int64) (au
 	}
 	s.Kind = tokenward.AccountKind(kind)
 	_, s.Permissions = effective(s.Kind, direct, fromRoles)
-	rows, err := tx.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, accountID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+liveTokenColumns+` FROM tokens WHERE account_id = $1 AND revoked_at IS NULL AND idle_disabled_at IS NULL`, accountID)
 	if err != nil {
 		return s, nil, fmt.Errorf("read account tokens: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -100,6 +101,34 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 		out = append(out, counted(fmt.Sprintf(" of range %d", i+1), s, n)...)
 	}
 	return out, nil
+}
+
+// ExplainLifecycleSweep returns the plans of the lookups the lifecycle sweep runs at now:
+// the expiry notices due, and the tokens of each kind idle since before idleSince. They
+// run on every instance each minute, so the test that no plan reads every token covers
+// them too. Errors are the database's, wrapped.
+func (db *DB) ExplainLifecycleSweep(ctx context.Context, now, idleSince time.Time) ([]QueryPlan, error) {
+	plans := []QueryPlan{{Label: "due expiry notices", SQL: db.dueExpiries(), Args: []any{millis(now)}}}
+	for _, kind := range []tokenward.AccountKind{tokenward.UserAccount, tokenward.ServiceAccount} {
+		plans = append(plans, QueryPlan{Label: "idle " + string(kind) + " tokens",
+			SQL:  `SELECT seq FROM tokens WHERE ` + db.idleCondition() + db.batchLock(),
+			Args: []any{string(kind), millis(idleSince), millis(now)}})
+	}
+	for i := range plans {
+		p := &plans[i]
+		var err error
+		if db.engine == Postgres {
+			p.Plan, err = db.postgresPlan(ctx, p.SQL, p.Args, false)
+			p.FullScan = strings.Contains(p.Plan, "Seq Scan on tokens")
+		} else {
+			p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
+			p.FullScan = sqliteTableScan.MatchString(p.Plan)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("explain the %s query: %w", p.Label, err)
+		}
+	}
+	return plans, nil
 }
 
 // sqliteTableScan matches SQLite's plan line for reading a table in rowid order ("SCAN t"),

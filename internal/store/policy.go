@@ -13,19 +13,20 @@ import (
 // was ever set.
 func (db *DB) TokenPolicy(ctx context.Context) (tokenward.TokenPolicy, error) {
 	var p tokenward.TokenPolicy
-	rows, err := db.read.QueryContext(ctx, `SELECT kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format FROM token_policy`)
+	rows, err := db.read.QueryContext(ctx, `SELECT kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format, idle_timeout_ms FROM token_policy`)
 	if err != nil {
 		return p, fmt.Errorf("read token policy: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var kind, by, format string
-		var def, max sql.NullInt64
+		var def, max, idle sql.NullInt64
 		var updated int64
-		if err := rows.Scan(&kind, &def, &max, &updated, &by, &format); err != nil {
+		if err := rows.Scan(&kind, &def, &max, &updated, &by, &format, &idle); err != nil {
 			return p, fmt.Errorf("scan token policy: %w", err)
 		}
-		l := tokenward.LifetimeLimits{Default: time.Duration(def.Int64) * time.Millisecond, Max: time.Duration(max.Int64) * time.Millisecond}
+		l := tokenward.LifetimeLimits{Default: time.Duration(def.Int64) * time.Millisecond, Max: time.Duration(max.Int64) * time.Millisecond,
+			IdleTimeout: time.Duration(idle.Int64) * time.Millisecond}
 		if tokenward.AccountKind(kind) == tokenward.ServiceAccount {
 			p.ServiceAccountTokens = l
 		} else {
@@ -59,8 +60,9 @@ func (db *DB) SetTokenPolicy(ctx context.Context, p tokenward.TokenPolicy, dryRu
 			if _, err := tx.ExecContext(ctx, `DELETE FROM token_policy WHERE kind = $1`, string(k.kind)); err != nil {
 				return fmt.Errorf("clear token policy: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO token_policy (kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format)
-				VALUES ($1, $2, $3, $4, $5, $6)`, string(k.kind), nullDuration(k.limits.Default), nullDuration(k.limits.Max), millis(by.At), by.Actor, string(format)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO token_policy (kind, default_lifetime_ms, max_lifetime_ms, updated_at, updated_by, token_format, idle_timeout_ms)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(k.kind), nullDuration(k.limits.Default), nullDuration(k.limits.Max), millis(by.At), by.Actor, string(format),
+				nullDuration(k.limits.IdleTimeout)); err != nil {
 				return fmt.Errorf("write token policy: %w", err)
 			}
 			if k.limits.Max == 0 {

@@ -21,6 +21,9 @@ type field struct {
 	atLeast string
 	// freetext lists the expressions that "freetext" searches, when this is that key.
 	freetext []string
+	// never, when set, is the value expr takes for "never" (a NULL folded into expr, so
+	// that one index serves ranges and the sort): EXACT "" on a time key compares to it.
+	never string
 	// account says the field reads the joined account (a.*), not only the token.
 	account bool
 	// trigram says a trigram index holds the field's text (tokens_text on SQLite; on
@@ -88,6 +91,8 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 				ors = append(ors, sql)
 			}
 			cond = "(" + strings.Join(ors, " OR ") + ")"
+		case spec.Keys[c.Key] == tokenward.TimeField && f.never != "" && c.Start == nil && c.End == nil:
+			cond = "(" + f.expr + " = " + f.never + ")"
 		case spec.Keys[c.Key] == tokenward.TimeField:
 			cond = q.timeMatch(f.expr, c)
 			if f.atLeast != "" && c.End != nil && !c.Negated {

@@ -13,16 +13,16 @@ import (
 
 // tokenColumns are the columns scanTokens reads, joined with the owning account.
 const tokenColumns = `t.id, t.name, t.hint, t.account_id, a.identifier, a.kind, a.active,
-	t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.rotated_at, t.previous_until`
+	t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.rotated_at, t.previous_until, t.idle_disabled_at`
 
 func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	var t tokenward.Token
 	var kind string
 	var active bool
 	var created int64
-	var lastUsed, revoked, expires, rotated, graceEnds sql.NullInt64
+	var lastUsed, revoked, expires, rotated, graceEnds, idle sql.NullInt64
 	if err := row.Scan(&t.ID, &t.Name, &t.Hint, &t.AccountID, &t.Account, &kind, &active,
-		&created, &lastUsed, &revoked, &expires, &rotated, &graceEnds); err != nil {
+		&created, &lastUsed, &revoked, &expires, &rotated, &graceEnds, &idle); err != nil {
 		return tokenward.Token{}, err
 	}
 	t.AccountType = tokenward.Account{Kind: tokenward.AccountKind(kind), Active: active}.Type()
@@ -30,6 +30,7 @@ func scanToken(row interface{ Scan(...any) error }) (tokenward.Token, error) {
 	t.LastUsed = fromMillis(lastUsed)
 	t.Revoked = fromMillis(revoked)
 	t.Expires, t.Rotated, t.GraceEnds = fromMillis(expires), fromMillis(rotated), fromMillis(graceEnds)
+	t.IdleDisabled = fromMillis(idle)
 	return t, nil
 }
 
@@ -52,9 +53,9 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, d
 		return fmt.Errorf("lock account: %w", err)
 	}
 	var live int
-	// An expired token no longer counts: it can never work again.
+	// An expired or idle-disabled token no longer counts: it works again only if rotated.
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND revoked_at IS NULL
-		AND (expires_at IS NULL OR expires_at > $2)`, t.AccountID, millis(t.Created)).Scan(&live); err != nil {
+		AND idle_disabled_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, t.AccountID, millis(t.Created)).Scan(&live); err != nil {
 		return fmt.Errorf("count tokens: %w", err)
 	}
 	if live >= max {
@@ -213,7 +214,8 @@ func (db *DB) PrincipalByDigest(ctx context.Context, digest tokenward.Digest) (t
 		SELECT a.id, a.identifier, a.kind, t.seq, CASE WHEN t.digest = $1 THEN 0 ELSE 1 END,
 			CASE WHEN t.digest = $1 THEN t.expires_at ELSE CAST(t.previous_until AS BIGINT) END, `+permissionColumns+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE (t.digest = $1 OR t.previous_digest = $1) AND t.revoked_at IS NULL AND a.deleted_at IS NULL AND a.active`, digest[:]).
+		WHERE (t.digest = $1 OR t.previous_digest = $1) AND t.revoked_at IS NULL AND t.idle_disabled_at IS NULL
+			AND a.deleted_at IS NULL AND a.active`, digest[:]).
 		Scan(&p.AccountID, &p.Account, &kind, &p.TokenSeq, &replaced, &expires, &direct, &fromRoles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tokenward.Principal{}, tokenward.Errorf(tokenward.ENotFound, "no such token")
@@ -265,7 +267,8 @@ func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map
 }
 
 // RotateToken gives a live token a new secret (digest, hint) and expiry, keeping its
-// record, name and cap slot; its current secret keeps working until graceEnds (none when
+// record, name and cap slot, and enables it again when the idle timeout had disabled it
+// (its expiry notices start again for the new expiry); its current secret keeps working until graceEnds (none when
 // graceEnds is not after by.At), replacing any earlier overlap. One transaction with its
 // audit event and a change of its account. ENotFound when it is not live.
 func (db *DB) RotateToken(ctx context.Context, id string, digest tokenward.Digest, hint string, expires, graceEnds time.Time, by tokenward.AuditEvent) (tokenward.Token, error) {
@@ -276,7 +279,7 @@ func (db *DB) RotateToken(ctx context.Context, id string, digest tokenward.Diges
 		err := tx.QueryRowContext(ctx, `
 			UPDATE tokens SET previous_digest = CASE WHEN $1 THEN digest ELSE NULL END,
 				previous_until = CASE WHEN $1 THEN CAST($2 AS BIGINT) ELSE NULL END,
-				digest = $3, hint = $4, expires_at = $5, rotated_at = $6
+				digest = $3, hint = $4, expires_at = $5, rotated_at = $6, idle_disabled_at = NULL, expiry_notice = NULL
 			WHERE id = $7 AND revoked_at IS NULL RETURNING account_id, account_identifier`,
 			keepOld, millis(graceEnds), digest[:], hint, nullMillis(expires), millis(by.At), id).Scan(&accountID, &account)
 		if errors.Is(err, sql.ErrNoRows) {

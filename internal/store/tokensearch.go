@@ -23,6 +23,7 @@ var tokenFields = map[string]field{
 	"dateGenerated": {expr: "t.created_at"},
 	"lastUsed":      {expr: "t.last_used_at"},
 	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)", atLeast: "t.created_at"},
+	"expiresAt":     {expr: expiresSort, never: neverExpires},
 	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}, trigram: true},
 	"clientAddress": {}, // a range of addresses of token_clients (clientAddressMatch)
 }
@@ -41,12 +42,20 @@ func accountTypeExact(value string) (string, bool) {
 	return "", false
 }
 
+// neverExpires is the expiry a token that never expires sorts and filters at: the latest
+// instant. expiresSort folds it in, so that one index (tokens_live_expires, migration 0015)
+// serves the Expires column's sort in both directions and the expiresAt ranges.
+const (
+	neverExpires = "9223372036854775807"
+	expiresSort  = "COALESCE(t.expires_at, " + neverExpires + ")"
+)
+
 // tokenNullableSorts are the token sort fields that may be missing (never used).
 var tokenNullableSorts = map[string]bool{"lastUsed": true}
 
 var tokenSorts = map[string]string{
 	"id": "t.id", "name": "t.name", "account": "t.account_identifier", "accountType": accountTypeExpr,
-	"dateGenerated": "t.created_at", "lastUsed": "t.last_used_at",
+	"dateGenerated": "t.created_at", "lastUsed": "t.last_used_at", "expiresAt": expiresSort,
 }
 
 // countBeyondPage bounds the work of counting matches: totalItems is exact up to this many
@@ -317,10 +326,10 @@ func (s *tokenSearch) count() (string, []any) {
 // them.
 var derivedTokenColumns = strings.NewReplacer("t.", "m.", "a.", "m.").Replace(tokenColumns)
 
-// sortIndexes are the SQLite indexes that walk each sort order (migration 0004).
+// sortIndexes are the SQLite indexes that walk each sort order (migrations 0004, 0015).
 var sortIndexes = map[string]string{
 	"dateGenerated": "tokens_live_created", "lastUsed": "tokens_live_used", "name": "tokens_live_name",
-	"account": "tokens_live_account", "id": "tokens_live_id",
+	"account": "tokens_live_account", "id": "tokens_live_id", "expiresAt": "tokens_live_expires",
 }
 
 // page is the page query for a search with n matches (as count reported them).

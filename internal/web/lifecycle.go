@@ -183,7 +183,7 @@ type policyData struct {
 }
 
 // policyForm is the policy form's fields, in days ("" is none).
-type policyForm struct{ UserDefault, UserMax, SADefault, SAMax string }
+type policyForm struct{ UserDefault, UserMax, UserIdle, SADefault, SAMax, SAIdle string }
 
 func daysField(d time.Duration) string {
 	if d == 0 {
@@ -197,8 +197,8 @@ func daysField(d time.Duration) string {
 
 func formOfPolicy(p tokenward.TokenPolicy) policyForm {
 	return policyForm{
-		UserDefault: daysField(p.UserTokens.Default), UserMax: daysField(p.UserTokens.Max),
-		SADefault: daysField(p.ServiceAccountTokens.Default), SAMax: daysField(p.ServiceAccountTokens.Max),
+		UserDefault: daysField(p.UserTokens.Default), UserMax: daysField(p.UserTokens.Max), UserIdle: daysField(p.UserTokens.IdleTimeout),
+		SADefault: daysField(p.ServiceAccountTokens.Default), SAMax: daysField(p.ServiceAccountTokens.Max), SAIdle: daysField(p.ServiceAccountTokens.IdleTimeout),
 	}
 }
 
@@ -224,8 +224,10 @@ func (f policyForm) policy() (tokenward.TokenPolicy, error) {
 	}{
 		{"User tokens, default lifetime", f.UserDefault, &p.UserTokens.Default},
 		{"User tokens, maximum lifetime", f.UserMax, &p.UserTokens.Max},
+		{"User tokens, idle timeout", f.UserIdle, &p.UserTokens.IdleTimeout},
 		{"Service-account tokens, default lifetime", f.SADefault, &p.ServiceAccountTokens.Default},
 		{"Service-account tokens, maximum lifetime", f.SAMax, &p.ServiceAccountTokens.Max},
+		{"Service-account tokens, idle timeout", f.SAIdle, &p.ServiceAccountTokens.IdleTimeout},
 	} {
 		if *field.to, err = parseDays(field.label, field.v); err != nil {
 			return p, err
@@ -251,14 +253,15 @@ func (c *Console) tokenPolicy(w http.ResponseWriter, r *http.Request, p tokenwar
 }
 
 // setTokenPolicy previews (action=preview: the page again, with how many tokens the
-// change makes expire sooner, nothing changed) or saves the posted policy.
+// change makes expire sooner and disables as idle, nothing changed) or saves the posted
+// policy.
 func (c *Console) setTokenPolicy(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
 	d := &policyData{Form: policyForm{
-		UserDefault: r.PostFormValue("user_default"), UserMax: r.PostFormValue("user_max"),
-		SADefault: r.PostFormValue("sa_default"), SAMax: r.PostFormValue("sa_max"),
+		UserDefault: r.PostFormValue("user_default"), UserMax: r.PostFormValue("user_max"), UserIdle: r.PostFormValue("user_idle"),
+		SADefault: r.PostFormValue("sa_default"), SAMax: r.PostFormValue("sa_max"), SAIdle: r.PostFormValue("sa_idle"),
 	}}
 	back := func() (view, error) { return c.policyView(r, p, d) }
 	policy, err := d.Form.policy()
@@ -282,6 +285,9 @@ func (c *Console) setTokenPolicy(w http.ResponseWriter, r *http.Request, p token
 	notice := "Token policy saved."
 	if effect.ExpireSooner > 0 {
 		notice += " " + plural(effect.ExpireSooner, "existing token") + " now expire sooner."
+	}
+	if effect.IdleDisabled > 0 {
+		notice += " " + plural(effect.IdleDisabled, "idle token") + " disabled."
 	}
 	return c.redirect(w, r, "/console/accounts/token-policy", flash{Notice: notice})
 }

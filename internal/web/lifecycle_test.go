@@ -57,7 +57,7 @@ func TestConsoleTokenLifecycle(t *testing.T) {
 			t.Errorf("API Access shows no expiry")
 		}
 		org := e.send(b, "GET", "/console/accounts/api-tokens", nil)
-		if !strings.Contains(org.body, `<th scope="col">Expires</th>`) || !strings.Contains(org.body, ">never<") || !strings.Contains(org.body, "/console/accounts/api-tokens/rotate") {
+		if !strings.Contains(org.body, `sort=expiresAt`) || !strings.Contains(org.body, ">never<") || !strings.Contains(org.body, "/console/accounts/api-tokens/rotate") {
 			t.Errorf("API Tokens table shows no expiry or rotate")
 		}
 
@@ -193,4 +193,97 @@ func between(s, from, to string) string {
 		return s[:j]
 	}
 	return s
+}
+
+// TestConsoleExpiryViewsAndIdle: the API Access page lists the caller's tokens expiring
+// within 30 days (or expired), soonest first, with the date; the API Tokens table filters
+// by "Expires within 7 days" and "Expired" and sorts by Expires (never last); the policy
+// page previews how many tokens an idle timeout disables, saving disables them, and the
+// tables say so.
+func TestConsoleExpiryViewsAndIdle(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		e := newEnv(t, engine, false)
+		b := e.browser()
+		if r := e.signIn(b, "jane@example.com", password); r.status != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", r.status)
+		}
+		for _, form := range []url.Values{
+			{"name": {"soon"}, "expires": {"custom"}, "expires_days": {"3"}},
+			{"name": {"later"}, "expires": {"custom"}, "expires_days": {"20"}},
+			{"name": {"far"}, "expires": {"60"}},
+			{"name": {"forever"}, "expires": {"never"}},
+		} {
+			if r := e.send(b, "POST", "/console/profile/tokens", form); r.status != http.StatusSeeOther {
+				t.Fatalf("generate %s: %d %s", form.Get("name"), r.status, r.body)
+			}
+		}
+		start := e.clock.Now()
+
+		page := e.send(b, "GET", home, nil).body
+		notice, _, _ := strings.Cut(page[strings.Index(page, `id="expiring"`)+1:], "</section>")
+		if !strings.Contains(page, `id="expiring"`) || !inOrder(notice, "soon", "later") || strings.Contains(notice, "far") || strings.Contains(notice, "forever") ||
+			!strings.Contains(notice, start.Add(3*24*time.Hour).UTC().Format("Jan 2, 2006")) || !strings.Contains(notice, "in 3 days") {
+			t.Errorf("the expiry notice = %q, want soon (in 3 days, with its date) then later, nothing else", notice)
+		}
+
+		table := func(query string) string {
+			r := e.send(b, "GET", "/console/accounts/api-tokens?"+query, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("API Tokens ?%s: %d", query, r.status)
+			}
+			body, _, _ := strings.Cut(r.body[strings.Index(r.body, "<tbody>"):], "</tbody>")
+			return body
+		}
+		if rows := table("expiry=expires7"); !strings.Contains(rows, "soon") || strings.Contains(rows, "later") || strings.Contains(rows, "far") {
+			t.Errorf("Expires within 7 days lists %q, want soon alone", rows)
+		}
+		if rows := table("sort=expiresAt&dir=asc"); !inOrder(rows, "soon", "later", "far", "forever") {
+			t.Errorf("sorted by Expires, soonest first: %q", rows)
+		}
+		if rows := table("sort=expiresAt&dir=desc"); !inOrder(rows, "forever", "far", "later", "soon") {
+			t.Errorf("sorted by Expires, latest first: %q", rows)
+		}
+
+		e.clock.Set(start.Add(4 * 24 * time.Hour)) // soon has expired; sessions ended
+		if r := e.signIn(b, "jane@example.com", password); r.status != http.StatusSeeOther {
+			t.Fatalf("sign in again: %d", r.status)
+		}
+		if rows := table("expiry=expired"); !strings.Contains(rows, "soon") || strings.Contains(rows, "later") {
+			t.Errorf("Expired lists %q, want soon alone", rows)
+		}
+		if page := e.send(b, "GET", home, nil).body; !strings.Contains(page, "<strong>expired</strong> on") {
+			t.Errorf("the notice does not say soon expired")
+		}
+
+		// An idle timeout of 1 day: every unexpired token was generated 4 days ago and never
+		// used (soon has expired: it is not counted).
+		form := url.Values{"user_idle": {"1"}, "action": {"preview"}}
+		if r := e.send(b, "POST", "/console/accounts/token-policy", form); !strings.Contains(r.body, "<strong>3 existing tokens</strong> would be disabled as idle") {
+			t.Errorf("the preview does not count 3 idle tokens: %d", r.status)
+		}
+		form.Set("action", "save")
+		r := e.send(b, "POST", "/console/accounts/token-policy", form)
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("save: %d", r.status)
+		}
+		if policy := e.send(b, "GET", r.header.Get("Location"), nil).body; !strings.Contains(policy, "3 idle tokens disabled.") || !strings.Contains(policy, `name="user_idle" type="number" min="1" inputmode="numeric" value="1"`) {
+			t.Errorf("after saving, the policy page lacks the notice or the idle timeout")
+		}
+		if rows := table(""); strings.Count(rows, "Disabled: idle") != 3 {
+			t.Errorf("the table shows %d idle badges, want 3", strings.Count(rows, "Disabled: idle"))
+		}
+	})
+}
+
+// inOrder reports whether every one of words appears in s, in that order.
+func inOrder(s string, words ...string) bool {
+	at := 0
+	for _, w := range words {
+		i := strings.Index(s[at:], w)
+		if i < 0 {
+			return false
+		}
+		at += i + len(w)
+	}
+	return true
 }

@@ -18,6 +18,7 @@ type tokenView struct {
 	Terms    []string // freetext search terms, shown as chips
 	Types    []string // account types
 	Usage    tokenward.TokenUsage
+	Expiry   tokenward.TokenExpiry
 	Accounts []string
 	Sort     string
 	Asc      bool
@@ -36,7 +37,8 @@ type tokenView struct {
 var pageSizes = []int{10, 25, 50, 100}
 
 func parseTokenView(q url.Values) tokenView {
-	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")), Accounts: nonEmpty(q["account"]),
+	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")),
+		Expiry: tokenward.ParseTokenExpiry(q.Get("expiry")), Accounts: nonEmpty(q["account"]),
 		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1,
 		Cursor: q.Get("cursor"), Client: strings.TrimSpace(q.Get("client"))}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
@@ -75,6 +77,9 @@ func (v tokenView) query(change func(*tokenView)) string {
 	}
 	if v.Usage != "" {
 		q.Set("usage", string(v.Usage))
+	}
+	if v.Expiry != "" {
+		q.Set("expiry", string(v.Expiry))
 	}
 	for _, a := range v.Accounts {
 		q.Add("account", a)
@@ -115,6 +120,7 @@ func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
 		conds = append(conds, tokenward.SearchCondition{Key: "clientAddress", Value: v.Client})
 	}
 	conds = append(conds, v.Usage.Conditions(now)...)
+	conds = append(conds, v.Expiry.Conditions(now)...)
 	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
 		Limit: v.Size, Offset: (v.Page - 1) * v.Size, Cursor: v.Cursor}
 }
@@ -160,7 +166,7 @@ func (d *orgTokensData) Link(change string, value string) string {
 			if v.Sort == value {
 				v.Asc = !v.Asc
 			} else {
-				v.Sort, v.Asc = value, value == "name" || value == "account" || value == "id" || value == "accountType"
+				v.Sort, v.Asc = value, value == "name" || value == "account" || value == "id" || value == "accountType" || value == "expiresAt"
 			}
 			v.Page = 1
 		case "page":
@@ -181,6 +187,8 @@ func (d *orgTokensData) Link(change string, value string) string {
 			v.Usage, v.Page = tokenward.ParseTokenUsage(value), 1
 		case "client":
 			v.Client, v.Page = value, 1
+		case "expiry":
+			v.Expiry, v.Page = tokenward.ParseTokenExpiry(value), 1
 		}
 	})
 	if q == "" {

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/tokenward/tokenward"
 )
@@ -15,6 +17,43 @@ type apiAccessData struct {
 	BaseURL     string
 	Account     string
 	Expiry      expiryPicker
+	// Expiring are the caller's tokens that expire within ownNoticeWindow or have
+	// expired, soonest first: the notice above the table.
+	Expiring []expiringToken
+}
+
+// ownNoticeWindow is how far ahead the API Access page warns of a token's expiry: as far
+// ahead as the sweep's first expiry notice.
+const ownNoticeWindow = tokenward.FirstExpiryNotice
+
+// expiringToken is one line of the API Access page's expiry notice.
+type expiringToken struct {
+	tokenward.Token
+	Expired bool
+	// Left is how long it has to live, as the notice says it ("3 days", "less than a day").
+	Left string
+}
+
+// expiringOf returns the tokens of ts that expire within ownNoticeWindow of now or have
+// expired, soonest first.
+func expiringOf(ts []tokenward.Token, now time.Time) []expiringToken {
+	var out []expiringToken
+	for _, t := range ts {
+		if t.Expires.IsZero() || t.Expires.After(now.Add(ownNoticeWindow)) {
+			continue
+		}
+		e := expiringToken{Token: t, Expired: !now.Before(t.Expires)}
+		// Whole days, rounded up: a token generated for 3 days reads "in 3 days" until
+		// exactly 2 are left.
+		if left := t.Expires.Sub(now); left < day {
+			e.Left = "less than a day"
+		} else {
+			e.Left = plural(int((left+day-1)/day), "day")
+		}
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out, func(a, b expiringToken) int { return a.Expires.Compare(b.Expires) })
+	return out
 }
 
 func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, error) {
@@ -29,7 +68,7 @@ func (c *Console) apiAccessView(r *http.Request, p tokenward.Principal) (view, e
 	return view{Title: "API Access", Nav: "profile", Data: &apiAccessData{
 		Tokens: tokens, Remaining: tokenward.MaxTokensPerAccount - len(tokens), Account: p.Account,
 		CanGenerate: p.Permissions.Has(tokenward.TokenManagement), BaseURL: baseURL(r),
-		Expiry: newExpiryPicker(limits),
+		Expiry: newExpiryPicker(limits), Expiring: expiringOf(tokens, c.service.Now()),
 	}}, nil
 }
 

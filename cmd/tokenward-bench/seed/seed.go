@@ -22,6 +22,7 @@ type Spec struct {
 	ServiceShare     float64   // the share of accounts that are service accounts
 	InactiveShare    float64   // the share of service accounts that are deactivated
 	NeverUsedShare   float64   // the share of tokens never used
+	ExpiringShare    float64   // the share of tokens with an expiry, from 30 days before Now to a year after
 	Now              time.Time // generation and use times spread over the year before
 }
 
@@ -37,12 +38,16 @@ func Secret(n int) tokenward.Secret {
 // Fill fills an empty database with a synthetic organization: accounts named
 // seed-N@example.com and sa::seed-N, each with TokensPerAccount tokens whose secrets are
 // Secret(0), Secret(1), .... Generation times spread over the year before Now,
-// last-used times between generation and Now, a share never used. It writes in large
+// last-used times between generation and Now, a share never used, a share with an expiry. It writes in large
 // batches inside one transaction per thousand accounts and records no changes: start
 // instances after seeding.
 func Fill(ctx context.Context, db *store.DB, spec Spec) error {
 	rng := rand.New(rand.NewPCG(1, 2))
+	// Expiries draw from a stream of their own, so that adding them changed no other
+	// seeded value (the plans of earlier benchmarks stay comparable).
+	expiryRNG := rand.New(rand.NewPCG(3, 4))
 	year := int64(365 * 24 * time.Hour / time.Millisecond)
+	month := int64(30 * 24 * time.Hour / time.Millisecond)
 	now := spec.Now.UnixMilli()
 	n := 0
 	const accountsPerTx = 1000
@@ -69,14 +74,18 @@ func Fill(ctx context.Context, db *store.DB, spec Spec) error {
 					if rng.Float64() >= spec.NeverUsedShare {
 						lastUsed = created + rng.Int64N(now-created+1)
 					}
+					var expires any
+					if expiryRNG.Float64() < spec.ExpiringShare {
+						expires = now - month + expiryRNG.Int64N(year+month)
+					}
 					k := len(args)
-					rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9))
+					rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10))
 					args = append(args, fmt.Sprintf("tw_seed%012d", n), digest[:], secret.Hint(), seedNames[rng.IntN(len(seedNames))]+fmt.Sprintf(" %d", n),
-						id, identifier, kind, created, lastUsed)
+						id, identifier, kind, created, lastUsed, expires)
 					n++
 				}
 				if len(rows) > 0 {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at) VALUES `+
+					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at, expires_at) VALUES `+
 						strings.Join(rows, ", "), args...); err != nil {
 						return fmt.Errorf("seed tokens: %w", err)
 					}
