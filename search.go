@@ -76,9 +76,10 @@ func parseMatchingMethod(s MatchingMethod) (m MatchingMethod, ok bool) {
 type FieldKind int
 
 const (
-	TextField FieldKind = iota // matched by value(s) and matching method
-	TimeField                  // matched by start/end range, or "never" by EXACT on ""
-	BoolField                  // matched by value "true" or "false"
+	TextField    FieldKind = iota // matched by value(s) and matching method
+	TimeField                     // matched by start/end range, or "never" by EXACT on ""
+	BoolField                     // matched by value "true" or "false"
+	AddressField                  // matched by an address or a CIDR (ParseAddressRange)
 )
 
 // SearchSpec is what one entity's search accepts.
@@ -174,10 +175,31 @@ func (r *SearchRequest) Normalize(spec SearchSpec) error {
 					return Errorf(EInvalid, "key %q takes true or false, not %q", c.Key, v)
 				}
 			}
+		case AddressField:
+			if err := checkAddressCondition(*c); err != nil {
+				return err
+			}
 		default:
 			if c.Start != nil || c.End != nil {
 				return Errorf(EInvalid, "key %q is not a time: start and end do not apply", c.Key)
 			}
+		}
+	}
+	return nil
+}
+
+// checkAddressCondition checks a clientAddress condition: every value an address or a
+// CIDR, matched as "within" (CONTAINS or EXACT), no time range.
+func checkAddressCondition(c SearchCondition) error {
+	if c.Start != nil || c.End != nil {
+		return Errorf(EInvalid, "key %q is not a time: start and end do not apply", c.Key)
+	}
+	if c.MatchingMethod != MatchContains && c.MatchingMethod != MatchExact {
+		return Errorf(EInvalid, "key %q matches an address or a CIDR: matchingMethod CONTAINS or EXACT, not %s", c.Key, c.MatchingMethod)
+	}
+	for _, v := range c.Values {
+		if _, err := ParseAddressRange(v); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -197,11 +219,14 @@ var AccountSearch = SearchSpec{
 // TokenSearch is what the organization's token search accepts. lastActivity (ours) is the
 // later of lastUsed and dateGenerated: "unused for 30 days or more" is lastActivity before
 // now - 30 days. expiresAt (ours, §13) treats "never" as the latest instant: it sorts last
-// ascending, and a range with a start and no end includes it.
+// ascending, and a range with a start and no end includes it. clientAddress (ours, §14)
+// matches a token one of whose recent clients has an address in the value's range ("used
+// from 203.0.113.0/24").
 var TokenSearch = SearchSpec{
 	Keys: map[string]FieldKind{
 		"id": TextField, "name": TextField, "account": TextField, "accountType": TextField,
 		"dateGenerated": TimeField, "lastUsed": TimeField, "lastActivity": TimeField, "expiresAt": TimeField, "freetext": TextField,
+		"clientAddress": AddressField,
 	},
 	SortFields:  []string{"id", "name", "account", "accountType", "dateGenerated", "lastUsed", "expiresAt"},
 	DefaultSort: SearchSort{Field: "dateGenerated", Ascending: false},

@@ -67,14 +67,15 @@ type Principal struct {
 // asks the database.
 type Verifier interface {
 	// Verify returns the principal of the live token whose secret has digest d, and notes
-	// the use; false for anything else. It touches no database.
-	Verify(d Digest) (Principal, bool)
+	// the use by c (a token's recent clients); false for anything else. It touches no
+	// database.
+	Verify(d Digest, c Caller) (Principal, bool)
 	// VerifyCurrent is Verify as of the call: a token whose creation committed before the
 	// call verifies, even when it was made elsewhere (the command line, another instance)
 	// and this instance has not caught up with it yet. On a miss it may wait for one
 	// catch-up shared with every other miss (a bounded number per second, whatever the
 	// number of misses); false when ctx ends first or the database does not answer.
-	VerifyCurrent(ctx context.Context, d Digest) (Principal, bool)
+	VerifyCurrent(ctx context.Context, d Digest, c Caller) (Principal, bool)
 	// CatchUp applies every change committed so far, so that a write's effect on
 	// verification holds on this instance from the moment the write returns.
 	CatchUp(ctx context.Context) error
@@ -209,7 +210,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller)
 	var err error
 	if s.verifier != nil {
 		var ok bool
-		if p, ok = s.verifier.VerifyCurrent(ctx, sec.Digest()); !ok {
+		if p, ok = s.verifier.VerifyCurrent(ctx, sec.Digest(), c); !ok {
 			return Principal{}, ErrInvalidToken
 		}
 	} else if p, err = s.store.PrincipalByDigest(ctx, sec.Digest()); ErrorCode(err) == ENotFound {

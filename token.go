@@ -36,6 +36,9 @@ type Token struct {
 	Expires     time.Time // zero: never; from this instant on the token fails like a revoked one
 	Rotated     time.Time // when it last got a new secret; zero: never
 	GraceEnds   time.Time // until when the secret it had before its last rotation still works; zero: none
+	// RecentClients are the last distinct clients it verified for, newest first, at most
+	// MaxRecentClients (clients.go); as of the last usage flush.
+	RecentClients []RecentClient
 	// IdleDisabled is when the lifecycle sweep disabled it for being unused longer than the
 	// policy's idle timeout (sweep.go); zero while it is not.
 	IdleDisabled time.Time

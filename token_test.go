@@ -324,8 +324,10 @@ func (v *failVerifier) lookup() (tokenward.Principal, bool) {
 	return tokenward.Principal{}, false
 }
 
-func (v *failVerifier) Verify(tokenward.Digest) (tokenward.Principal, bool) { return v.lookup() }
-func (v *failVerifier) VerifyCurrent(context.Context, tokenward.Digest) (tokenward.Principal, bool) {
+func (v *failVerifier) Verify(tokenward.Digest, tokenward.Caller) (tokenward.Principal, bool) {
+	return v.lookup()
+}
+func (v *failVerifier) VerifyCurrent(context.Context, tokenward.Digest, tokenward.Caller) (tokenward.Principal, bool) {
 	return v.lookup()
 }
 func (v *failVerifier) CatchUp(context.Context) error { v.lookup(); return nil }

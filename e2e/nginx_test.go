@@ -329,6 +329,12 @@ http {
 // nginx's error log when the test failed.
 func startNginx(t *testing.T, nginx, tokenwardURL, appURL string) string {
 	t.Helper()
+	return startNginxConf(t, nginx, nginxConf, tokenwardURL, appURL)
+}
+
+// startNginxConf is startNginx with another configuration (nginxConf's placeholders).
+func startNginxConf(t *testing.T, nginx, nginxConf, tokenwardURL, appURL string) string {
+	t.Helper()
 	prefix := t.TempDir()
 	hostOf := func(raw string) string {
 		u, err := url.Parse(raw)

@@ -19,15 +19,17 @@ type apiTokenModel struct {
 	CreatedEpochMillis int64                  `json:"createdEpochMillis"`
 	ExpiresAt          *int64                 `json:"expiresAt"` // ours (§13): null, never
 	DisabledReason     *string                `json:"disabledReason"`
-	AllowedCidrs       []string               `json:"allowedCidrs"` // ours (§14): null, anywhere
-	Permissions        []tokenward.Permission `json:"permissions"`  // ours (§14): null, all of the account's
+	AllowedCidrs       []string               `json:"allowedCidrs"`  // ours (§14): null, anywhere
+	Permissions        []tokenward.Permission `json:"permissions"`   // ours (§14): null, all of the account's
+	RecentClients      []recentClient         `json:"recentClients"` // ours (§14): newest first, at most 5
 }
 
 func (s *Server) toAPITokenModel(t tokenward.Token) apiTokenModel {
 	created := t.Created.UnixMilli()
 	return apiTokenModel{ID: t.ID, Name: t.Name, Account: t.Account, AccountType: t.AccountType, Customer: s.org,
 		DateGenerated: created, LastUsed: optionalMillis(t.LastUsed), CreatedEpochMillis: created, ExpiresAt: optionalMillis(t.Expires),
-		DisabledReason: s.disabledReason(t), AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions)}
+		DisabledReason: s.disabledReason(t), AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions),
+		RecentClients: recentClientsOf(t)}
 }
 
 // listOrgTokens streams every live token of the organization as one plain list (the

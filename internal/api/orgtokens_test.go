@@ -81,7 +81,7 @@ func newOrgFixture(t *testing.T, e *env) orgFixture {
 		f.secrets[tok.name] = e.remember(secret.Reveal())
 		if tok.lastUsed != 0 {
 			e.clock.Set(now.Add(-tok.lastUsed))
-			if _, ok := e.verifier.Verify(secret.Digest()); !ok {
+			if _, ok := e.verifier.Verify(secret.Digest(), tokenward.Caller{}); !ok {
 				t.Fatalf("token %s does not verify", tok.name)
 			}
 			if err := e.verifier.FlushUsage(t.Context()); err != nil {

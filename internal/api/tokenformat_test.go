@@ -229,12 +229,12 @@ type countingVerifier struct {
 	n atomic.Int64
 }
 
-func (v *countingVerifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
+func (v *countingVerifier) Verify(d tokenward.Digest, c tokenward.Caller) (tokenward.Principal, bool) {
 	v.n.Add(1)
-	return v.Verifier.Verify(d)
+	return v.Verifier.Verify(d, c)
 }
 
-func (v *countingVerifier) VerifyCurrent(ctx context.Context, d tokenward.Digest) (tokenward.Principal, bool) {
+func (v *countingVerifier) VerifyCurrent(ctx context.Context, d tokenward.Digest, c tokenward.Caller) (tokenward.Principal, bool) {
 	v.n.Add(1)
-	return v.Verifier.VerifyCurrent(ctx, d)
+	return v.Verifier.VerifyCurrent(ctx, d, c)
 }

@@ -25,7 +25,25 @@ type userAPIToken struct {
 	// AllowedCidrs are the networks it works from (§14); null: anywhere.
 	AllowedCidrs []string `json:"allowedCidrs"`
 	// Permissions it carries (§14); null: all of the account's.
-	Permissions []tokenward.Permission `json:"permissions"`
+	Permissions   []tokenward.Permission `json:"permissions"`
+	RecentClients []recentClient         `json:"recentClients"` // ours (§14): newest first, at most 5
+}
+
+// recentClient is one of a token's recent clients (reference §14).
+type recentClient struct {
+	Address   string `json:"address"`
+	UserAgent string `json:"userAgent"`
+	LastSeen  int64  `json:"lastSeen"`
+}
+
+// recentClientsOf returns t's recent clients for JSON: an empty list, never null, when it
+// has none.
+func recentClientsOf(t tokenward.Token) []recentClient {
+	out := make([]recentClient, len(t.RecentClients))
+	for i, c := range t.RecentClients {
+		out[i] = recentClient{Address: c.Address.String(), UserAgent: c.UserAgent, LastSeen: c.LastSeen.UnixMilli()}
+	}
+	return out
 }
 
 // userToken is t as a UserApiToken, its disabledReason as of the service's clock.
@@ -33,7 +51,8 @@ func (s *Server) userToken(t tokenward.Token) userAPIToken {
 	return userAPIToken{TokenID: t.ID, TokenName: t.Name, Account: t.Account, AccountType: t.AccountType,
 		DateGenerated: t.Created.UnixMilli(), LastUsed: optionalMillis(t.LastUsed), ExpiresAt: optionalMillis(t.Expires),
 		RotatedAt: optionalMillis(t.Rotated), GraceEnds: optionalMillis(t.GraceEnds), DisabledReason: s.disabledReason(t),
-		AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions)}
+		AllowedCidrs: tokenward.CIDRStrings(t.AllowedNetworks), Permissions: scopeList(t.Permissions),
+		RecentClients: recentClientsOf(t)}
 }
 
 // scopeList is a token's permissions as the API lists them: null for all of the

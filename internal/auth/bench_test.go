@@ -45,7 +45,8 @@ func seededDB(b *testing.B, engine store.Engine, tokens int) *store.DB {
 }
 
 // BenchmarkVerify measures verification of a known and an unknown token (secret text to
-// principal: parse, SHA-256, index lookup, usage note) beside a baseline of one SHA-256
+// principal: parse, SHA-256, index lookup, usage note with the caller's address and user
+// agent, one repeated client as a script is) beside a baseline of one SHA-256
 // plus one lookup in a plain map of the same size, in the same run, serially and from
 // GOMAXPROCS goroutines (run with -cpu 1,2 to see how each scales).
 func BenchmarkVerify(b *testing.B) {
@@ -62,14 +63,17 @@ func BenchmarkVerify(b *testing.B) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go v.Run(ctx, func(context.Context, func()) {})
-	verify := func(text string) bool {
+	caller := tokenward.Caller{Address: netip.MustParseAddr("203.0.113.7"),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}
+	verifyFrom := func(text string, c tokenward.Caller) bool {
 		s, ok := tokenward.ParseSecret(text)
 		if !ok {
 			return false
 		}
-		_, ok = v.Verify(s.Digest())
+		_, ok = v.Verify(s.Digest(), c)
 		return ok
 	}
+	verify := func(text string) bool { return verifyFrom(text, caller) }
 	known, unknown := seed.Secret(n/2).Reveal(), tokenward.NewSecret().Reveal()
 	if !verify(known) || verify(unknown) {
 		b.Fatal("the known token must verify and the unknown one must not")
@@ -90,16 +94,16 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	caller := netip.MustParseAddr("127.0.0.1")
-	verifyFrom := func(text string) bool {
+	local := tokenward.Caller{Address: netip.MustParseAddr("127.0.0.1"), UserAgent: "bench/1"}
+	verifyRestricted := func(text string) bool {
 		s, ok := tokenward.ParseSecret(text)
 		if !ok {
 			return false
 		}
-		p, ok := v.Verify(s.Digest())
-		return ok && tokenward.AllowedFrom(p.AllowedNetworks, caller)
+		p, ok := v.Verify(s.Digest(), local)
+		return ok && tokenward.AllowedFrom(p.AllowedNetworks, local.Address)
 	}
-	if !verifyFrom(restricted.Reveal()) {
+	if !verifyRestricted(restricted.Reveal()) {
 		b.Fatal("the restricted token must verify from 127.0.0.1")
 	}
 	baseline := make(map[[32]byte]int64, n)
@@ -122,7 +126,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		text := restricted.Reveal()
 		for b.Loop() {
-			verifyFrom(text)
+			verifyRestricted(text)
 		}
 	})
 	b.Run("baseline-sha256-map", func(b *testing.B) {
@@ -151,6 +155,44 @@ func BenchmarkVerify(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				verify(known)
+			}
+		})
+	})
+	// Without a caller's address nothing is noted of the client (the command line): what
+	// verification cost before recent clients, in the same run, so that known against it
+	// is the cost of noting the client.
+	b.Run("known-no-client", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			verifyFrom(known, tokenward.Caller{})
+		}
+	})
+	// The cost of noting the client, as a ratio robust to a machine others share: blocks
+	// of verifications with and without a client alternate, each block timed, so that the
+	// load's changes fall on both alike.
+	b.Run("client-cost", func(b *testing.B) {
+		const block = 2000
+		var with, without time.Duration
+		for b.Loop() {
+			start := time.Now()
+			for range block {
+				verifyFrom(known, caller)
+			}
+			mid := time.Now()
+			for range block {
+				verifyFrom(known, tokenward.Caller{})
+			}
+			with, without = with+mid.Sub(start), without+time.Since(mid)
+		}
+		b.ReportMetric(float64(with)/float64(without), "with/without")
+		b.ReportMetric(float64(with)/float64(b.N*block), "ns/verify-with-client")
+		b.ReportMetric(float64(without)/float64(b.N*block), "ns/verify-without")
+	})
+	b.Run("known-no-client-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				verifyFrom(known, tokenward.Caller{})
 			}
 		})
 	})

@@ -62,9 +62,9 @@ func (c *catchUps) end(n uint64, err error) {
 // miss it waits for a catch-up that began after the call (shared with every other miss,
 // see MissCatchUpGap) and looks again; a secret known to be no token's is refused at once.
 // It returns false when ctx ends first or the catch-up fails (the index answers as it is).
-func (v *Verifier) VerifyCurrent(ctx context.Context, d tokenward.Digest) (tokenward.Principal, bool) {
+func (v *Verifier) VerifyCurrent(ctx context.Context, d tokenward.Digest, c tokenward.Caller) (tokenward.Principal, bool) {
 	asOf := v.catchUps.begun.Load()
-	if p, ok := v.Verify(d); ok {
+	if p, ok := v.Verify(d, c); ok {
 		return p, true
 	}
 	if v.absent.has(d) {
@@ -73,7 +73,7 @@ func (v *Verifier) VerifyCurrent(ctx context.Context, d tokenward.Digest) (token
 	if !v.awaitCatchUpAfter(ctx, asOf) {
 		return tokenward.Principal{}, false
 	}
-	if p, ok := v.Verify(d); ok {
+	if p, ok := v.Verify(d, c); ok {
 		return p, true
 	}
 	if !v.indexed(d) {

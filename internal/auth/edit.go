@@ -82,6 +82,7 @@ func (e *edit) apply(state VerificationState, live []LiveToken) {
 			ne := &entry{seq: t.Seq, expires: t.Expires, replaced: t.Replaced, account: a, limits: l}
 			if old != nil && old.seq == t.Seq {
 				ne.lastUsed.Store(old.lastUsed.Load())
+				ne.clients.Store(old.clients.Load()) // the recent clients noted, not yet flushed
 			}
 			s.tokens[t.Digest] = ne
 			v.absent.forget(t.Digest)

@@ -26,7 +26,10 @@ type Source interface {
 	EachVerificationState(ctx context.Context, fn func(VerificationState)) error
 	EachLiveToken(ctx context.Context, fn func(LiveToken)) error
 	AccountVerificationState(ctx context.Context, accountID int64) (VerificationState, []LiveToken, error)
-	RecordUsage(ctx context.Context, used map[int64]int64) error
+	// RecordUsage writes last-used times (token seq → epoch ms) and clients seen, in one
+	// transaction, moving no time backwards and keeping tokenward.MaxRecentClients clients
+	// per token.
+	RecordUsage(ctx context.Context, used map[int64]int64, clients []ClientUse) error
 	Ping(ctx context.Context) error
 }
 
@@ -44,16 +47,17 @@ type accountState struct {
 }
 
 // entry is a live token in the index. Readers only read seq, expires, replaced, account
-// and limits; lastUsed and queued belong to usage recording (usage.go). The field order
-// keeps it at 48 bytes, the size class it had before limits.
+// and limits; lastUsed, clients and queued belong to usage recording (usage.go). The field
+// order keeps it at 56 bytes (the 64-byte size class; 48 before recent clients).
 type entry struct {
 	seq      int64
 	expires  int64 // epoch milliseconds; 0: never (Authenticate refuses it from then on)
 	account  *account
-	limits   *limits      // nil: the token restricts nothing
-	lastUsed atomic.Int64 // epoch milliseconds of the newest use noted
-	queued   atomic.Bool  // in a usage queue, waiting for the next flush
-	replaced bool         // the secret a rotation replaced: it works until expires, its grace end
+	limits   *limits                     // nil: the token restricts nothing
+	lastUsed atomic.Int64                // epoch milliseconds of the newest use noted
+	clients  atomic.Pointer[seenClients] // the recent clients noted; nil: none yet
+	queued   atomic.Bool                 // in a usage queue, waiting for the next flush
+	replaced bool                        // the secret a rotation replaced: it works until expires, its grace end
 }
 
 // limits are a restricted token's restrictions, immutable once published: the principal
@@ -162,8 +166,9 @@ func New(src Source, now func() time.Time, logger *slog.Logger, interval time.Du
 var _ tokenward.Verifier = (*Verifier)(nil)
 
 // Verify returns the principal of the live token whose secret has digest d, and notes its
-// use. It is two atomic loads and one map lookup: no lock, no database, no allocation.
-func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
+// use by c (its recent clients). It is two atomic loads and one map lookup: no lock, no
+// database, no allocation (but for a client new to the token).
+func (v *Verifier) Verify(d tokenward.Digest, c tokenward.Caller) (tokenward.Principal, bool) {
 	e := v.shards[shardOf(d)].Load().tokens[d]
 	if e == nil {
 		return tokenward.Principal{}, false
@@ -182,7 +187,7 @@ func (v *Verifier) Verify(d tokenward.Digest) (tokenward.Principal, bool) {
 		p.TokenExpires = time.UnixMilli(e.expires).UTC()
 		p.ReplacedSecret = e.replaced
 	}
-	v.usage.record(e, v.nowMillis())
+	v.usage.record(e, v.nowMillis(), c)
 	return p, true
 }
 

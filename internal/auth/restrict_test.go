@@ -126,7 +126,7 @@ func TestRestrictedVerifyDoesNotAllocate(t *testing.T) {
 	var allowed bool
 	allocs := testing.AllocsPerRun(1000, func() {
 		if sec, ok := tokenward.ParseSecret(text); ok {
-			p, _ = in.verifier.Verify(sec.Digest())
+			p, _ = in.verifier.Verify(sec.Digest(), tokenward.Caller{})
 			allowed = tokenward.AllowedFrom(p.AllowedNetworks, addr)
 		}
 	})

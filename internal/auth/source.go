@@ -44,3 +44,11 @@ type LiveToken struct {
 	// Permissions the token carries; nil: all of its account's.
 	Permissions *tokenward.PermissionSet
 }
+
+// ClientUse is one client of a token as a usage flush writes it (tokenward.RecentClient).
+type ClientUse struct {
+	TokenSeq  int64
+	Address   netip.Addr // as tokenward.ClientAddressOf gives it
+	UserAgent string     // as tokenward.CleanUserAgent gives it
+	LastSeen  int64      // epoch milliseconds
+}

@@ -172,14 +172,21 @@ func (db *DB) snapshotIsolation() sql.IsolationLevel {
 	return sql.LevelDefault
 }
 
-// RecordUsage writes last-used times (token seq → epoch milliseconds) in one transaction,
-// never moving a time backwards.
-func (db *DB) RecordUsage(ctx context.Context, used map[int64]int64) error {
-	if len(used) == 0 {
+// RecordUsage writes last-used times (token seq → epoch milliseconds) and the clients seen
+// in one transaction, never moving a time backwards, and keeps the newest
+// tokenward.MaxRecentClients clients of each token (recordClients).
+func (db *DB) RecordUsage(ctx context.Context, used map[int64]int64, clients []auth.ClientUse) error {
+	if len(used) == 0 && len(clients) == 0 {
 		return nil
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if db.engine == Postgres {
+			// Every flush (of every instance) locks its tokens' rows in one order first: two
+			// flushes of the same tokens queue instead of deadlocking, and the newest five
+			// of a token are chosen by one flush at a time.
+			if err := lockTokens(ctx, tx, used, clients); err != nil {
+				return err
+			}
 			seqs, ats := make([]int64, 0, len(used)), make([]int64, 0, len(used))
 			for seq, at := range used {
 				seqs, ats = append(seqs, seq), append(ats, at)
@@ -190,7 +197,7 @@ func (db *DB) RecordUsage(ctx context.Context, used map[int64]int64) error {
 			if err != nil {
 				return fmt.Errorf("record usage: %w", err)
 			}
-			return nil
+			return db.recordClients(ctx, tx, clients)
 		}
 		stmt, err := tx.PrepareContext(ctx, `UPDATE tokens SET last_used_at = $1
 			WHERE seq = $2 AND (last_used_at IS NULL OR last_used_at < $1)`)
@@ -203,7 +210,7 @@ func (db *DB) RecordUsage(ctx context.Context, used map[int64]int64) error {
 				return fmt.Errorf("record usage: %w", err)
 			}
 		}
-		return nil
+		return db.recordClients(ctx, tx, clients)
 	})
 }
 

@@ -98,6 +98,11 @@ func (q *query) addConditions(conds []tokenward.SearchCondition, spec tokenward.
 			if f.atLeast != "" && c.End != nil && !c.Negated {
 				cond = "(" + cond + " AND " + f.atLeast + " <= " + q.arg(*c.End) + ")"
 			}
+		case spec.Keys[c.Key] == tokenward.AddressField:
+			var err error
+			if cond, err = q.clientAddressMatch(c); err != nil {
+				return err
+			}
 		case spec.Keys[c.Key] == tokenward.BoolField:
 			var ors []string
 			for _, v := range c.Values {

@@ -100,7 +100,7 @@ func (db *DB) LiveTokens(ctx context.Context, accountID int64) ([]tokenward.Toke
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	return tokens, nil
+	return tokens, db.attachClients(ctx, tokens)
 }
 
 // LiveTokenByID returns the unrevoked token with that public id, or ENotFound.
@@ -138,7 +138,8 @@ func (db *DB) liveToken(ctx context.Context, where string, arg any) (tokenward.T
 	if err != nil {
 		return tokenward.Token{}, fmt.Errorf("read token: %w", err)
 	}
-	return t, nil
+	one := []tokenward.Token{t}
+	return one[0], db.attachClients(ctx, one)
 }
 
 // RenameToken sets a live token's name and returns it; ENotFound when it is not live.
@@ -251,7 +252,15 @@ func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map
 		}
 		out[t.AccountID] = append(out[t.AccountID], t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	for _, ts := range out {
+		if err := db.attachClients(ctx, ts); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // RotateToken gives a live token a new secret (digest, hint) and expiry, keeping its

@@ -25,6 +25,7 @@ var tokenFields = map[string]field{
 	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)", atLeast: "t.created_at"},
 	"expiresAt":     {expr: expiresSort, never: neverExpires},
 	"freetext":      {freetext: []string{"t.name", "t.account_identifier", "t.id", "t.hint"}, trigram: true},
+	"clientAddress": {}, // a range of addresses of token_clients (clientAddressMatch)
 }
 
 // accountTypeExact turns an account type into conditions on the token's own account kind
@@ -214,6 +215,16 @@ func (db *DB) tokenRows(ctx context.Context, s *tokenSearch, n int) ([]tokenRow,
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search tokens: %w", err)
 	}
+	tokens := make([]tokenward.Token, len(page))
+	for i, r := range page {
+		tokens[i] = r.token
+	}
+	if err := db.attachClients(ctx, tokens); err != nil {
+		return nil, err
+	}
+	for i := range page {
+		page[i].token = tokens[i]
+	}
 	return page, nil
 }
 
@@ -344,25 +355,50 @@ func (s *tokenSearch) page(n int) (string, []any) {
 		WHERE t.seq IN (SELECT t.seq FROM tokens t` + walk + s.join + ` WHERE ` + s.q.whereClause() + ` ` + order + limit + `) ` + order, slices.Clone(s.q.args)
 }
 
-// EachLiveTokenOfOrg calls fn for every live token in generation order, for the plain
-// listing of the organization's tokens; it streams, so a million tokens are never held.
+// EachLiveTokenOfOrg calls fn for every live token in generation order, with its recent
+// clients, for the plain listing of the organization's tokens; it streams, so a million
+// tokens are never held. The clients come in the same query (one row per client, at most
+// a few per token), so that the listing needs one connection.
 func (db *DB) EachLiveTokenOfOrg(ctx context.Context, fn func(tokenward.Token) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+`
-		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.seq`)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+`, c.address, c.user_agent, c.last_seen
+		FROM tokens t JOIN accounts a ON a.id = t.account_id LEFT JOIN token_clients c ON c.token_seq = t.seq
+		WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.seq`)
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
+	var held *tokenward.Token
+	flush := func() error {
+		if held == nil {
+			return nil
+		}
+		held.RecentClients = sortClients(held.RecentClients)
+		t := *held
+		held = nil
+		return fn(t)
+	}
 	for rows.Next() {
-		t, err := scanToken(rows)
+		var address []byte
+		var agent sql.NullString
+		var seen sql.NullInt64
+		t, err := scanToken(scanWith{rows, []any{&address, &agent, &seen}})
 		if err != nil {
 			return fmt.Errorf("scan token: %w", err)
 		}
-		if err := fn(t); err != nil {
-			return err
+		if held == nil || held.ID != t.ID {
+			if err := flush(); err != nil {
+				return err
+			}
+			held = &t
+		}
+		if seen.Valid {
+			held.RecentClients = append(held.RecentClients, scanClient(address, agent.String, seen.Int64))
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	return flush()
 }
 
 // TokenFacet returns a page of the distinct values of a token field among the live tokens

@@ -29,6 +29,9 @@ type tokenView struct {
 	// page beside it: a deep page is then an index range, not an OFFSET walk. It never
 	// goes into Share or Save links; page numbers jump by offset.
 	Cursor string
+	// Client narrows to tokens used from an address or a CIDR (search key clientAddress);
+	// BadClient is a value that is neither, shown back in its field with the refusal.
+	Client, BadClient string
 }
 
 var pageSizes = []int{10, 25, 50, 100}
@@ -37,7 +40,7 @@ func parseTokenView(q url.Values) tokenView {
 	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")),
 		Expiry: tokenward.ParseTokenExpiry(q.Get("expiry")), Accounts: nonEmpty(q["account"]),
 		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1,
-		Cursor: q.Get("cursor")}
+		Cursor: q.Get("cursor"), Client: strings.TrimSpace(q.Get("client"))}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
 		v.Size = n
 	}
@@ -94,6 +97,9 @@ func (v tokenView) query(change func(*tokenView)) string {
 	if v.AccountQ != "" {
 		q.Set("acq", v.AccountQ)
 	}
+	if v.Client != "" {
+		q.Set("client", v.Client)
+	}
 	return q.Encode()
 }
 
@@ -109,6 +115,9 @@ func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
 	}
 	if len(v.Accounts) > 0 {
 		conds = append(conds, tokenward.SearchCondition{Key: "account", Values: v.Accounts, MatchingMethod: tokenward.MatchExact})
+	}
+	if v.Client != "" {
+		conds = append(conds, tokenward.SearchCondition{Key: "clientAddress", Value: v.Client})
 	}
 	conds = append(conds, v.Usage.Conditions(now)...)
 	conds = append(conds, v.Expiry.Conditions(now)...)
@@ -176,6 +185,8 @@ func (d *orgTokensData) Link(change string, value string) string {
 			v.Page = 1
 		case "usage":
 			v.Usage, v.Page = tokenward.ParseTokenUsage(value), 1
+		case "client":
+			v.Client, v.Page = value, 1
 		case "expiry":
 			v.Expiry, v.Page = tokenward.ParseTokenExpiry(value), 1
 		}
@@ -306,7 +317,10 @@ func accountLink(identifier string) string {
 }
 
 func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, error) {
-	tv := parseTokenView(r.URL.Query())
+	return c.orgTokensViewOf(r, p, parseTokenView(r.URL.Query()))
+}
+
+func (c *Console) orgTokensViewOf(r *http.Request, p tokenward.Principal, tv tokenView) (view, error) {
 	now := c.service.Now()
 	page, err := c.service.SearchTokens(r.Context(), p, tv.searchRequest(now))
 	if tokenward.ErrorCode(err) == tokenward.EInvalid && tv.Cursor != "" {
@@ -350,7 +364,16 @@ func (c *Console) orgTokensView(r *http.Request, p tokenward.Principal) (view, e
 }
 
 func (c *Console) orgTokens(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	return c.page(w, r, "api-tokens", func() (view, error) { return c.orgTokensView(r, p) })
+	return c.page(w, r, "api-tokens", func() (view, error) {
+		tv := parseTokenView(r.URL.Query())
+		if _, err := tokenward.ParseAddressRange(tv.Client); tv.Client != "" && err != nil {
+			// The refusal is shown above the table without that filter, the value kept in
+			// its field to be corrected.
+			tv.BadClient, tv.Client = tv.Client, ""
+			return view{}, onPage(err, func() (view, error) { return c.orgTokensViewOf(r, p, tv) })
+		}
+		return c.orgTokensViewOf(r, p, tv)
+	})
 }
 
 // back is where a form on the API Tokens page returns to: the view it was posted from. The

@@ -215,6 +215,7 @@ type view struct {
 	// Shown is what the page shows once: the flashes a form's redirect left for it.
 	Shown shown
 	Data  any
+	Now   time.Time // the service's clock as the page is rendered, for relative times ("ago")
 }
 
 var funcs = template.FuncMap{
@@ -228,6 +229,8 @@ var funcs = template.FuncMap{
 		return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("Jan 2, 2006 15:04 UTC") + `</time>`)
 	},
 	"masked":  func(hint string) string { return "••••" + hint },
+	"ago":     ago,
+	"cut":     cut,
 	"visible": tokenward.Visible,
 	"has": func(set any, p tokenward.Permission) bool {
 		s, _ := set.(tokenward.PermissionSet) // a literal 0 in a template is an int: no permissions
@@ -272,6 +275,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		v.Me = principal(r)
 	}
 	v.IsAdmin = v.Me.Permissions.Has(tokenward.UserManagement)
+	v.Now = c.service.Now()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store") // pages may show a new secret, once
 	t := c.pages[page]
