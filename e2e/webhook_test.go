@@ -127,6 +127,9 @@ func TestWebhookDeliveryAcrossInstances(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatalf("no delivery reached the receiver after its 3 failures")
 		}
+		// A has 4 workers: a request can be held while another worker still records a
+		// 500. Killing A before it recorded them would lose the very log this test checks.
+		awaitAttempts(t, a.URL, admin, hookID, http.StatusInternalServerError, 3, 30*time.Second)
 		a.Cmd.Process.Signal(syscall.SIGKILL)
 		<-a.Done
 		rc.mu.Lock()
@@ -167,6 +170,31 @@ func makeEvents(t *testing.T, url, admin, sa string) {
 	}
 	if status, c := call(t, "DELETE", url+"/api/v2/apitoken/serviceaccount/"+sa+"/"+ids[1], admin, ""); status != 200 {
 		t.Fatalf("revoke: %d %v", status, c)
+	}
+}
+
+// awaitAttempts waits until the webhook's delivery log shows n attempts answered status.
+func awaitAttempts(t *testing.T, url, admin, hookID string, status, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		_, c := call(t, "GET", url+"/api/v2/webhook/"+hookID+"/deliveries?limit=1000", admin, "")
+		items, _ := c["response"].(map[string]any)["items"].([]any)
+		seen := 0
+		for _, it := range items {
+			for _, a := range it.(map[string]any)["attempts"].([]any) {
+				if a.(map[string]any)["statusCode"].(float64) == float64(status) {
+					seen++
+				}
+			}
+		}
+		if seen >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery log shows %d attempts answered %d after %v, want %d", seen, status, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
