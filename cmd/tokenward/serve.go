@@ -17,6 +17,7 @@ import (
 	"github.com/tokenward/tokenward/internal/api"
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/limit"
+	"github.com/tokenward/tokenward/internal/loop"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/web"
 	"github.com/tokenward/tokenward/internal/webhook"
@@ -139,22 +140,15 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 // interval until ctx ends. Every instance sweeps; the sweep records each notice once
 // whatever the number of instances, so none needs electing.
 func runLifecycleSweeps(ctx context.Context, ops *tokenward.Operator, interval time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			sweep, err := ops.SweepLifecycle(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				logger.Warn("lifecycle sweep failed; will retry", "err", err)
-			case sweep.Notices > 0 || sweep.IdleDisabled > 0:
-				logger.Info("lifecycle sweep", "notices", sweep.Notices, "idle_disabled", sweep.IdleDisabled)
-			}
+	loop.Every(ctx, interval, func(ctx context.Context) {
+		sweep, err := ops.SweepLifecycle(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("lifecycle sweep failed; will retry", "err", err)
+		case sweep.Notices > 0 || sweep.IdleDisabled > 0:
+			logger.Info("lifecycle sweep", "notices", sweep.Notices, "idle_disabled", sweep.IdleDisabled)
 		}
-	}
+	})
 }
 
 // consoleURL is the console's address on the listener: a wildcard listener (0.0.0.0, [::])

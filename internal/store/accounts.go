@@ -233,18 +233,8 @@ func (db *DB) SearchAccounts(ctx context.Context, kind tokenward.AccountKind, re
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE `+q.whereClause()+` `+
 		orderBy(*req.Sort, accountSorts, accountNullableSorts, "a.id")+fmt.Sprintf(" LIMIT %d OFFSET %d", req.Limit, req.Offset), q.args...)
-	if err != nil {
-		return page, fmt.Errorf("search accounts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return page, fmt.Errorf("scan account: %w", err)
-		}
-		page.Items = append(page.Items, a)
-	}
-	return page, rows.Err()
+	page.Items, err = collect(rows, err, "search accounts", scanAccount)
+	return page, err
 }
 
 // UpdateAccounts applies changes to live accounts in one transaction: all of them or, on

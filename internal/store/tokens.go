@@ -85,20 +85,9 @@ func (db *DB) LiveTokens(ctx context.Context, accountID int64) ([]tokenward.Toke
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.account_id = $1 AND t.revoked_at IS NULL
 		ORDER BY t.created_at, t.seq`, accountID)
+	tokens, err := collect(rows, err, "list tokens", scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []tokenward.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, err
 	}
 	return tokens, db.attachClients(ctx, tokens)
 }
@@ -241,19 +230,12 @@ func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.account_id IN (`+strings.Join(params, ", ")+`) AND t.revoked_at IS NULL
 		ORDER BY t.created_at, t.seq`, q.args...)
+	tokens, err := collect(rows, err, "list tokens", scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
+	for _, t := range tokens {
 		out[t.AccountID] = append(out[t.AccountID], t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	for _, ts := range out {
 		if err := db.attachClients(ctx, ts); err != nil {

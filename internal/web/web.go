@@ -338,6 +338,16 @@ func formPermissions(r *http.Request) (tokenward.PermissionSet, error) {
 	return set, nil
 }
 
+// formPermissionsOn reads the permission checkboxes of a form: a form that cannot be
+// read fails outright, a permission that does not exist on the page back builds.
+func formPermissionsOn(w http.ResponseWriter, r *http.Request, back func() (view, error)) (tokenward.PermissionSet, error) {
+	if err := parseForm(w, r); err != nil {
+		return 0, err
+	}
+	perms, err := formPermissions(r)
+	return perms, onPage(err, back)
+}
+
 // parseForm reads a form body of at most 64 KiB.
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
