@@ -90,22 +90,11 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		return nil, "", err
 	}
 
-	// Statistics for the planners, on a plain connection.
-	direct, err := sql.Open(t.driver, t.direct)
+	direct, err := analyze(ctx, out, t, rep)
 	if err != nil {
 		return nil, "", err
 	}
 	defer direct.Close()
-	direct.SetMaxOpenConns(1)
-	began := time.Now()
-	if _, err := direct.ExecContext(ctx, "ANALYZE"); err != nil {
-		return nil, "", fmt.Errorf("analyze: %s", redact(err.Error(), t.direct))
-	}
-	rep.analyze = time.Since(began)
-	if err := direct.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked_at IS NULL`).Scan(&rep.tokens); err != nil {
-		return nil, "", fmt.Errorf("count tokens: %w", err)
-	}
-	fmt.Fprintf(out, "%s: ANALYZE in %.1f s; %d live tokens\n", engine, rep.analyze.Seconds(), rep.tokens)
 
 	ids, err := identifiers(ctx, direct)
 	if err != nil {
@@ -123,7 +112,7 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		vacuumedBefore = lastAutovacuum(ctx, direct)
 	}
 	rep.loadStart = loadAverage()
-	began = time.Now()
+	began := time.Now()
 	if rep.baseline, err = measureBaseline(ctx, out, engine, direct, opts, rep.tokens); err != nil {
 		return nil, "", err
 	}
@@ -145,6 +134,28 @@ func benchEngine(ctx context.Context, out io.Writer, engine store.Engine, opts o
 		}
 	}
 	return rep, "", nil
+}
+
+// analyze gathers the planners' statistics on a plain connection to the target, which it
+// returns (one connection at most) for the caller to close, and counts the live tokens.
+func analyze(ctx context.Context, out io.Writer, t *target, rep *engineReport) (*sql.DB, error) {
+	direct, err := sql.Open(t.driver, t.direct)
+	if err != nil {
+		return nil, err
+	}
+	direct.SetMaxOpenConns(1)
+	began := time.Now()
+	if _, err := direct.ExecContext(ctx, "ANALYZE"); err != nil {
+		direct.Close()
+		return nil, fmt.Errorf("analyze: %s", redact(err.Error(), t.direct))
+	}
+	rep.analyze = time.Since(began)
+	if err := direct.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked_at IS NULL`).Scan(&rep.tokens); err != nil {
+		direct.Close()
+		return nil, fmt.Errorf("count tokens: %w", err)
+	}
+	fmt.Fprintf(out, "%s: ANALYZE in %.1f s; %d live tokens\n", rep.engine, rep.analyze.Seconds(), rep.tokens)
+	return direct, nil
 }
 
 // fill seeds the target database with the synthetic organization and returns how long it
