@@ -220,16 +220,9 @@ func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenw
 
 func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
-	if err := parseForm(w, r); err != nil {
+	life, restrict, err := formGenerate(w, r, back)
+	if err != nil {
 		return err
-	}
-	life, err := formLifetime(r)
-	if err != nil {
-		return onPage(err, back)
-	}
-	restrict, err := formRestrictions(r)
-	if err != nil {
-		return onPage(err, back)
 	}
 	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), life, restrict)
 	if err != nil {
