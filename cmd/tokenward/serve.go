@@ -17,6 +17,7 @@ import (
 	"github.com/tokenward/tokenward/internal/api"
 	"github.com/tokenward/tokenward/internal/auth"
 	"github.com/tokenward/tokenward/internal/limit"
+	"github.com/tokenward/tokenward/internal/loop"
 	"github.com/tokenward/tokenward/internal/store"
 	"github.com/tokenward/tokenward/internal/web"
 	"github.com/tokenward/tokenward/internal/webhook"
@@ -80,21 +81,7 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	logger.Info("verification index built", "tokens", verifier.Size(), "duration_ms", time.Since(loadStart).Milliseconds())
 	background, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	go verifier.Run(background, func(ctx context.Context, wake func()) {
-		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
-	})
-	go verifier.RunUsageFlusher(background, cfg.usageFlush)
-	go runLifecycleSweeps(background, tokenward.NewOperator(service), cfg.lifecycleSweep, logger)
-	webhooks := cfg.webhooks
-	webhooks.Logger = logger
-	go webhook.New(db, webhooks).Run(background)
-	runnerDone := make(chan struct{})
-	go func() {
-		defer close(runnerDone)
-		service.NewRevokeRunner(0, cfg.revokeJobLease).Run(background, time.Second, func(err error) {
-			logger.Warn("bulk revocation: a batch failed; it is tried again", "err", err)
-		})
-	}()
+	runnerDone := startBackground(background, cfg, db, verifier, service, logger)
 
 	if err := c.bootstrap(ctx, service, cfg.adminEmail); err != nil {
 		return err
@@ -135,26 +122,43 @@ func (c *cli) runServer(ctx context.Context, cfg serveConfig) error {
 	return nil
 }
 
+// startBackground starts what every instance does besides serving, until ctx ends:
+// following changes made elsewhere, writing token usage, the lifecycle sweeps, webhook
+// deliveries and bulk revocation jobs. The channel closes once the revocation runner has
+// stopped (and released the job it held).
+func startBackground(ctx context.Context, cfg serveConfig, db *store.DB, verifier *auth.Verifier, service *tokenward.Service,
+	logger *slog.Logger) <-chan struct{} {
+	go verifier.Run(ctx, func(ctx context.Context, wake func()) {
+		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
+	})
+	go verifier.RunUsageFlusher(ctx, cfg.usageFlush)
+	go runLifecycleSweeps(ctx, tokenward.NewOperator(service), cfg.lifecycleSweep, logger)
+	webhooks := cfg.webhooks
+	webhooks.Logger = logger
+	go webhook.New(db, webhooks).Run(ctx)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		service.NewRevokeRunner(0, cfg.revokeJobLease).Run(ctx, time.Second, func(err error) {
+			logger.Warn("bulk revocation: a batch failed; it is tried again", "err", err)
+		})
+	}()
+	return runnerDone
+}
+
 // runLifecycleSweeps runs the lifecycle sweep (expiry notices, idle timeouts) every
 // interval until ctx ends. Every instance sweeps; the sweep records each notice once
 // whatever the number of instances, so none needs electing.
 func runLifecycleSweeps(ctx context.Context, ops *tokenward.Operator, interval time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			sweep, err := ops.SweepLifecycle(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				logger.Warn("lifecycle sweep failed; will retry", "err", err)
-			case sweep.Notices > 0 || sweep.IdleDisabled > 0:
-				logger.Info("lifecycle sweep", "notices", sweep.Notices, "idle_disabled", sweep.IdleDisabled)
-			}
+	loop.Every(ctx, interval, func(ctx context.Context) {
+		sweep, err := ops.SweepLifecycle(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("lifecycle sweep failed; will retry", "err", err)
+		case sweep.Notices > 0 || sweep.IdleDisabled > 0:
+			logger.Info("lifecycle sweep", "notices", sweep.Notices, "idle_disabled", sweep.IdleDisabled)
 		}
-	}
+	})
 }
 
 // consoleURL is the console's address on the listener: a wildcard listener (0.0.0.0, [::])

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-
 	"github.com/tokenward/tokenward"
 )
 
@@ -98,11 +98,7 @@ func (c *cli) tokenRename() *cobra.Command {
 		Example: "  tokenward token rename tw_abcdefghijklmnop laptop-2024", Args: exactArgs("TOKEN", "NAME")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ref, err := c.tokenRef(args[0])
-		if err != nil {
-			return err
-		}
-		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+		return c.withTokenRef(cmd.Context(), *dsn, args[0], func(o *tokenward.Operator, ref string) error {
 			t, err := o.RenameToken(cmd.Context(), ref, args[1])
 			if err != nil {
 				return err
@@ -123,11 +119,7 @@ README). Revocation cannot be undone.`,
 		Args:    exactArgs("TOKEN")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		ref, err := c.tokenRef(args[0])
-		if err != nil {
-			return err
-		}
-		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+		return c.withTokenRef(cmd.Context(), *dsn, args[0], func(o *tokenward.Operator, ref string) error {
 			t, err := o.RevokeToken(cmd.Context(), ref)
 			if err != nil {
 				return err
@@ -159,11 +151,7 @@ secret's lifetime is --expires-in, --never-expires or the organization's default
 		if err != nil {
 			return err
 		}
-		ref, err := c.tokenRef(args[0])
-		if err != nil {
-			return err
-		}
-		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
+		return c.withTokenRef(cmd.Context(), *dsn, args[0], func(o *tokenward.Operator, ref string) error {
 			secret, t, err := o.RotateToken(cmd.Context(), ref, tokenward.Rotation{Grace: grace, Life: life})
 			if err != nil {
 				return err
@@ -210,6 +198,16 @@ func (c *cli) tokenRef(arg string) (string, error) {
 		return "", usageErrorf("-: standard input holds no token id or secret")
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// withTokenRef runs fn with the token the argument names (its id or secret; - reads it
+// from standard input) and the operator of the database dsn names.
+func (c *cli) withTokenRef(ctx context.Context, dsn, arg string, fn func(o *tokenward.Operator, ref string) error) error {
+	ref, err := c.tokenRef(arg)
+	if err != nil {
+		return err
+	}
+	return withOperator(ctx, dsn, func(o *tokenward.Operator) error { return fn(o, ref) })
 }
 
 // restrictionFlags adds --allowed-cidr and --permission to cmd and returns the reader of

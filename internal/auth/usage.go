@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/loop"
 )
 
 // usage collects last-used times and recent clients in memory; a flush writes them in one
@@ -215,18 +216,11 @@ func appendUnwritten(clients []clientFlush, e *entry) []clientFlush {
 // RunUsageFlusher flushes usage every interval until ctx ends. The caller flushes once more
 // after the server has drained its requests.
 func (v *Verifier) RunUsageFlusher(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := v.FlushUsage(ctx); err != nil && ctx.Err() == nil {
-				v.logger.Warn("cannot record token usage; will retry", "err", err)
-			}
+	loop.Every(ctx, interval, func(ctx context.Context) {
+		if err := v.FlushUsage(ctx); err != nil && ctx.Err() == nil {
+			v.logger.Warn("cannot record token usage; will retry", "err", err)
 		}
-	}
+	})
 }
 
 // FlushLag returns how long ago usage was last written.

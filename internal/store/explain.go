@@ -37,13 +37,7 @@ func (db *DB) ExplainSearchTokens(ctx context.Context, req tokenward.SearchReque
 	for i, q := range planned {
 		p := &plans[i]
 		p.Label, p.SQL, p.Args = q.label, q.sql, q.args
-		if db.engine == Postgres {
-			p.Plan, err = db.postgresPlan(ctx, p.SQL, p.Args, analyze)
-			p.FullScan = strings.Contains(p.Plan, "Seq Scan on tokens")
-		} else {
-			p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
-			p.FullScan = sqliteTableScan.MatchString(p.Plan)
-		}
+		err = db.explainPlan(ctx, p, analyze)
 		if strings.HasPrefix(p.Label, "count") && q.n >= max(q.s.cap, smallMatchSet) {
 			// The scan stopped at the count's limit: it read about limit / (share of
 			// tokens matching) rows, not every token, as a walk of the sort index would.
@@ -116,14 +110,7 @@ func (db *DB) ExplainLifecycleSweep(ctx context.Context, now, idleSince time.Tim
 	}
 	for i := range plans {
 		p := &plans[i]
-		var err error
-		if db.engine == Postgres {
-			p.Plan, err = db.postgresPlan(ctx, p.SQL, p.Args, false)
-			p.FullScan = strings.Contains(p.Plan, "Seq Scan on tokens")
-		} else {
-			p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
-			p.FullScan = sqliteTableScan.MatchString(p.Plan)
-		}
+		err := db.explainPlan(ctx, p, false)
 		if err != nil {
 			return nil, fmt.Errorf("explain the %s query: %w", p.Label, err)
 		}
@@ -178,4 +165,17 @@ func (db *DB) sqlitePlan(ctx context.Context, query string, args []any) (string,
 		b.WriteString(strings.Repeat("  ", d) + detail + "\n")
 	}
 	return b.String(), rows.Err()
+}
+
+// explainPlan fills in p's plan on this engine (with analyze, PostgreSQL runs the query
+// too) and whether it reads the whole tokens table.
+func (db *DB) explainPlan(ctx context.Context, p *QueryPlan, analyze bool) (err error) {
+	if db.engine == Postgres {
+		p.Plan, err = db.postgresPlan(ctx, p.SQL, p.Args, analyze)
+		p.FullScan = strings.Contains(p.Plan, "Seq Scan on tokens")
+	} else {
+		p.Plan, err = db.sqlitePlan(ctx, p.SQL, p.Args)
+		p.FullScan = sqliteTableScan.MatchString(p.Plan)
+	}
+	return err
 }

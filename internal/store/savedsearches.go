@@ -102,16 +102,6 @@ func (db *DB) SavedSearchesOf(ctx context.Context, ownerID int64, entityType str
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+savedSearchColumns+` FROM saved_searches s JOIN accounts a ON a.id = s.owner_id
 		WHERE `+where+fmt.Sprintf(` ORDER BY s.created_at, s.id LIMIT %d OFFSET %d`, limit, offset), ownerID, entityType)
-	if err != nil {
-		return page, fmt.Errorf("list saved searches: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSavedSearch(rows)
-		if err != nil {
-			return page, fmt.Errorf("scan saved search: %w", err)
-		}
-		page.Items = append(page.Items, s)
-	}
-	return page, rows.Err()
+	page.Items, err = collect(rows, err, "list saved searches", scanSavedSearch)
+	return page, err
 }

@@ -260,3 +260,25 @@ func fromMillis(ms sql.NullInt64) time.Time {
 	}
 	return time.UnixMilli(ms.Int64).UTC()
 }
+
+// collect scans every row of a query's result with scan, and closes it: a list, empty
+// rather than nil. rows and err are what QueryContext returned; list names the query in
+// errors ("list tokens").
+func collect[T any](rows *sql.Rows, err error, list string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", list, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: scan: %w", list, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", list, err)
+	}
+	return out, nil
+}

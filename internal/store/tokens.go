@@ -85,20 +85,9 @@ func (db *DB) LiveTokens(ctx context.Context, accountID int64) ([]tokenward.Toke
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.account_id = $1 AND t.revoked_at IS NULL
 		ORDER BY t.created_at, t.seq`, accountID)
+	tokens, err := collect(rows, err, "list tokens", scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	tokens := []tokenward.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, err
 	}
 	return tokens, db.attachClients(ctx, tokens)
 }
@@ -241,19 +230,12 @@ func (db *DB) LiveTokensOfAccounts(ctx context.Context, accountIDs []int64) (map
 		FROM tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.account_id IN (`+strings.Join(params, ", ")+`) AND t.revoked_at IS NULL
 		ORDER BY t.created_at, t.seq`, q.args...)
+	tokens, err := collect(rows, err, "list tokens", scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
+	for _, t := range tokens {
 		out[t.AccountID] = append(out[t.AccountID], t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	for _, ts := range out {
 		if err := db.attachClients(ctx, ts); err != nil {
@@ -294,4 +276,50 @@ func (db *DB) RotateToken(ctx context.Context, id string, digest tokenward.Diges
 		return tokenward.Token{}, err
 	}
 	return db.LiveTokenByID(ctx, id)
+}
+
+// EachLiveTokenOfOrg calls fn for every live token in generation order, with its recent
+// clients, for the plain listing of the organization's tokens; it streams, so a million
+// tokens are never held. The clients come in the same query (one row per client, at most
+// a few per token), so that the listing needs one connection.
+func (db *DB) EachLiveTokenOfOrg(ctx context.Context, fn func(tokenward.Token) error) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+`, c.address, c.user_agent, c.last_seen
+		FROM tokens t JOIN accounts a ON a.id = t.account_id LEFT JOIN token_clients c ON c.token_seq = t.seq
+		WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.seq`)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var held *tokenward.Token
+	flush := func() error {
+		if held == nil {
+			return nil
+		}
+		held.RecentClients = sortClients(held.RecentClients)
+		t := *held
+		held = nil
+		return fn(t)
+	}
+	for rows.Next() {
+		var address []byte
+		var agent sql.NullString
+		var seen sql.NullInt64
+		t, err := scanToken(scanWith{rows, []any{&address, &agent, &seen}})
+		if err != nil {
+			return fmt.Errorf("scan token: %w", err)
+		}
+		if held == nil || held.ID != t.ID {
+			if err := flush(); err != nil {
+				return err
+			}
+			held = &t
+		}
+		if seen.Valid {
+			held.RecentClients = append(held.RecentClients, scanClient(address, agent.String, seen.Int64))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	return flush()
 }

@@ -40,19 +40,7 @@ func (db *DB) CreateWebhook(ctx context.Context, w tokenward.Webhook, secret str
 // Webhooks returns every webhook, oldest first.
 func (db *DB) Webhooks(ctx context.Context) ([]tokenward.Webhook, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
-	}
-	defer rows.Close()
-	out := []tokenward.Webhook{}
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan webhook: %w", err)
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "list webhooks", scanWebhook)
 }
 
 // WebhookByID returns the webhook with that id, or ENotFound.

@@ -142,12 +142,9 @@ func accountPath(a tokenward.Account) string {
 // secret the response shows once.
 func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	back := func() (view, error) { return c.accountListView(r, p, tokenward.ServiceAccount) }
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	perms, err := formPermissions(r)
+	perms, err := formPermissionsOn(w, r, back)
 	if err != nil {
-		return onPage(err, back)
+		return err
 	}
 	description := r.PostFormValue("description")
 	write := tokenward.ServiceAccountWrite{Identifier: r.PostFormValue("identifier"), Description: &description, Permissions: &perms}
@@ -173,12 +170,9 @@ func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, p
 
 func (c *Console) updateServiceAccount(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	perms, err := formPermissions(r)
+	perms, err := formPermissionsOn(w, r, back)
 	if err != nil {
-		return onPage(err, back)
+		return err
 	}
 	description := r.PostFormValue("description")
 	a, err := c.service.UpdateServiceAccount(r.Context(), p, r.PathValue("id"),
@@ -226,16 +220,9 @@ func (c *Console) deleteAccount(w http.ResponseWriter, r *http.Request, p tokenw
 
 func (c *Console) generateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
-	if err := parseForm(w, r); err != nil {
+	life, restrict, err := formGenerate(w, r, back)
+	if err != nil {
 		return err
-	}
-	life, err := formLifetime(r)
-	if err != nil {
-		return onPage(err, back)
-	}
-	restrict, err := formRestrictions(r)
-	if err != nil {
-		return onPage(err, back)
 	}
 	secret, tokens, err := c.service.GenerateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PostFormValue("name"), life, restrict)
 	if err != nil {
@@ -269,12 +256,9 @@ func (c *Console) revokeServiceAccountToken(w http.ResponseWriter, r *http.Reque
 
 func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
 	back := func() (view, error) { return c.accountListView(r, p, tokenward.UserAccount) }
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	perms, err := formPermissions(r)
+	perms, err := formPermissionsOn(w, r, back)
 	if err != nil {
-		return onPage(err, back)
+		return err
 	}
 	a, err := c.service.CreateUser(r.Context(), p, r.PostFormValue("email"), perms)
 	if err != nil {
@@ -288,13 +272,10 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p tokenward
 }
 
 func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
 	back := func() (view, error) { return c.accountView(r, p, tokenward.UserAccount) }
-	perms, err := formPermissions(r)
+	perms, err := formPermissionsOn(w, r, back)
 	if err != nil {
-		return onPage(err, back)
+		return err
 	}
 	a, err := c.service.UpdateUser(r.Context(), p, r.PathValue("id"), tokenward.UserWrite{Permissions: &perms})
 	if err != nil {

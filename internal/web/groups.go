@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -121,32 +122,30 @@ func (c *Console) updateGroup(w http.ResponseWriter, r *http.Request, p tokenwar
 
 // changeGroupMembers adds accounts (identifiers in "member") to the group or removes them.
 func (c *Console) changeGroupMembers(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	back := func() (view, error) { return c.groupView(r, p) }
-	add, err := opAdds(r)
-	if err != nil {
-		return err
-	}
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	members, err := formList(r, "member", "name an account to add")
-	var g tokenward.UserGroup
-	if err == nil {
-		g, err = c.service.ChangeGroupMembers(r.Context(), p, r.PathValue("id"), add, members)
-	}
-	if err != nil {
-		return onPage(err, back)
-	}
-	notice := fmt.Sprintf("%s added to group %s.", listOf(members), g.Name)
-	if !add {
-		notice = fmt.Sprintf("%s removed from group %s.", listOf(members), g.Name)
-	}
-	return c.redirect(w, r, groupPath(g.ID), flash{Notice: notice})
+	return c.changeGroup(w, r, p, "member", "name an account to add", c.service.ChangeGroupMembers,
+		func(g tokenward.UserGroup, add bool, members []string) string {
+			if add {
+				return fmt.Sprintf("%s added to group %s.", listOf(members), g.Name)
+			}
+			return fmt.Sprintf("%s removed from group %s.", listOf(members), g.Name)
+		})
 }
 
 // changeGroupRoles gives the group roles (ids in "role") or takes them away.
 func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	back := func() (view, error) { return c.groupView(r, p) }
+	return c.changeGroup(w, r, p, "role", "choose a role", c.service.ChangeGroupRoles,
+		func(g tokenward.UserGroup, add bool, roles []string) string {
+			held := map[bool]string{true: "now holds", false: "no longer holds"}[add]
+			return fmt.Sprintf("%s %s %s.", g.Name, held, c.namedRoles(r, p, roles))
+		})
+}
+
+// changeGroup applies the change a members or roles form posts to the page's group: {op}
+// is add or remove, field holds what changes (missing: the refusal when it holds nothing).
+// A refusal shows on the page; notice words the change done.
+func (c *Console) changeGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal, field, missing string,
+	change func(ctx context.Context, p tokenward.Principal, id string, add bool, values []string) (tokenward.UserGroup, error),
+	notice func(g tokenward.UserGroup, add bool, values []string) string) error {
 	add, err := opAdds(r)
 	if err != nil {
 		return err
@@ -154,19 +153,15 @@ func (c *Console) changeGroupRoles(w http.ResponseWriter, r *http.Request, p tok
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	roles, err := formList(r, "role", "choose a role")
+	values, err := formList(r, field, missing)
 	var g tokenward.UserGroup
 	if err == nil {
-		g, err = c.service.ChangeGroupRoles(r.Context(), p, r.PathValue("id"), add, roles)
+		g, err = change(r.Context(), p, r.PathValue("id"), add, values)
 	}
 	if err != nil {
-		return onPage(err, back)
+		return onPage(err, func() (view, error) { return c.groupView(r, p) })
 	}
-	notice := fmt.Sprintf("%s now holds %s.", g.Name, c.namedRoles(r, p, roles))
-	if !add {
-		notice = fmt.Sprintf("%s no longer holds %s.", g.Name, c.namedRoles(r, p, roles))
-	}
-	return c.redirect(w, r, groupPath(g.ID), flash{Notice: notice})
+	return c.redirect(w, r, groupPath(g.ID), flash{Notice: notice(g, add, values)})
 }
 
 func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {

@@ -123,55 +123,51 @@ func rotatedNotice(rot tokenward.Rotation) string {
 }
 
 func (c *Console) rotateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	back := func() (view, error) { return c.apiAccessView(r, p) }
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	rot, err := formRotation(r)
-	if err != nil {
-		return onPage(err, back)
-	}
-	secret, tokens, err := c.service.RotateOwnToken(r.Context(), p, r.PathValue("id"), rot)
-	if err != nil {
-		return onPage(err, back)
-	}
-	return c.redirect(w, r, "/console/profile/api-access",
-		flash{Notice: rotatedNotice(rot), Secret: &revealedToken{Secret: secret.Reveal(), Name: tokens[len(tokens)-1].Name}})
+	return c.rotateToken(w, r, func() (view, error) { return c.apiAccessView(r, p) },
+		func(rot tokenward.Rotation) (tokenward.Secret, []tokenward.Token, error) {
+			return c.service.RotateOwnToken(r.Context(), p, r.PathValue("id"), rot)
+		},
+		func(t tokenward.Token) (string, string) { return "/console/profile/api-access", t.Name })
 }
 
 func (c *Console) rotateServiceAccountToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	back := func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) }
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	rot, err := formRotation(r)
-	if err != nil {
-		return onPage(err, back)
-	}
-	secret, tokens, err := c.service.RotateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token"), rot)
-	if err != nil {
-		return onPage(err, back)
-	}
-	return c.redirect(w, r, "/console/accounts/service-accounts/"+url.PathEscape(r.PathValue("id")),
-		flash{Notice: rotatedNotice(rot), Secret: &revealedToken{Secret: secret.Reveal(), Name: tokens[len(tokens)-1].Name}})
+	return c.rotateToken(w, r, func() (view, error) { return c.accountView(r, p, tokenward.ServiceAccount) },
+		func(rot tokenward.Rotation) (tokenward.Secret, []tokenward.Token, error) {
+			return c.service.RotateServiceAccountToken(r.Context(), p, r.PathValue("id"), r.PathValue("token"), rot)
+		},
+		func(t tokenward.Token) (string, string) {
+			return "/console/accounts/service-accounts/" + url.PathEscape(r.PathValue("id")), t.Name
+		})
 }
 
 func (c *Console) rotateOrgToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	table := func() (view, error) { return c.orgTokensView(r, p) }
+	return c.rotateToken(w, r, func() (view, error) { return c.orgTokensView(r, p) },
+		func(rot tokenward.Rotation) (tokenward.Secret, []tokenward.Token, error) {
+			return c.service.RotateOrgToken(r.Context(), p, r.PostFormValue("token"), rot)
+		},
+		func(t tokenward.Token) (string, string) { return back(r), t.Name + " of " + t.Account })
+}
+
+// rotateToken reads a rotation form and rotates the token with rotate: a refusal shows on
+// the page page builds; the new secret is shown once on the page done names, with the name
+// it gives the rotated token.
+func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request, page func() (view, error),
+	rotate func(tokenward.Rotation) (tokenward.Secret, []tokenward.Token, error),
+	done func(rotated tokenward.Token) (to, name string)) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
 	rot, err := formRotation(r)
-	if err != nil {
-		return onPage(err, table)
+	var secret tokenward.Secret
+	var tokens []tokenward.Token
+	if err == nil {
+		secret, tokens, err = rotate(rot)
 	}
-	secret, tokens, err := c.service.RotateOrgToken(r.Context(), p, r.PostFormValue("token"), rot)
 	if err != nil {
-		return onPage(err, table)
+		return onPage(err, page)
 	}
-	t := tokens[len(tokens)-1]
-	return c.redirect(w, r, back(r), flash{Notice: rotatedNotice(rot),
-		Secret: &revealedToken{Secret: secret.Reveal(), Name: t.Name + " of " + t.Account}})
+	to, name := done(tokens[len(tokens)-1])
+	return c.redirect(w, r, to, flash{Notice: rotatedNotice(rot), Secret: &revealedToken{Secret: secret.Reveal(), Name: name}})
 }
 
 // policyData is the token policy page: the policy as stored, or as posted when the page

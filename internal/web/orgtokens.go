@@ -7,123 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tokenward/tokenward"
 )
-
-// tokenView is the state of the API Tokens table, all of it in the URL so that reload, back
-// and a shared link reproduce it.
-type tokenView struct {
-	Terms    []string // freetext search terms, shown as chips
-	Types    []string // account types
-	Usage    tokenward.TokenUsage
-	Expiry   tokenward.TokenExpiry
-	Accounts []string
-	Sort     string
-	Asc      bool
-	Page     int // from 1
-	Size     int
-	AccountQ string // the Accounts panel's own search box
-	// Cursor is the search's cursor for this page, from the Next or Previous link of the
-	// page beside it: a deep page is then an index range, not an OFFSET walk. It never
-	// goes into Share or Save links; page numbers jump by offset.
-	Cursor string
-	// Client narrows to tokens used from an address or a CIDR (search key clientAddress);
-	// BadClient is a value that is neither, shown back in its field with the refusal.
-	Client, BadClient string
-}
-
-var pageSizes = []int{10, 25, 50, 100}
-
-func parseTokenView(q url.Values) tokenView {
-	v := tokenView{Terms: nonEmpty(q["q"]), Types: nonEmpty(q["type"]), Usage: tokenward.ParseTokenUsage(q.Get("usage")),
-		Expiry: tokenward.ParseTokenExpiry(q.Get("expiry")), Accounts: nonEmpty(q["account"]),
-		Sort: q.Get("sort"), Asc: q.Get("dir") == "asc", AccountQ: strings.TrimSpace(q.Get("acq")), Size: 25, Page: 1,
-		Cursor: q.Get("cursor"), Client: strings.TrimSpace(q.Get("client"))}
-	if n, err := strconv.Atoi(q.Get("size")); err == nil && slices.Contains(pageSizes, n) {
-		v.Size = n
-	}
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
-		v.Page = n
-	}
-	if !slices.Contains(tokenward.TokenSearch.SortFields, v.Sort) {
-		v.Sort, v.Asc = "dateGenerated", false
-	}
-	return v
-}
-
-func nonEmpty(values []string) []string {
-	var out []string
-	for _, v := range values {
-		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// query returns the view as URL query parameters, with changes applied.
-func (v tokenView) query(change func(*tokenView)) string {
-	if change != nil {
-		change(&v)
-	}
-	q := url.Values{}
-	for _, t := range v.Terms {
-		q.Add("q", t)
-	}
-	for _, t := range v.Types {
-		q.Add("type", t)
-	}
-	if v.Usage != "" {
-		q.Set("usage", string(v.Usage))
-	}
-	if v.Expiry != "" {
-		q.Set("expiry", string(v.Expiry))
-	}
-	for _, a := range v.Accounts {
-		q.Add("account", a)
-	}
-	if v.Sort != "dateGenerated" || v.Asc {
-		q.Set("sort", v.Sort)
-		q.Set("dir", map[bool]string{true: "asc", false: "desc"}[v.Asc])
-	}
-	if v.Size != 25 {
-		q.Set("size", strconv.Itoa(v.Size))
-	}
-	if v.Page > 1 {
-		q.Set("page", strconv.Itoa(v.Page))
-	}
-	if v.AccountQ != "" {
-		q.Set("acq", v.AccountQ)
-	}
-	if v.Client != "" {
-		q.Set("client", v.Client)
-	}
-	return q.Encode()
-}
-
-// searchRequest turns the view into the API's search request: the console and the API
-// search the same way.
-func (v tokenView) searchRequest(now time.Time) tokenward.SearchRequest {
-	var conds []tokenward.SearchCondition
-	for _, t := range v.Terms {
-		conds = append(conds, tokenward.SearchCondition{Key: "freetext", Value: t})
-	}
-	if len(v.Types) > 0 {
-		conds = append(conds, tokenward.SearchCondition{Key: "accountType", Values: v.Types, MatchingMethod: tokenward.MatchExact})
-	}
-	if len(v.Accounts) > 0 {
-		conds = append(conds, tokenward.SearchCondition{Key: "account", Values: v.Accounts, MatchingMethod: tokenward.MatchExact})
-	}
-	if v.Client != "" {
-		conds = append(conds, tokenward.SearchCondition{Key: "clientAddress", Value: v.Client})
-	}
-	conds = append(conds, v.Usage.Conditions(now)...)
-	conds = append(conds, v.Expiry.Conditions(now)...)
-	return tokenward.SearchRequest{Query: conds, Sort: &tokenward.SearchSort{Field: v.Sort, Ascending: v.Asc},
-		Limit: v.Size, Offset: (v.Page - 1) * v.Size, Cursor: v.Cursor}
-}
 
 // orgTokensData is the API Tokens page.
 type orgTokensData struct {
@@ -143,18 +29,6 @@ type orgTokensData struct {
 	Query        string // the view's query string, for Share and Save
 	// next and previous are the search's cursors of the pages beside this one.
 	next, previous string
-}
-
-type savedSearchItem struct {
-	ID, Name, Query string
-}
-
-// Link opens the saved search: its view, marked as open.
-func (s savedSearchItem) Link() string {
-	if s.Query == "" {
-		return "/console/accounts/api-tokens?saved=" + url.QueryEscape(s.ID)
-	}
-	return "/console/accounts/api-tokens?" + s.Query + "&saved=" + url.QueryEscape(s.ID)
 }
 
 // link returns the table's URL with a change applied; templates call it for every control.
@@ -404,70 +278,4 @@ func (c *Console) revokeOrgToken(w http.ResponseWriter, r *http.Request, p token
 		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
 	}
 	return c.redirect(w, r, back(r), flash{Notice: fmt.Sprintf("Token %s of %s revoked. Anything still using it now gets an authorization error.", "••••"+t.Hint, t.Account)})
-}
-
-// Saved searches store {"<name>": "<the view's query string>"}, the shape the API's
-// SavedSearch query has.
-func savedQuery(name, query string) string {
-	b, _ := jsonMarshal(map[string]string{name: query})
-	return string(b)
-}
-
-func savedNameAndQuery(stored string) (string, string) {
-	var m map[string]string
-	if jsonUnmarshal([]byte(stored), &m) != nil {
-		return "(unreadable)", ""
-	}
-	for k, v := range m {
-		return k, v
-	}
-	return "(unnamed)", ""
-}
-
-func (c *Console) saveSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	table := func() (view, error) { return c.orgTokensView(r, p) }
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	if name == "" {
-		return onPage(tokenward.Errorf(tokenward.EInvalid, "give the search a name to save it"), table)
-	}
-	query := r.PostFormValue("query")
-	s, err := c.service.CreateSavedSearch(r.Context(), p, "TOKEN", savedQuery(name, query))
-	if err != nil {
-		return onPage(err, table)
-	}
-	target := "/console/accounts/api-tokens?" + query
-	return c.redirect(w, r, target+map[bool]string{true: "", false: "&"}[query == ""]+"saved="+s.ID, flash{Notice: fmt.Sprintf("Search %q saved.", name)})
-}
-
-func (c *Console) renameSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	s, err := c.service.SavedSearchOf(r.Context(), p, r.PathValue("id"))
-	if err == nil {
-		name := strings.TrimSpace(r.PostFormValue("name"))
-		if name == "" {
-			err = tokenward.Errorf(tokenward.EInvalid, "a saved search needs a name")
-		} else {
-			_, query := savedNameAndQuery(s.Query)
-			_, err = c.service.UpdateSavedSearch(r.Context(), p, s.ID, s.EntityType, savedQuery(name, query))
-		}
-	}
-	if err != nil {
-		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
-	}
-	return c.redirect(w, r, back(r), flash{Notice: "Saved search renamed."})
-}
-
-func (c *Console) deleteSavedSearch(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	if _, err := c.service.DeleteSavedSearch(r.Context(), p, r.PathValue("id")); err != nil {
-		return onPage(err, func() (view, error) { return c.orgTokensView(r, p) })
-	}
-	return c.redirect(w, r, back(r), flash{Notice: "Saved search deleted."})
 }

@@ -91,17 +91,10 @@ func (c *Console) apiAccess(w http.ResponseWriter, r *http.Request, p tokenward.
 // generateOwnToken redirects to the API Access page, which shows the new secret once (a
 // flash: never in the address, nor in a cookie), on a page that is not cached.
 func (c *Console) generateOwnToken(w http.ResponseWriter, r *http.Request, p tokenward.Principal) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
 	back := func() (view, error) { return c.apiAccessView(r, p) }
-	life, err := formLifetime(r)
+	life, restrict, err := formGenerate(w, r, back)
 	if err != nil {
-		return onPage(err, back)
-	}
-	restrict, err := formRestrictions(r)
-	if err != nil {
-		return onPage(err, back)
+		return err
 	}
 	secret, tokens, err := c.service.GenerateOwnToken(r.Context(), p, r.PostFormValue("name"), life, restrict)
 	if err != nil {

@@ -40,6 +40,20 @@ func formRestrictions(r *http.Request) (tokenward.Restrictions, error) {
 	return out, nil
 }
 
+// formGenerate reads a generate form: the token's lifetime and restrictions. A form that
+// cannot be read fails outright, a bad value on the page back builds.
+func formGenerate(w http.ResponseWriter, r *http.Request, back func() (view, error)) (tokenward.Lifetime, tokenward.Restrictions, error) {
+	if err := parseForm(w, r); err != nil {
+		return tokenward.Lifetime{}, tokenward.Restrictions{}, err
+	}
+	life, err := formLifetime(r)
+	if err != nil {
+		return life, tokenward.Restrictions{}, onPage(err, back)
+	}
+	restrict, err := formRestrictions(r)
+	return life, restrict, onPage(err, back)
+}
+
 // formEdit reads a token's edit dialog: its name and networks, both always posted.
 func formEdit(r *http.Request) (tokenward.TokenEdit, error) {
 	name := r.PostFormValue("name")

@@ -12,38 +12,43 @@ import (
 	"github.com/tokenward/tokenward/internal/edge"
 )
 
-// Session cookie names. Under TLS the __Host- prefix makes the browser insist on Secure,
-// Path=/ and no Domain, so that no other host or path can plant or read it.
-const (
-	cookieName       = "tokenward_session"
-	secureCookieName = "__Host-tokenward_session"
-)
+// cookie is a cookie of the console: its name on plain HTTP and under TLS, where a prefix
+// has the browser insist on Secure.
+type cookie struct{ plain, secure string }
 
-func sessionCookieName(r *http.Request) string {
+// name is the cookie's name on the request's connection.
+func (c cookie) name(r *http.Request) string {
 	if r.TLS != nil {
-		return secureCookieName
+		return c.secure
 	}
-	return cookieName
+	return c.plain
 }
 
-// sessionSecret returns the session secret the request's cookie carries, or "".
-func sessionSecret(r *http.Request) string {
-	if ck, err := r.Cookie(sessionCookieName(r)); err == nil {
+// value returns the secret the request's cookie carries, or "".
+func (c cookie) value(r *http.Request) string {
+	if ck, err := r.Cookie(c.name(r)); err == nil {
 		return ck.Value
 	}
 	return ""
 }
 
+// The session cookie. Under TLS the __Host- prefix makes the browser insist on Secure,
+// Path=/ and no Domain, so that no other host or path can plant or read it.
+var sessionCookie = cookie{plain: "tokenward_session", secure: "__Host-tokenward_session"}
+
+// sessionSecret returns the session secret the request's cookie carries, or "".
+func sessionSecret(r *http.Request) string { return sessionCookie.value(r) }
+
 func setSessionCookie(w http.ResponseWriter, r *http.Request, secret string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookieName(r), Value: secret, Path: "/", Expires: expires,
+		Name: sessionCookie.name(r), Value: secret, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
 }
 
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookieName(r), Value: "", Path: "/", MaxAge: -1,
+		Name: sessionCookie.name(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -139,7 +144,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setSessionCookie(w, r, res.Session, res.Expires)
-	http.SetCookie(w, &http.Cookie{Name: deviceCookieName(r), Value: res.Device, Path: "/console/signin",
+	http.SetCookie(w, &http.Cookie{Name: deviceCookie.name(r), Value: res.Device, Path: "/console/signin",
 		MaxAge: int(res.DeviceLifetime / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 	return nil
@@ -148,24 +153,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 // The device cookie marks a browser that signed in before: its failed sign-ins spend a
 // budget of its own, so that strangers guessing an account's password cannot lock its
 // owner out. Only the sign-in form reads it.
-const (
-	deviceCookie       = "tokenward_device"
-	secureDeviceCookie = "__Secure-tokenward_device"
-)
+var deviceCookie = cookie{plain: "tokenward_device", secure: "__Secure-tokenward_device"}
 
-func deviceCookieName(r *http.Request) string {
-	if r.TLS != nil {
-		return secureDeviceCookie
-	}
-	return deviceCookie
-}
-
-func deviceSecret(r *http.Request) string {
-	if ck, err := r.Cookie(deviceCookieName(r)); err == nil {
-		return ck.Value
-	}
-	return ""
-}
+func deviceSecret(r *http.Request) string { return deviceCookie.value(r) }
 
 // signOut ends the session on the server, so that a copied cookie stops working too.
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) error {

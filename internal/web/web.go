@@ -55,7 +55,8 @@ func New(service *tokenward.Service, cfg Config) *Console {
 	return c
 }
 
-// routes registers every console route; this is the one place that lists them.
+// routes registers every console route; this function and those it calls are the one
+// place that lists them, each with the permission it needs.
 func (c *Console) routes() {
 	c.public("GET /console/static/", files(http.StripPrefix("/console/", http.FileServerFS(staticFiles))))
 	c.public("GET /console/signin", c.signInForm)
@@ -72,8 +73,26 @@ func (c *Console) routes() {
 	c.route("POST /console/profile/tokens/{id}/revoke", signedIn, c.revokeOwnToken)
 	c.route("POST /console/profile/tokens/{id}/rotate", signedIn, c.rotateOwnToken)
 
-	// Accounts: every route below needs the Accounts permission (user_management).
-	// Accounts → Service Accounts.
+	// Accounts: every route of these needs the Accounts permission (user_management).
+	c.accountRoutes()
+	c.roleAndGroupRoutes()
+	c.orgTokenRoutes()
+	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
+	c.webhookRoutes()
+	c.route("GET /console/accounts/token-policy", tokenward.UserManagement, c.tokenPolicy)
+	c.route("POST /console/accounts/token-policy", tokenward.UserManagement, c.setTokenPolicy)
+
+	// The question a form that cannot be undone asks, for browsers without JavaScript
+	// (confirm.go); the form it posts checks its own permission.
+	c.route("GET /console/confirm", signedIn, c.confirmPage)
+
+	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
+		return errNoPage
+	}))
+}
+
+// accountRoutes registers Accounts → Service Accounts and Accounts → Users.
+func (c *Console) accountRoutes() {
 	c.route("GET /console/accounts/service-accounts", tokenward.UserManagement, c.serviceAccounts)
 	c.route("POST /console/accounts/service-accounts", tokenward.UserManagement, c.createServiceAccount)
 	c.route("GET /console/accounts/service-accounts/{id}", tokenward.UserManagement, c.serviceAccount)
@@ -88,7 +107,6 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/service-accounts/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/service-accounts/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
 
-	// Accounts → Users.
 	c.route("GET /console/accounts/users", tokenward.UserManagement, c.users)
 	c.route("POST /console/accounts/users", tokenward.UserManagement, c.createUser)
 	c.route("GET /console/accounts/users/{id}", tokenward.UserManagement, c.user)
@@ -98,8 +116,10 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/users/{id}/revoke-all", tokenward.UserManagement, c.revokeAccountTokens(tokenward.UserAccount))
 	c.route("POST /console/accounts/users/{id}/roles/{op}", tokenward.UserManagement, c.changeAccountRoles)
 	c.route("POST /console/accounts/users/{id}/groups/{op}", tokenward.UserManagement, c.changeAccountGroups)
+}
 
-	// Accounts → Roles. {op} is add or remove.
+// roleAndGroupRoutes registers Accounts → Roles and Accounts → Groups. {op} is add or remove.
+func (c *Console) roleAndGroupRoutes() {
 	c.route("GET /console/accounts/roles", tokenward.UserManagement, c.roles)
 	c.route("POST /console/accounts/roles", tokenward.UserManagement, c.createRole)
 	c.route("GET /console/accounts/roles/{id}", tokenward.UserManagement, c.role)
@@ -107,7 +127,6 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/roles/{id}/assignees/{op}", tokenward.UserManagement, c.changeRoleAssignees)
 	c.route("POST /console/accounts/roles/{id}/delete", tokenward.UserManagement, c.deleteRole)
 
-	// Accounts → Groups.
 	c.route("GET /console/accounts/groups", tokenward.UserManagement, c.groups)
 	c.route("POST /console/accounts/groups", tokenward.UserManagement, c.createGroup)
 	c.route("GET /console/accounts/groups/{id}", tokenward.UserManagement, c.group)
@@ -115,12 +134,15 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/groups/{id}/members/{op}", tokenward.UserManagement, c.changeGroupMembers)
 	c.route("POST /console/accounts/groups/{id}/roles/{op}", tokenward.UserManagement, c.changeGroupRoles)
 	c.route("POST /console/accounts/groups/{id}/delete", tokenward.UserManagement, c.deleteGroup)
+}
 
-	// Accounts → API Tokens: the organization's tokens.
+// orgTokenRoutes registers Accounts → API Tokens: the organization's tokens, their bulk
+// revocation (§14: the selected rows, every match of the search; the job's page) and
+// saved searches.
+func (c *Console) orgTokenRoutes() {
 	c.route("GET /console/accounts/api-tokens", tokenward.UserManagement, c.orgTokens)
 	c.route("POST /console/accounts/api-tokens/revoke", tokenward.UserManagement, c.revokeOrgToken)
 	c.route("POST /console/accounts/api-tokens/rotate", tokenward.UserManagement, c.rotateOrgToken)
-	// Bulk revocation (§14): the selected rows, every match of the search; the job's page.
 	c.route("POST /console/accounts/api-tokens/revoke-selected", tokenward.UserManagement, c.revokeSelected)
 	c.route("GET /console/accounts/api-tokens/revoke-matching", tokenward.UserManagement, c.revokeMatchingPage)
 	c.route("POST /console/accounts/api-tokens/revoke-matching", tokenward.UserManagement, c.revokeMatching)
@@ -128,20 +150,6 @@ func (c *Console) routes() {
 	c.route("POST /console/accounts/api-tokens/saved", tokenward.UserManagement, c.saveSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/rename", tokenward.UserManagement, c.renameSavedSearch)
 	c.route("POST /console/accounts/api-tokens/saved/{id}/delete", tokenward.UserManagement, c.deleteSavedSearch)
-
-	c.route("GET /console/accounts/audit", tokenward.UserManagement, c.auditTrail)
-	c.webhookRoutes()
-
-	c.route("GET /console/accounts/token-policy", tokenward.UserManagement, c.tokenPolicy)
-	c.route("POST /console/accounts/token-policy", tokenward.UserManagement, c.setTokenPolicy)
-
-	// The question a form that cannot be undone asks, for browsers without JavaScript
-	// (confirm.go); the form it posts checks its own permission.
-	c.route("GET /console/confirm", signedIn, c.confirmPage)
-
-	c.mux.HandleFunc("/console/", c.session(signedIn, func(http.ResponseWriter, *http.Request, tokenward.Principal) error {
-		return errNoPage
-	}))
 }
 
 // webhookRoutes registers the Webhooks pages (reference §13).
@@ -336,6 +344,16 @@ func formPermissions(r *http.Request) (tokenward.PermissionSet, error) {
 		set |= tokenward.NewPermissionSet(p)
 	}
 	return set, nil
+}
+
+// formPermissionsOn reads the permission checkboxes of a form: a form that cannot be
+// read fails outright, a permission that does not exist on the page back builds.
+func formPermissionsOn(w http.ResponseWriter, r *http.Request, back func() (view, error)) (tokenward.PermissionSet, error) {
+	if err := parseForm(w, r); err != nil {
+		return 0, err
+	}
+	perms, err := formPermissions(r)
+	return perms, onPage(err, back)
 }
 
 // parseForm reads a form body of at most 64 KiB.
