@@ -12,21 +12,27 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// overflowing reports the document's width against the viewport's and names the
-// elements that reach past it, for a failure message.
+// overflowing reports the document's width against the viewport's, names the elements
+// that reach past it, and names the boxes that scroll sideways inside the page (a table in
+// an overflow-x: auto wrapper that needs a scroll bar is cut off too). Text truncated on
+// purpose, with an ellipsis, does not count.
 const overflowing = `(() => {
-  const w = document.documentElement.clientWidth, out = [];
+  const w = document.documentElement.clientWidth, out = [], inner = [];
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.trim().replace(/ +/g, ".") : "");
   for (const el of document.querySelectorAll("body *")) {
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > w + 1) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.replace(/ +/g, ".") : ""));
+    if (!el.checkVisibility() || el.closest(".sr-only") || el.matches("input, textarea, select")) continue; // an input scrolls its own text
+    const r = el.getBoundingClientRect(), style = getComputedStyle(el);
+    if (r.width > 0 && r.right > w + 1) out.push(name(el));
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1 && style.overflowX !== "visible" && style.textOverflow !== "ellipsis") inner.push(name(el) + " " + el.scrollWidth + ">" + el.clientWidth);
   }
-  return {scroll: document.documentElement.scrollWidth, client: w, culprits: out.slice(0, 6).join(" ")};
+  return {scroll: document.documentElement.scrollWidth, client: w, culprits: out.slice(0, 6).join(" "), inner: inner.slice(0, 6).join(", ")};
 })()`
 
 type widths struct {
 	Scroll   int    `json:"scroll"`
 	Client   int    `json:"client"`
 	Culprits string `json:"culprits"`
+	Inner    string `json:"inner"`
 }
 
 // polishSeed starts the binary with an organization to look at: jane, two service
@@ -102,8 +108,11 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			for _, path := range pages {
 				b.open(path)
 				got := value(b, chromedp.Evaluate[widths](overflowing))
-				if got.Scroll > got.Client {
-					t.Errorf("%s at %d px: scrollWidth %d > clientWidth %d (past the edge: %s)", path, width, got.Scroll, got.Client, got.Culprits)
+				if got.Scroll > got.Client || got.Culprits != "" {
+					t.Errorf("%s at %d px: scrollWidth %d, clientWidth %d; past the edge: %s", path, width, got.Scroll, got.Client, got.Culprits)
+				}
+				if got.Inner != "" {
+					t.Errorf("%s at %d px: scrolls sideways inside the page (scrollWidth > clientWidth): %s", path, width, got.Inner)
 				}
 			}
 			b.open("/console/accounts/api-tokens")
