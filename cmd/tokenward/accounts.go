@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
@@ -46,11 +48,11 @@ and cannot sign in to the console until one is set (tokenward user set-password)
 			return err
 		}
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.CreateUser(cmd.Context(), args[0], perms.set, password)
+			created, err := o.CreateUser(cmd.Context(), args[0], perms.set, password)
 			if err != nil {
 				return err
 			}
-			return c.report(*out, viewAccount(a), "created user account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+			return c.showAccount(cmd.Context(), o, *out, created.Identifier)
 		})
 	}
 	return cmd
@@ -123,11 +125,11 @@ with tokenward token create sa::NAME. A service account never holds token_manage
 	cmd.Flags().StringVar(&description, "description", "", "what the service account is for")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.CreateServiceAccount(cmd.Context(), args[0], perms.set, description)
+			created, err := o.CreateServiceAccount(cmd.Context(), args[0], perms.set, description)
 			if err != nil {
 				return err
 			}
-			return c.report(*out, viewAccount(a), "created service account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+			return c.showAccount(cmd.Context(), o, *out, created.Identifier)
 		})
 	}
 	return cmd
@@ -180,18 +182,24 @@ func (c *cli) accountShow() *cobra.Command {
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.Account(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			tokens, err := o.Tokens(cmd.Context(), a.Identifier)
-			if err != nil {
-				return err
-			}
-			return writeAccount(c.stdout, *out, a, tokens)
+			return c.showAccount(cmd.Context(), o, *out, args[0])
 		})
 	}
 	return cmd
+}
+
+// showAccount prints an account as it is now, with its effective permissions and its
+// live tokens counted: account show, and what the create commands print.
+func (c *cli) showAccount(ctx context.Context, o *tokenward.Operator, out output, id string) error {
+	a, err := o.Account(ctx, id)
+	if err != nil {
+		return err
+	}
+	tokens, err := o.Tokens(ctx, a.Identifier)
+	if err != nil {
+		return err
+	}
+	return writeAccount(c.stdout, out, a, tokens)
 }
 
 // accountSetActive: tokenward account activate|deactivate sa::NAME

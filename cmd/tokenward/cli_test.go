@@ -72,17 +72,21 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("user create admin: exit %d, %q", code, errOut)
 		}
 		mustRun(t, cmd("user", "create", "jane@example.com", "--permission", "ingestion")...)
-		mustRun(t, cmd("serviceaccount", "create", "sa::bot", "--permission", "ingestion")...)
+		// A created account is printed as account show prints it, not in words of its own.
+		created := mustRun(t, cmd("serviceaccount", "create", "sa::bot", "--permission", "ingestion")...)
+		if shown := mustRun(t, cmd("account", "show", "sa::bot")...); created != shown || !strings.Contains(created, "Permissions:") {
+			t.Errorf("serviceaccount create printed %q, want what account show prints: %q", created, shown)
+		}
 
 		// token create --output json: the token's fields and its secret, once.
-		var created map[string]any
-		decode(t, mustRun(t, cmd("token", "create", "sa::bot", "--name", "deploy", "--output", "json")...), &created)
-		checkFields(t, "token create --output json", created, append(slices.Clone(tokenFields), "secret"))
-		secret, _ := created["secret"].(string)
-		if _, ok := tokenward.ParseSecret(secret); !ok || created["name"] != "deploy" || created["account"] != "sa::bot" {
-			t.Fatalf("token create --output json: %v", created)
+		var newToken map[string]any
+		decode(t, mustRun(t, cmd("token", "create", "sa::bot", "--name", "deploy", "--output", "json")...), &newToken)
+		checkFields(t, "token create --output json", newToken, append(slices.Clone(tokenFields), "secret"))
+		secret, _ := newToken["secret"].(string)
+		if _, ok := tokenward.ParseSecret(secret); !ok || newToken["name"] != "deploy" || newToken["account"] != "sa::bot" {
+			t.Fatalf("token create --output json: %v", newToken)
 		}
-		id := created["id"].(string)
+		id := newToken["id"].(string)
 		// The table output of token create is the secret alone, for T=$(tokenward token create ...).
 		adminSecret := strings.TrimSpace(mustRun(t, cmd("token", "create", "admin@example.com")...))
 		if _, ok := tokenward.ParseSecret(adminSecret); !ok {
