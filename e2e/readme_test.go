@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -123,7 +124,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", prelude+script+"\necho README-WALKTHROUGH-DONE\n")
-	cmd.Dir = t.TempDir()
+	dir := t.TempDir()
+	cmd.Dir = dir
 	for _, kv := range os.Environ() { // the default database, in that directory
 		if !strings.HasPrefix(kv, "TOKENWARD_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -139,5 +141,21 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve did not print %q:\n%s", want, out.String())
 		}
+	}
+	// It cleaned up: the accounts it created are gone, the policy is back to none.
+	list := exec.Command(filepath.Join(dir, "tokenward"), "account", "list", "--output", "json")
+	list.Dir, list.Env = dir, cmd.Env
+	accounts, err := list.Output()
+	if err != nil {
+		t.Fatalf("account list after the walkthrough: %v", err)
+	}
+	var left []struct{ Identifier string }
+	if err := json.Unmarshal(accounts, &left); err != nil || len(left) != 1 || left[0].Identifier != "admin@localhost" {
+		t.Errorf("accounts left after the walkthrough: %s (%v), want only admin@localhost", accounts, err)
+	}
+	policy := exec.Command(filepath.Join(dir, "tokenward"), "policy", "show", "--output", "json")
+	policy.Dir, policy.Env = dir, cmd.Env
+	if shown, err := policy.Output(); err != nil || strings.Count(string(shown), "null") != 6 {
+		t.Errorf("the policy after the walkthrough: %s (%v), want no limits, as before it", shown, err)
 	}
 }
