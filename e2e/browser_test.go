@@ -157,9 +157,13 @@ func (b *browser) waitText(s string) {
 	b.poll(fmt.Sprintf(`!!document.querySelector("main") && document.querySelector("main").innerText.includes(%q)`, s))
 }
 
+// text returns the rendered text of the first element sel matches, once there is one. It
+// reads it by script rather than by chromedp's node ids, which a navigation that has just
+// finished can leave stale ("No node with given id found").
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	return strings.TrimSpace(value(b, chromedp.Text(chromedp.CSS(sel))))
+	b.poll(fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	return strings.TrimSpace(value(b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).innerText`, sel))))
 }
 
 func (b *browser) count(sel string) int {

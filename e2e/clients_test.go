@@ -294,7 +294,12 @@ func TestConsoleShowsRecentClients(t *testing.T) {
 		b.waitURL("client=203.0.113.0%2F24")
 		b.waitText("Used from 203.0.113.0/24")
 		b.shot("recent-clients-filter")
-		rows := value(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.tokens tbody tr")].map(tr => tr.cells[1].innerText)`))
+		// The name's column found by its heading: administrators' tables start with a
+		// selection column.
+		rows := value(b, chromedp.Evaluate[[]string](`(() => {
+			const col = [...document.querySelectorAll("table.tokens thead th")].findIndex(th => th.textContent.trim().startsWith("Token Name"));
+			return [...document.querySelectorAll("table.tokens tbody tr")].map(tr => tr.cells[col].innerText);
+		})()`))
 		if len(rows) != 1 || rows[0] != "pipeline" {
 			t.Errorf("rows used from 203.0.113.0/24: %q, want [pipeline]", rows)
 		}
