@@ -134,6 +134,63 @@ func TestRecentClientsFromTwoInstances(t *testing.T) {
 	})
 }
 
+// TestRefusedUsesAreNoUses: a use the service refuses (from outside the token's networks,
+// or after its expiry) moves neither the token's last use nor its recent clients, so
+// that refused requests cannot keep an idle token alive; the uses it accepts do.
+func TestRefusedUsesAreNoUses(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		clock := testkit.NewClock()
+		start := clock.Now()
+		a := clockedInstance(t, storetest.DSN(t, engine), clock)
+		op := tokenward.NewOperator(a.service)
+		if _, err := op.CreateUser(ctx, "jane@example.com", tokenward.NewPermissionSet(tokenward.TokenManagement), ""); err != nil {
+			t.Fatal(err)
+		}
+		bound, boundTok, err := op.GenerateTokenFor(ctx, "jane@example.com", "bound", tokenward.Lifetime{},
+			tokenward.Restrictions{Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, shortTok, err := op.GenerateTokenFor(ctx, "jane@example.com", "short", tokenward.Lifetime{In: time.Minute}, tokenward.Restrictions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		use := func(secret tokenward.Secret, addr string, accepted bool) {
+			t.Helper()
+			clock.Advance(time.Second)
+			_, err := a.service.AuthenticateFrom(ctx, secret.Reveal(), tokenward.Caller{Address: netip.MustParseAddr(addr), UserAgent: "curl/8.5"})
+			if accepted != (err == nil) {
+				t.Fatalf("use from %s: %v, want accepted %v", addr, err, accepted)
+			}
+		}
+		use(bound, "10.1.2.3", true)      // +1s
+		use(short, "203.0.113.1", true)   // +2s
+		use(bound, "203.0.113.66", false) // +3s: outside
+		clock.Advance(time.Minute)
+		use(short, "203.0.113.2", false) // +64s: expired
+		if err := a.verifier.FlushUsage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			id      string
+			clients []string
+			used    time.Duration
+		}{
+			{boundTok.ID, []string{"10.1.2.3|curl/8.5|1"}, time.Second},
+			{shortTok.ID, []string{"203.0.113.1|curl/8.5|2"}, 2 * time.Second},
+		} {
+			if got := recentClients(t, a.db, c.id, start); !slices.Equal(got, c.clients) {
+				t.Errorf("token %s: recent clients %q, want only the accepted use %q", c.id, got, c.clients)
+			}
+			tok, err := a.db.LiveTokenByID(ctx, c.id)
+			if err != nil || tok.LastUsed.Sub(start) != c.used {
+				t.Errorf("token %s: last used %v after start (%v), want %v: the accepted use", c.id, tok.LastUsed.Sub(start), err, c.used)
+			}
+		}
+	})
+}
+
 func cmpErrs(errs []error) error {
 	for _, err := range errs {
 		if err != nil {

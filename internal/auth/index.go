@@ -187,7 +187,15 @@ func (v *Verifier) Verify(d tokenward.Digest, c tokenward.Caller) (tokenward.Pri
 		p.TokenExpires = time.UnixMilli(e.expires).UTC()
 		p.ReplacedSecret = e.replaced
 	}
-	v.usage.record(e, v.nowMillis(), c)
+	// A use the service refuses (the token has expired, or the caller is outside its
+	// networks) is no use: it neither keeps an idle token alive nor lists the caller among
+	// the token's clients (a use from outside is announced as an event instead). The coarse
+	// clock can let one use within a tick of the expiry through; the refusal itself is the
+	// service's, by its exact clock.
+	at := v.nowMillis()
+	if (e.expires == 0 || at < e.expires) && (e.limits == nil || tokenward.AllowedFrom(e.limits.networks, c.Address)) {
+		v.usage.record(e, at, c)
+	}
 	return p, true
 }
 
