@@ -119,7 +119,8 @@ func TestCommands(t *testing.T) {
 			{"unknown flag", cmd("token", "list", "--nmae", "x"), "", 2, "", "unknown flag: --nmae"},
 			{"missing argument", cmd("token", "revoke"), "", 2, "", "token revoke needs TOKEN"},
 			{"unknown command", []string{"tokn"}, "", 2, "", `unknown command "tokn" for "tokenward"; did you mean token?`},
-			{"group without subcommand", []string{"account"}, "", 2, "Usage", "account needs a subcommand: activate, deactivate, delete, list, show"},
+			{"group without subcommand", []string{"account"}, "", 2, "Usage", "tokenward: account needs a subcommand: activate, deactivate, delete, list, show"},
+			{"no command", []string{}, "", 2, "Usage", "tokenward: missing command; one of: account, backup, policy,"},
 			{"deactivate a user", cmd("account", "deactivate", "jane@example.com"), "", 1, "", "user accounts are always active"},
 			{"set-password without a terminal", cmd("user", "set-password", "jane@example.com"), "", 2, "", "--password-stdin"},
 			{"set-password from stdin", cmd("user", "set-password", "jane@example.com", "--password-stdin"), "a long enough password\n", 0, "password set", ""},
@@ -136,7 +137,7 @@ func TestCommands(t *testing.T) {
 					t.Errorf("stderr %q, want %q", errOut, tc.wantStderr)
 				}
 				// Errors once: one message; the usage only for a command that needs a subcommand.
-				if n := strings.Count(errOut, "tokenward: "); code != 0 && n != 1 {
+				if n := strings.Count(errOut, "tokenward: "); code != 0 && n != 1 || strings.Contains(errOut, "tokenward: tokenward") {
 					t.Errorf("stderr holds %d error messages, want 1: %q", n, errOut)
 				}
 				if code == 1 && (strings.Contains(errOut, "Usage") || strings.Contains(errOut, "--help")) {

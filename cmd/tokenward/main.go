@@ -136,7 +136,10 @@ func (c *cli) group(cmd *cobra.Command) *cobra.Command {
 				names = append(names, sub.Name())
 			}
 		}
-		return usageErrorf("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
+		if !cmd.HasParent() {
+			return usageErrorf("missing command; one of: %s", strings.Join(names, ", "))
+		}
+		return usageErrorf("%s needs a subcommand: %s", commandName(cmd), strings.Join(names, ", "))
 	}
 	return cmd
 }
