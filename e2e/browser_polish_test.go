@@ -12,21 +12,39 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// overflowing reports the document's width against the viewport's and names the
-// elements that reach past it, for a failure message.
+// overflowing reports the document's width against the viewport's, names the elements
+// that reach past it, and names the boxes that scroll sideways inside the page (a table in
+// an overflow-x: auto wrapper that needs a scroll bar is cut off too). Text truncated on
+// purpose, with an ellipsis, does not count.
 const overflowing = `(() => {
-  const w = document.documentElement.clientWidth, out = [];
+  const w = document.documentElement.clientWidth, out = [], inner = [];
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.trim().replace(/ +/g, ".") : "");
   for (const el of document.querySelectorAll("body *")) {
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > w + 1) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.replace(/ +/g, ".") : ""));
+    if (!el.checkVisibility() || el.closest(".sr-only") || el.matches("input, textarea, select")) continue; // an input scrolls its own text
+    const r = el.getBoundingClientRect(), style = getComputedStyle(el);
+    if (r.width > 0 && r.right > w + 1) out.push(name(el));
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1 && style.overflowX !== "visible" && style.textOverflow !== "ellipsis") inner.push(name(el) + " " + el.scrollWidth + ">" + el.clientWidth);
   }
-  return {scroll: document.documentElement.scrollWidth, client: w, culprits: out.slice(0, 6).join(" ")};
+  return {scroll: document.documentElement.scrollWidth, client: w, culprits: out.slice(0, 6).join(" "), inner: inner.slice(0, 6).join(", ")};
 })()`
 
 type widths struct {
 	Scroll   int    `json:"scroll"`
 	Client   int    `json:"client"`
 	Culprits string `json:"culprits"`
+	Inner    string `json:"inner"`
+}
+
+// fits fails the test when the page open in b scrolls sideways, or a box of it does.
+func fits(b *browser, path string, width int64) {
+	b.t.Helper()
+	got := value(b, chromedp.Evaluate[widths](overflowing))
+	if got.Scroll > got.Client || got.Culprits != "" {
+		b.t.Errorf("%s at %d px: scrollWidth %d, clientWidth %d; past the edge: %s", path, width, got.Scroll, got.Client, got.Culprits)
+	}
+	if got.Inner != "" {
+		b.t.Errorf("%s at %d px: scrolls sideways inside the page (scrollWidth > clientWidth): %s", path, width, got.Inner)
+	}
 }
 
 // polishSeed starts the binary with an organization to look at: jane, two service
@@ -79,6 +97,11 @@ func TestConsolePolishInABrowser(t *testing.T) {
 	b.click(`form[action="/console/accounts/groups"] button.primary`)
 	b.waitText("Group created")
 	group := strings.TrimPrefix(b.location(), base)
+	b.open("/console/accounts/webhooks")
+	b.type_("#new-url", "http://127.0.0.1:9/a-receiver-that-listens-nowhere-with-a-long-path/tokenward/events")
+	b.click(`form[action="/console/accounts/webhooks"] button.primary`)
+	b.waitText("Signing secret of the webhook")
+	webhook := strings.TrimPrefix(b.location(), base)
 	pages := []string{
 		"/console/profile/api-access",
 		"/console/accounts/users",
@@ -91,6 +114,10 @@ func TestConsolePolishInABrowser(t *testing.T) {
 		"/console/accounts/api-tokens",
 		"/console/accounts/api-tokens?size=10&page=2",
 		"/console/accounts/audit",
+		"/console/accounts/token-policy",
+		"/console/accounts/webhooks", webhook,
+		"/console/accounts/api-tokens/revoke-matching?type=SERVICE_ACCOUNT",
+		"/console/confirm?to=/console/accounts/service-accounts/sa::deploy-bot/revoke-all&return=/console/accounts/service-accounts/sa::deploy-bot",
 		"/console/no-such-page",
 	}
 
@@ -101,10 +128,7 @@ func TestConsolePolishInABrowser(t *testing.T) {
 			b.do(chromedp.EmulateViewport(width, 900))
 			for _, path := range pages {
 				b.open(path)
-				got := value(b, chromedp.Evaluate[widths](overflowing))
-				if got.Scroll > got.Client {
-					t.Errorf("%s at %d px: scrollWidth %d > clientWidth %d (past the edge: %s)", path, width, got.Scroll, got.Client, got.Culprits)
-				}
+				fits(b, path, width)
 			}
 			b.open("/console/accounts/api-tokens")
 			b.shot(fmt.Sprintf("30-api-tokens-%d", width))
@@ -240,6 +264,14 @@ func TestConsolePolishInABrowser(t *testing.T) {
 		}
 		b.click(`form.signout button`)
 		b.waitURL("/console/signin")
+		for _, width := range []int64{1024, 1366, 1920} { // the signed-out pages fit too
+			b.do(chromedp.EmulateViewport(width, 900))
+			b.open("/console/signin")
+			fits(b, "/console/signin", width)
+			b.open(strings.TrimPrefix(link, base))
+			fits(b, "/console/set-password/…", width)
+		}
+		b.do(chromedp.EmulateViewport(1360, 900))
 		b.open(strings.TrimPrefix(link, base))
 		b.waitText("Choose your password")
 		if got := b.text("main"); !strings.Contains(got, "bob@example.com") {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -34,7 +35,44 @@ func readmeWalkthrough(t *testing.T) []string {
 	if len(blocks) < 4 {
 		t.Fatalf("found %d shell blocks in the Quick start, want the whole walkthrough", len(blocks))
 	}
+	checkWalkthroughShape(t, text[:start], blocks)
 	return blocks
+}
+
+// checkWalkthroughShape checks what running the walkthrough cannot: one way to start
+// (nothing above the Quick start starts a server, so that pasting from the top does not
+// collide on the port, and the walkthrough starts one server), commands without
+// placeholders to fill in (tw_..., <ID>), and a first build that says it takes a while
+// (go prints nothing as it compiles on a cold cache).
+func checkWalkthroughShape(t *testing.T, intro string, blocks []string) {
+	t.Helper()
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)\n```").FindAllStringSubmatch(intro, -1) {
+		if strings.Contains(m[1], "serve") {
+			t.Errorf("a shell block above the Quick start starts a server, a second way to start:\n%s", m[1])
+		}
+	}
+	serves := 0
+	placeholder := regexp.MustCompile(`tw_\.\.\.|\.\.\.|<[A-Z_]+>|\bTOKEN\b|\bSECRET\b`)
+	for _, block := range blocks {
+		for _, line := range strings.Split(block, "\n") {
+			command, _, _ := strings.Cut(line, "  #") // a trailing comment
+			if strings.HasPrefix(strings.TrimSpace(command), "#") {
+				continue
+			}
+			if strings.Contains(command, "tokenward serve") {
+				serves++
+			}
+			if placeholder.MatchString(command) {
+				t.Errorf("the walkthrough's command %q holds a placeholder to fill in", strings.TrimSpace(command))
+			}
+		}
+	}
+	if serves != 1 {
+		t.Errorf("the walkthrough starts %d servers, want one", serves)
+	}
+	if first := blocks[0]; !strings.Contains(first, "go build") || !regexp.MustCompile(`go build[^\n]*#[^\n]*(minute|while)`).MatchString(first) {
+		t.Errorf("the walkthrough's first block does not build with a word on how long the first build takes:\n%s", first)
+	}
 }
 
 // TestReadmeRunsTopToBottom runs the README's walkthrough as a new user would paste it, in
@@ -86,7 +124,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", prelude+script+"\necho README-WALKTHROUGH-DONE\n")
-	cmd.Dir = t.TempDir()
+	dir := t.TempDir()
+	cmd.Dir = dir
 	for _, kv := range os.Environ() { // the default database, in that directory
 		if !strings.HasPrefix(kv, "TOKENWARD_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -102,5 +141,21 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve did not print %q:\n%s", want, out.String())
 		}
+	}
+	// It cleaned up: the accounts it created are gone, the policy is back to none.
+	list := exec.Command(filepath.Join(dir, "tokenward"), "account", "list", "--output", "json")
+	list.Dir, list.Env = dir, cmd.Env
+	accounts, err := list.Output()
+	if err != nil {
+		t.Fatalf("account list after the walkthrough: %v", err)
+	}
+	var left []struct{ Identifier string }
+	if err := json.Unmarshal(accounts, &left); err != nil || len(left) != 1 || left[0].Identifier != "admin@localhost" {
+		t.Errorf("accounts left after the walkthrough: %s (%v), want only admin@localhost", accounts, err)
+	}
+	policy := exec.Command(filepath.Join(dir, "tokenward"), "policy", "show", "--output", "json")
+	policy.Dir, policy.Env = dir, cmd.Env
+	if shown, err := policy.Output(); err != nil || strings.Count(string(shown), "null") != 6 {
+		t.Errorf("the policy after the walkthrough: %s (%v), want no limits, as before it", shown, err)
 	}
 }

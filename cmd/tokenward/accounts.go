@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tokenward/tokenward"
@@ -8,8 +11,10 @@ import (
 
 // userCommand: tokenward user create|set-password|list.
 func (c *cli) userCommand() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "user", Short: "Create user accounts and set their passwords"})
-	cmd.AddCommand(c.userCreate(), c.userSetPassword(), c.listOf("list", "List user accounts", constKind(tokenward.UserAccount)))
+	cmd := c.group(&cobra.Command{Use: "user", Short: "Create and list user accounts, and set their passwords"})
+	list := c.listOf("list", "List user accounts", constKind(tokenward.UserAccount))
+	list.Example = "  tokenward user list\n  tokenward user list --output json"
+	cmd.AddCommand(c.userCreate(), c.userSetPassword(), list)
 	return cmd
 }
 
@@ -29,7 +34,7 @@ and cannot sign in to the console until one is set (tokenward user set-password)
 		Args: exactArgs("EMAIL"),
 	})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
-	cmd.Flags().Var(&perms, "permission", "a permission to grant (repeat, or separate with commas): "+permissionNames())
+	permissionFlag(cmd, &perms)
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the account's password from the first line of standard input")
 	cmd.Flags().BoolVar(&passwordPrompt, "password-prompt", false, "ask for the account's password on the terminal, without echo")
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-prompt")
@@ -46,11 +51,11 @@ and cannot sign in to the console until one is set (tokenward user set-password)
 			return err
 		}
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.CreateUser(cmd.Context(), args[0], perms.set, password)
+			created, err := o.CreateUser(cmd.Context(), args[0], perms.set, password)
 			if err != nil {
 				return err
 			}
-			return c.report(*out, viewAccount(a), "created user account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+			return c.showAccount(cmd.Context(), o, *out, created.Identifier)
 		})
 	}
 	return cmd
@@ -99,8 +104,10 @@ A password is never taken from the command line, where other users could see it.
 
 // serviceAccountCommand: tokenward serviceaccount create|list.
 func (c *cli) serviceAccountCommand() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "serviceaccount", Short: "Create service accounts for automation"})
-	cmd.AddCommand(c.serviceAccountCreate(), c.listOf("list", "List service accounts", constKind(tokenward.ServiceAccount)))
+	cmd := c.group(&cobra.Command{Use: "serviceaccount", Short: "Create and list service accounts, for automation"})
+	list := c.listOf("list", "List service accounts", constKind(tokenward.ServiceAccount))
+	list.Example = "  tokenward serviceaccount list\n  tokenward serviceaccount list --output json"
+	cmd.AddCommand(c.serviceAccountCreate(), list)
 	return cmd
 }
 
@@ -119,15 +126,15 @@ with tokenward token create sa::NAME. A service account never holds token_manage
 		Args:    exactArgs("sa::NAME"),
 	})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
-	cmd.Flags().Var(&perms, "permission", "a permission to grant (repeat, or separate with commas): "+permissionNames())
-	cmd.Flags().StringVar(&description, "description", "", "what the service account is for")
+	permissionFlag(cmd, &perms)
+	cmd.Flags().StringVar(&description, "description", "", "`TEXT` saying what the service account is for")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.CreateServiceAccount(cmd.Context(), args[0], perms.set, description)
+			created, err := o.CreateServiceAccount(cmd.Context(), args[0], perms.set, description)
 			if err != nil {
 				return err
 			}
-			return c.report(*out, viewAccount(a), "created service account %s with permissions [%s]", a.Identifier, joinPermissions(a.Permissions))
+			return c.showAccount(cmd.Context(), o, *out, created.Identifier)
 		})
 	}
 	return cmd
@@ -144,8 +151,10 @@ func (c *cli) accountCommand() *cobra.Command {
 // accountList: tokenward account list [--type user|service]
 func (c *cli) accountList() *cobra.Command {
 	var kind string
-	cmd := c.listOf("list", "List accounts, users and service accounts", func() tokenward.AccountKind { return tokenward.AccountKind(kind) })
-	cmd.Flags().StringVar(&kind, "type", "", "only accounts of this type: user or service")
+	cmd := c.listOf("list", "List accounts: users and service accounts", func() tokenward.AccountKind { return tokenward.AccountKind(kind) })
+	cmd.Example = "  tokenward account list\n  tokenward account list --type service --output json"
+	cmd.Flags().StringVar(&kind, "type", "", "only accounts of this `TYPE`: user or service")
+	_ = cmd.RegisterFlagCompletionFunc("type", completeFrom("user", "service"))
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		switch tokenward.AccountKind(kind) {
 		case "", tokenward.UserAccount, tokenward.ServiceAccount:
@@ -176,22 +185,29 @@ func (c *cli) listOf(use, short string, kind func() tokenward.AccountKind) *cobr
 // accountShow: tokenward account show ACCOUNT
 func (c *cli) accountShow() *cobra.Command {
 	cmd := leaf(&cobra.Command{Use: "show ACCOUNT", Short: "Show an account: its type, permissions, roles, groups and activity",
-		Args: exactArgs("ACCOUNT")})
+		Example: "  tokenward account show admin@localhost\n  tokenward account show sa::ci-bot --output json",
+		Args:    exactArgs("ACCOUNT")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
-			a, err := o.Account(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			tokens, err := o.Tokens(cmd.Context(), a.Identifier)
-			if err != nil {
-				return err
-			}
-			return writeAccount(c.stdout, *out, a, tokens)
+			return c.showAccount(cmd.Context(), o, *out, args[0])
 		})
 	}
 	return cmd
+}
+
+// showAccount prints an account as it is now, with its effective permissions and its
+// live tokens counted: account show, and what the create commands print.
+func (c *cli) showAccount(ctx context.Context, o *tokenward.Operator, out output, id string) error {
+	a, err := o.Account(ctx, id)
+	if err != nil {
+		return err
+	}
+	tokens, err := o.Tokens(ctx, a.Identifier)
+	if err != nil {
+		return err
+	}
+	return writeAccount(c.stdout, out, a, tokens)
 }
 
 // accountSetActive: tokenward account activate|deactivate sa::NAME
@@ -201,7 +217,8 @@ func (c *cli) accountSetActive(active bool) *cobra.Command {
 		use, short, done = "activate sa::NAME", "Activate a deactivated service account: its tokens work again", "activated"
 	}
 	cmd := leaf(&cobra.Command{Use: use, Short: short, Args: exactArgs("sa::NAME"),
-		Long: short + ".\nUser accounts are always active: delete one, or revoke its tokens, to stop it."})
+		Long:    short + ".\nUser accounts are always active: delete one, or revoke its tokens, to stop it.",
+		Example: "  tokenward account " + strings.Fields(use)[0] + " sa::ci-bot"})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {
@@ -221,7 +238,8 @@ func (c *cli) accountDelete() *cobra.Command {
 		Long: `Delete an account (a user or a service account): every token of it is revoked and every
 console session ended, at once. This cannot be undone. The last administrator (an account
 holding user_management) cannot be deleted.`,
-		Args: exactArgs("ACCOUNT")})
+		Example: "  tokenward account delete sa::ci-bot\n  tokenward account delete jane@example.com --output json",
+		Args:    exactArgs("ACCOUNT")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withOperator(cmd.Context(), *dsn, func(o *tokenward.Operator) error {

@@ -9,9 +9,10 @@ import (
 // backupCommand: tokenward backup FILE. An online, consistent copy of a SQLite database.
 func (c *cli) backupCommand() *cobra.Command {
 	cmd := leaf(&cobra.Command{Use: "backup FILE", Short: "Copy a SQLite database, consistently, while servers run",
-		Long: `Write a consistent copy of the SQLite database to FILE, which must not exist, while servers
-keep running. PostgreSQL databases are backed up with pg_dump.`,
-		Args: exactArgs("FILE")})
+		Long: `Write a consistent copy of the SQLite database to FILE, which must not exist, while
+servers keep running. PostgreSQL databases are backed up with pg_dump.`,
+		Example: `  tokenward backup /backups/tokenward-$(date +%F).db`,
+		Args:    exactArgs("FILE")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		db, err := store.Open(cmd.Context(), *dsn)
@@ -35,7 +36,8 @@ func (c *cli) restoreCommand() *cobra.Command {
 tokenward database. It refuses while a tokenward server runs on the database (servers hold
 a lock on DB.lock beside it): stop every server first. PostgreSQL databases are restored
 with pg_restore.`,
-		Args: exactArgs("FILE")})
+		Example: `  tokenward restore /backups/tokenward-2026-11-29.db`,
+		Args:    exactArgs("FILE")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		target, ok := sqlitePath(*dsn)

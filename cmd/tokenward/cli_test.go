@@ -72,17 +72,21 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("user create admin: exit %d, %q", code, errOut)
 		}
 		mustRun(t, cmd("user", "create", "jane@example.com", "--permission", "ingestion")...)
-		mustRun(t, cmd("serviceaccount", "create", "sa::bot", "--permission", "ingestion")...)
+		// A created account is printed as account show prints it, not in words of its own.
+		created := mustRun(t, cmd("serviceaccount", "create", "sa::bot", "--permission", "ingestion")...)
+		if shown := mustRun(t, cmd("account", "show", "sa::bot")...); created != shown || !strings.Contains(created, "Permissions:") {
+			t.Errorf("serviceaccount create printed %q, want what account show prints: %q", created, shown)
+		}
 
 		// token create --output json: the token's fields and its secret, once.
-		var created map[string]any
-		decode(t, mustRun(t, cmd("token", "create", "sa::bot", "--name", "deploy", "--output", "json")...), &created)
-		checkFields(t, "token create --output json", created, append(slices.Clone(tokenFields), "secret"))
-		secret, _ := created["secret"].(string)
-		if _, ok := tokenward.ParseSecret(secret); !ok || created["name"] != "deploy" || created["account"] != "sa::bot" {
-			t.Fatalf("token create --output json: %v", created)
+		var newToken map[string]any
+		decode(t, mustRun(t, cmd("token", "create", "sa::bot", "--name", "deploy", "--output", "json")...), &newToken)
+		checkFields(t, "token create --output json", newToken, append(slices.Clone(tokenFields), "secret"))
+		secret, _ := newToken["secret"].(string)
+		if _, ok := tokenward.ParseSecret(secret); !ok || newToken["name"] != "deploy" || newToken["account"] != "sa::bot" {
+			t.Fatalf("token create --output json: %v", newToken)
 		}
-		id := created["id"].(string)
+		id := newToken["id"].(string)
 		// The table output of token create is the secret alone, for T=$(tokenward token create ...).
 		adminSecret := strings.TrimSpace(mustRun(t, cmd("token", "create", "admin@example.com")...))
 		if _, ok := tokenward.ParseSecret(adminSecret); !ok {
@@ -115,7 +119,8 @@ func TestCommands(t *testing.T) {
 			{"unknown flag", cmd("token", "list", "--nmae", "x"), "", 2, "", "unknown flag: --nmae"},
 			{"missing argument", cmd("token", "revoke"), "", 2, "", "token revoke needs TOKEN"},
 			{"unknown command", []string{"tokn"}, "", 2, "", `unknown command "tokn" for "tokenward"; did you mean token?`},
-			{"group without subcommand", []string{"account"}, "", 2, "Usage", "account needs a subcommand: activate, deactivate, delete, list, show"},
+			{"group without subcommand", []string{"account"}, "", 2, "Usage", "tokenward: account needs a subcommand: activate, deactivate, delete, list, show"},
+			{"no command", []string{}, "", 2, "Usage", "tokenward: missing command; one of: account, backup, policy,"},
 			{"deactivate a user", cmd("account", "deactivate", "jane@example.com"), "", 1, "", "user accounts are always active"},
 			{"set-password without a terminal", cmd("user", "set-password", "jane@example.com"), "", 2, "", "--password-stdin"},
 			{"set-password from stdin", cmd("user", "set-password", "jane@example.com", "--password-stdin"), "a long enough password\n", 0, "password set", ""},
@@ -132,7 +137,7 @@ func TestCommands(t *testing.T) {
 					t.Errorf("stderr %q, want %q", errOut, tc.wantStderr)
 				}
 				// Errors once: one message; the usage only for a command that needs a subcommand.
-				if n := strings.Count(errOut, "tokenward: "); code != 0 && n != 1 {
+				if n := strings.Count(errOut, "tokenward: "); code != 0 && n != 1 || strings.Contains(errOut, "tokenward: tokenward") {
 					t.Errorf("stderr holds %d error messages, want 1: %q", n, errOut)
 				}
 				if code == 1 && (strings.Contains(errOut, "Usage") || strings.Contains(errOut, "--help")) {

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (c *cli) rootCommand() *cobra.Command {
 	root := c.group(&cobra.Command{
 		Use:   "tokenward",
-		Short: "tokenward manages API tokens, user accounts and service accounts",
+		Short: "Manage API tokens, user accounts and service accounts",
 		Long: `tokenward manages API tokens, user accounts and service accounts, and serves the
 Wavefront-compatible API and the console.
 
@@ -84,6 +84,7 @@ Exit codes: 0 success, 1 the command failed, 2 a usage error.`,
 		Version: buildVersion(),
 	})
 	root.SetVersionTemplate("tokenward {{.Version}}\n")
+	root.SetUsageTemplate(usageTemplate)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Server:"}, &cobra.Group{ID: "admin", Title: "Accounts and tokens:"},
 		&cobra.Group{ID: "data", Title: "Data:"})
@@ -135,7 +136,10 @@ func (c *cli) group(cmd *cobra.Command) *cobra.Command {
 				names = append(names, sub.Name())
 			}
 		}
-		return usageErrorf("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
+		if !cmd.HasParent() {
+			return usageErrorf("missing command; one of: %s", strings.Join(names, ", "))
+		}
+		return usageErrorf("%s needs a subcommand: %s", commandName(cmd), strings.Join(names, ", "))
 	}
 	return cmd
 }
@@ -201,7 +205,7 @@ func (c *cli) dbFlag(cmd *cobra.Command) *string {
 	if dsn == "" {
 		dsn = "tokenward.db"
 	}
-	return cmd.Flags().String("db", dsn, "database: a SQLite file path or sqlite:PATH, or a postgres:// URL (env TOKENWARD_DB)")
+	return cmd.Flags().String("db", dsn, "a SQLite `DATABASE` file (or sqlite:PATH) or a postgres:// URL (env TOKENWARD_DB)")
 }
 
 // openService opens the database and returns the service over it.

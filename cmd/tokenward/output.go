@@ -38,6 +38,7 @@ func (o *output) Set(v string) error {
 func outputFlag(cmd *cobra.Command) *output {
 	o := outputTable
 	cmd.Flags().VarP(&o, "output", "o", "how to print the result: table or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeFrom(string(outputTable), string(outputJSON)))
 	return &o
 }
 
@@ -60,20 +61,30 @@ func writeJSON(w io.Writer, v any) error {
 
 // permissionNames lists every permission identifier, for help and for the error of a bad
 // one.
-func permissionNames() string {
+func permissionNames() string { return strings.Join(permissionValues(), ", ") }
+
+// permissionValues is every permission identifier, for completion.
+func permissionValues() []string {
 	names := make([]string, len(tokenward.AllPermissions))
 	for i, p := range tokenward.AllPermissions {
 		names[i] = string(p)
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // permissionHelp is the paragraph of help that lists the permissions.
 func permissionHelp() string {
 	return `Permissions are the Wavefront identifiers: token_management is the console's "API Tokens"
 (a user may generate tokens), user_management is "Accounts" (an administrator); the
-others are stored and reported for the services that use tokenward's verdicts. Valid
-names: ` + permissionNames() + "."
+others are stored and reported for the services that use tokenward's verdicts.
+` + wrap("Valid names: "+permissionNames()+".", helpWidth)
+}
+
+// permissionFlag adds --permission, repeatable and comma-separated, to cmd: the
+// permissions an account is created with.
+func permissionFlag(cmd *cobra.Command, perms *permissionsFlag) {
+	cmd.Flags().Var(perms, "permission", "a permission to grant; repeat, or separate with commas (the valid names are above)")
+	_ = cmd.RegisterFlagCompletionFunc("permission", completeFrom(permissionValues()...))
 }
 
 // permissionsFlag collects --permission, repeated or comma-separated.

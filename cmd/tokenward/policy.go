@@ -15,9 +15,8 @@ func (c *cli) policyCommand() *cobra.Command {
 		Long: `The token lifetime policy, separately for user and service-account tokens: the lifetime
 of a token generated without one (default), the longest any may have (max) and how long
 one may go unused before it is disabled (idle). None of them keeps Wavefront's behaviour:
-tokens live until revoked. The policy also sets the
-format of new secrets: uuid (Wavefront's) or prefixed (twt_..., which secret scanners
-recognize).`})
+tokens live until revoked. The policy also sets the format of new secrets: uuid
+(Wavefront's) or prefixed (twt_..., which secret scanners recognize).`})
 	cmd.AddCommand(c.policyShow(), c.policySet())
 	return cmd
 }
@@ -103,8 +102,9 @@ changes nothing.`,
 	cmd.Flags().DurationVar(&p.UserTokens.IdleTimeout, "user-idle", 0, "disable user tokens unused this long, e.g. 2160h (at least 1h)")
 	cmd.Flags().DurationVar(&p.ServiceAccountTokens.IdleTimeout, "service-idle", 0, "disable service-account tokens unused this long")
 	var format string
-	cmd.Flags().StringVar(&format, "token-format", "uuid", "format of new secrets: uuid or prefixed (twt_ + 36 base62 characters, for secret scanners)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only count the tokens a new maximum would shorten")
+	cmd.Flags().StringVar(&format, "token-format", "uuid", "the `FORMAT` of new secrets: uuid, or prefixed (twt_ and 36 base62 characters, for secret scanners)")
+	_ = cmd.RegisterFlagCompletionFunc("token-format", completeFrom("uuid", "prefixed"))
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "change nothing: only count the tokens the new policy would shorten or disable")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		f, err := tokenward.ParseTokenFormat(format)
 		if err != nil {

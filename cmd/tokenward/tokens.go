@@ -13,9 +13,9 @@ import (
 // tokenCommand: tokenward token list|create|rename|revoke.
 func (c *cli) tokenCommand() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "token", Short: "List, create, rename, rotate and revoke API tokens",
-		Long: `List, create, rename, rotate and revoke API tokens of any account. A token is named by its public
-id (tw_..., shown by token list) or by its secret; give - to read it from standard input,
-since a secret on the command line is visible to other users.`})
+		Long: `List, create, rename, rotate and revoke API tokens of any account. A token is named
+by its public id (tw_..., shown by token list) or by its secret; give - to read it from
+standard input, since a secret on the command line is visible to other users.`})
 	cmd.AddCommand(c.tokenList(), c.tokenCreate(), c.tokenRename(), c.tokenRevoke(), c.tokenRotate())
 	return cmd
 }
@@ -50,8 +50,8 @@ func (c *cli) tokenCreate() *cobra.Command {
 	var name string
 	var force bool
 	cmd := leaf(&cobra.Command{Use: "create ACCOUNT", Short: "Generate a token for an account and print its secret, once",
-		Long: `Generate a token for a user or service account and print its secret: this once, never again.
-The 20-token cap applies. As in the API, a user account needs the token_management
+		Long: `Generate a token for a user or service account and print its secret: this once, never
+again. The 20-token cap applies. As in the API, a user account needs the token_management
 permission ("API Tokens") to have tokens; --force generates one anyway. Without
 --expires-in or --never-expires the token gets the organization's default lifetime
 (none unless a policy sets one). --allowed-cidr (repeatable) binds the token to networks;
@@ -62,7 +62,7 @@ permission ("API Tokens") to have tokens; --force generates one anyway. Without
   tokenward token create sa::ci-bot --name runner --allowed-cidr 10.0.0.0/8 --permission ingestion`,
 		Args: exactArgs("ACCOUNT")})
 	dsn, out := c.dbFlag(cmd), outputFlag(cmd)
-	cmd.Flags().StringVar(&name, "name", "", "the token's name")
+	cmd.Flags().StringVar(&name, "name", "", "the token's `NAME`")
 	cmd.Flags().BoolVar(&force, "force", false, "generate it even for a user account without token_management")
 	lifetime, restrictions := lifetimeFlags(cmd), restrictionFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -214,8 +214,9 @@ func (c *cli) withTokenRef(ctx context.Context, dsn, arg string, fn func(o *toke
 // the restrictions they ask for (none when neither is given).
 func restrictionFlags(cmd *cobra.Command) func() (tokenward.Restrictions, error) {
 	var cidrs, perms []string
-	cmd.Flags().StringArrayVar(&cidrs, "allowed-cidr", nil, "a network (CIDR or address) the token works from; repeat for several; default anywhere")
-	cmd.Flags().StringArrayVar(&perms, "permission", nil, "a permission the token carries; repeat for several; default all of the account's")
+	cmd.Flags().StringArrayVar(&cidrs, "allowed-cidr", nil, "a network (`CIDR` or address) the token works from; repeat for several; default anywhere")
+	cmd.Flags().StringArrayVar(&perms, "permission", nil, "a `PERMISSION` of the account's that the token carries; repeat for several; default all")
+	_ = cmd.RegisterFlagCompletionFunc("permission", completeFrom(permissionValues()...))
 	return func() (tokenward.Restrictions, error) {
 		var r tokenward.Restrictions
 		if cmd.Flags().Changed("allowed-cidr") {
