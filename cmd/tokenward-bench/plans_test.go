@@ -12,18 +12,19 @@ import (
 	"github.com/tokenward/tokenward/internal/store/storetest"
 )
 
-// TestNoRequestScansTokens seeds 20,000 tokens on each engine and checks that no request of
-// the benchmark's table has a plan that reads the tokens table from end to end: plans are
-// stable where timings are not, and a full scan is what grows with the organization.
+// TestNoRequestScansTokens seeds 100,000 tokens (5,000 accounts) on each engine, as issue 17
+// asks of CI, and checks that no request of the benchmark's table has a plan that reads the
+// tokens table from end to end: plans are stable where timings are not, and a full scan is
+// what grows with the organization. 15 to 38 s per engine on the shared 2-core machine.
 func TestNoRequestScansTokens(t *testing.T) {
 	if testing.Short() {
-		t.Skip("seeds 20,000 tokens per engine")
+		t.Skip("seeds 100,000 tokens per engine")
 	}
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		db, dsn := storetest.OpenDSN(t, engine)
 		now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-		if err := seed.Fill(ctx, db, seed.Spec{Accounts: 1000, TokensPerAccount: 20,
+		if err := seed.Fill(ctx, db, seed.Spec{Accounts: 5000, TokensPerAccount: 20,
 			ServiceShare: 0.25, InactiveShare: 0.1, NeverUsedShare: 0.2, ExpiringShare: 0.5, Now: now}); err != nil {
 			t.Fatalf("seed: %v", err)
 		}
