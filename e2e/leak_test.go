@@ -42,64 +42,18 @@ func TestRevokeLeakedOnTwoInstances(t *testing.T) {
 		if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 			t.Fatalf("admin token on A: %d", status)
 		}
-
-		// 320 tokens over 16 service accounts: the first half UUIDs, then prefixed.
-		const accounts = 16
-		var uuids, prefixed []string
-		for i := range accounts {
-			if i == accounts/2 {
-				if status, c := call(t, "PUT", a.URL+"/api/v2/apitoken/policy", admin, `{"tokenFormat":"prefixed"}`); status != 200 {
-					t.Fatalf("PUT tokenFormat prefixed: %d %v", status, c)
-				}
-			}
-			sa := fmt.Sprintf("sa::leak-%d", i)
-			if status, c := call(t, "POST", a.URL+"/api/v2/account/serviceaccount", admin, `{"identifier":"`+sa+`","active":true}`); status != 200 {
-				t.Fatalf("create %s: %d %v", sa, status, c)
-			}
-			for range tokenward.MaxTokensPerAccount {
-				status, c := call(t, "POST", a.URL+"/api/v2/apitoken/serviceaccount/"+sa, admin, "")
-				if status != 200 {
-					t.Fatalf("generate for %s: %d %v", sa, status, c)
-				}
-				list := testkit.ResponseList(t, c)
-				if s := list[len(list)-1]["tokenID"].(string); i < accounts/2 {
-					uuids = append(uuids, s)
-				} else {
-					prefixed = append(prefixed, s)
-				}
-			}
-		}
-		if !regexp.MustCompile(`^` + tokenward.SecretPattern + `$`).MatchString(prefixed[0]) {
-			t.Fatalf("a secret generated under tokenFormat prefixed is not prefixed: length %d", len(prefixed[0]))
-		}
+		uuids, prefixed := seedLeakTokens(t, a.URL, admin)
 		// Of each format: 125 leaked, 5 revoked before the report (posted too), 30 kept.
-		leaked := append(slices.Clone(uuids[:125]), prefixed[:125]...)
-		revokedBefore := append(slices.Clone(uuids[125:130]), prefixed[125:130]...)
-		kept := append(slices.Clone(uuids[130:]), prefixed[130:]...)
+		leaked := slices.Concat(uuids[:125], prefixed[:125])
+		revokedBefore := slices.Concat(uuids[125:130], prefixed[125:130])
+		kept := slices.Concat(uuids[130:], prefixed[130:])
 		for _, s := range revokedBefore {
 			if status, c := call(t, "DELETE", a.URL+"/api/v2/apitoken/self", s, ""); status != 200 {
 				t.Fatalf("revoke a token by itself: %d %v", status, c)
 			}
 		}
-		var altered []string // kept prefixed secrets, one character changed each
-		for i, s := range prefixed[130:] {
-			for j := range 4 {
-				at := len(tokenward.SecretPrefix) + (i*4+j)%(len(s)-len(tokenward.SecretPrefix))
-				c := byte('a')
-				if s[at] == 'a' {
-					c = 'b'
-				}
-				altered = append(altered, s[:at]+string(c)+s[at+1:])
-			}
-		}
-		posted := slices.Concat(leaked, revokedBefore, altered[:100])
-		for len(posted) < 700 {
-			posted = append(posted, tokenward.NewSecret().Reveal(), tokenward.NewPrefixedSecret().Reveal())
-		}
-		for i := 0; len(posted) < tokenward.MaxLeakedSecrets; i++ {
-			posted = append(posted, fmt.Sprintf("not a secret %d", i))
-		}
-		rand.Shuffle(len(posted), func(i, j int) { posted[i], posted[j] = posted[j], posted[i] })
+		altered := alteredSecrets(prefixed[130:], 4)
+		posted := leakReport(slices.Concat(leaked, revokedBefore, altered[:100]))
 		for _, s := range slices.Concat(leaked, kept) {
 			if status := awaitStatus(t, b.URL+"/auth/verify", s, 200); status != 200 {
 				t.Fatalf("a token before the report, on B: %d", status)
@@ -113,75 +67,24 @@ func TestRevokeLeakedOnTwoInstances(t *testing.T) {
 		if received, _ := c["response"].(map[string]any)["received"].(float64); status != 202 || int(received) != tokenward.MaxLeakedSecrets {
 			t.Fatalf("revoke-leaked with %d secrets: %d %v, want 202 with received %d", len(posted), status, c, tokenward.MaxLeakedSecrets)
 		}
-
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-		defer client.CloseIdleConnections()
-		verify := func(base, secret string) int {
-			req, _ := http.NewRequest("GET", base+"/auth/verify", nil)
-			req.Header.Set("Authorization", "Bearer "+secret)
-			res, err := client.Do(req)
-			if err != nil {
-				t.Errorf("GET %s/auth/verify: %v", base, err)
-				return 0
-			}
-			res.Body.Close()
-			return res.StatusCode
-		}
-		// B: every leaked token refused within the bound, each measured from A's answer
-		// to B's first refusal of it. 25 clients share the tokens, each asking B about
-		// its own over and over: a first refusal may wait for B to catch up with the
-		// database, which one client asking about 250 tokens in turn would add up.
-		var mu sync.Mutex
-		var lags []time.Duration
-		var wg sync.WaitGroup
-		const clients = 25
-		for w := range clients {
-			wg.Go(func() {
-				var pending []string
-				for i := w; i < len(leaked); i += clients {
-					pending = append(pending, leaked[i])
-				}
-				for len(pending) > 0 && time.Since(answered) < 5*time.Second {
-					var still []string
-					for _, s := range pending {
-						if verify(b.URL, s) != 401 {
-							still = append(still, s)
-							continue
-						}
-						lag := time.Since(answered)
-						mu.Lock()
-						lags = append(lags, lag)
-						mu.Unlock()
-					}
-					pending = still
-				}
-				if len(pending) > 0 {
-					t.Errorf("B still accepts %d leaked tokens 5 s after A answered", len(pending))
-				}
-			})
-		}
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
-		slices.Sort(lags)
+		lags := awaitRefused(t, b.URL, leaked, answered)
 		if worst := lags[len(lags)-1]; worst > PropagationBound {
 			t.Errorf("the last leaked token refused by B %v after A answered, want within %v", worst, PropagationBound)
 		}
 		// A refuses them at once; nothing else was revoked.
 		for _, s := range slices.Concat(leaked, revokedBefore) {
-			if got := verify(a.URL, s); got != 401 {
+			if got := verifyStatus(t, a.URL, s); got != 401 {
 				t.Errorf("a leaked or revoked token on A after the report: %d, want 401", got)
 			}
 		}
 		for name, base := range map[string]string{"A": a.URL, "B": b.URL} {
 			for _, s := range kept {
-				if got := verify(base, s); got != 200 {
+				if got := verifyStatus(t, base, s); got != 200 {
 					t.Errorf("a live token not posted (or posted with a character changed) on %s: %d, want 200", name, got)
 				}
 			}
 			for _, s := range altered {
-				if got := verify(base, s); got != 401 {
+				if got := verifyStatus(t, base, s); got != 401 {
 					t.Errorf("a prefixed secret with one character changed on %s: %d, want 401", name, got)
 				}
 			}
@@ -195,4 +98,131 @@ func TestRevokeLeakedOnTwoInstances(t *testing.T) {
 			engine, len(posted), len(leaked), answered.Sub(start).Round(time.Millisecond),
 			lags[len(lags)/2].Round(10*time.Microsecond), lags[len(lags)-1].Round(10*time.Microsecond), PropagationBound)
 	})
+}
+
+// seedLeakTokens generates, through the API of the instance at base, 320 tokens over 16
+// service accounts: 160 UUID secrets, then, the policy's tokenFormat set to prefixed, 160
+// prefixed ones.
+func seedLeakTokens(t *testing.T, base, admin string) (uuids, prefixed []string) {
+	t.Helper()
+	const accounts = 16
+	for i := range accounts {
+		if i == accounts/2 {
+			if status, c := call(t, "PUT", base+"/api/v2/apitoken/policy", admin, `{"tokenFormat":"prefixed"}`); status != 200 {
+				t.Fatalf("PUT tokenFormat prefixed: %d %v", status, c)
+			}
+		}
+		sa := fmt.Sprintf("sa::leak-%d", i)
+		if status, c := call(t, "POST", base+"/api/v2/account/serviceaccount", admin, `{"identifier":"`+sa+`","active":true}`); status != 200 {
+			t.Fatalf("create %s: %d %v", sa, status, c)
+		}
+		for range tokenward.MaxTokensPerAccount {
+			status, c := call(t, "POST", base+"/api/v2/apitoken/serviceaccount/"+sa, admin, "")
+			if status != 200 {
+				t.Fatalf("generate for %s: %d %v", sa, status, c)
+			}
+			list := testkit.ResponseList(t, c)
+			if s := list[len(list)-1]["tokenID"].(string); i < accounts/2 {
+				uuids = append(uuids, s)
+			} else {
+				prefixed = append(prefixed, s)
+			}
+		}
+	}
+	if !regexp.MustCompile(`^` + tokenward.SecretPattern + `$`).MatchString(prefixed[0]) {
+		t.Fatalf("a secret generated under tokenFormat prefixed is not prefixed: length %d", len(prefixed[0]))
+	}
+	return uuids, prefixed
+}
+
+// alteredSecrets returns, for each prefixed secret, n copies with one character after the
+// prefix changed, a different one each time.
+func alteredSecrets(secrets []string, n int) []string {
+	var out []string
+	for i, s := range secrets {
+		for j := range n {
+			at := len(tokenward.SecretPrefix) + (i*n+j)%(len(s)-len(tokenward.SecretPrefix))
+			c := byte('a')
+			if s[at] == 'a' {
+				c = 'b'
+			}
+			out = append(out, s[:at]+string(c)+s[at+1:])
+		}
+	}
+	return out
+}
+
+// leakReport returns MaxLeakedSecrets secrets in random order: those given, then fresh
+// secrets of both formats no token has up to 700, then text that is no secret.
+func leakReport(secrets []string) []string {
+	posted := slices.Clone(secrets)
+	for len(posted) < 700 {
+		posted = append(posted, tokenward.NewSecret().Reveal(), tokenward.NewPrefixedSecret().Reveal())
+	}
+	for i := 0; len(posted) < tokenward.MaxLeakedSecrets; i++ {
+		posted = append(posted, fmt.Sprintf("not a secret %d", i))
+	}
+	rand.Shuffle(len(posted), func(i, j int) { posted[i], posted[j] = posted[j], posted[i] })
+	return posted
+}
+
+// verifyClient keeps enough connections open for awaitRefused's clients.
+var verifyClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+
+// verifyStatus asks the instance at base about secret with /auth/verify.
+func verifyStatus(t *testing.T, base, secret string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/auth/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	res, err := verifyClient.Do(req)
+	if err != nil {
+		t.Errorf("GET %s/auth/verify: %v", base, err)
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// awaitRefused asks the instance at base about each secret until it refuses it, for at
+// most 5 s, and returns the lags from since to each first refusal, sorted. 25 clients share
+// the secrets, each asking about its own over and over: a first refusal may wait for the
+// instance to catch up with the database, which one client asking about every secret in
+// turn would add up.
+func awaitRefused(t *testing.T, base string, secrets []string, since time.Time) []time.Duration {
+	t.Helper()
+	var mu sync.Mutex
+	var lags []time.Duration
+	var wg sync.WaitGroup
+	const clients = 25
+	for w := range clients {
+		wg.Go(func() {
+			var pending []string
+			for i := w; i < len(secrets); i += clients {
+				pending = append(pending, secrets[i])
+			}
+			for len(pending) > 0 && time.Since(since) < 5*time.Second {
+				var still []string
+				for _, s := range pending {
+					if verifyStatus(t, base, s) != 401 {
+						still = append(still, s)
+						continue
+					}
+					lag := time.Since(since)
+					mu.Lock()
+					lags = append(lags, lag)
+					mu.Unlock()
+				}
+				pending = still
+			}
+			if len(pending) > 0 {
+				t.Errorf("%s still accepts %d of the secrets 5 s on", base, len(pending))
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	slices.Sort(lags)
+	return lags
 }
