@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,13 +96,16 @@ func lastFive(seen []seenClient) []seenClient {
 // TestRecentClientsThroughNginx: clients behind a load balancer and nginx forward auth
 // (nginx takes the client's address from the balancer's X-Forwarded-For and passes it on,
 // tokenward trusts its last entry) use one token from several addresses and user agents;
-// the token's recentClients are then exactly the last five, newest first, on both engines.
+// nginx asks two tokenward instances in turn (round robin), so each instance notes some of
+// the clients and flushes them into the one list. The token's recentClients are then
+// exactly the last five, newest first, read on either instance, on both engines.
 func TestRecentClientsThroughNginx(t *testing.T) {
 	nginx := findNginx(t)
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir := t.TempDir()
 		dsn := storetest.DSN(t, engine)
 		srv := binary.Start(t, dir, dsn, "--trust-forwarded-for", "--usage-flush", "50ms")
+		other := binary.Start(t, dir, dsn, "--trust-forwarded-for", "--usage-flush", "50ms")
 		run := func(args ...string) string {
 			t.Helper()
 			out, errOut, code := binary.Run(t, dir, "", append(args, "--db", dsn)...)
@@ -119,10 +124,14 @@ func TestRecentClientsThroughNginx(t *testing.T) {
 		}
 		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
 		t.Cleanup(app.Close)
-		// The test client plays the load balancer in front of nginx.
+		// The test client plays the load balancer in front of nginx, which asks both
+		// instances in turn.
 		conf := strings.Replace(nginxConf, "        listen {{listen}};\n",
 			"        listen {{listen}};\n        set_real_ip_from 127.0.0.1;\n        real_ip_header X-Forwarded-For;\n", 1)
+		conf = strings.Replace(conf, "upstream tokenward { server {{tokenward}}; }",
+			"upstream tokenward { server {{tokenward}}; server "+strings.TrimPrefix(other.URL, "http://")+"; }", 1)
 		proxy := startNginxConf(t, nginx, conf, srv.URL, app.URL)
+		allowedBefore := []float64{forwardAuthAllowed(t, srv.URL), forwardAuthAllowed(t, other.URL)}
 
 		long := strings.Repeat("Mozilla/5.0 (long) ", 40) // 760 bytes: kept to 512
 		uses := []struct {
@@ -151,9 +160,17 @@ func TestRecentClientsThroughNginx(t *testing.T) {
 				}
 			}, clients, want))
 		}
+		for i, base := range []string{srv.URL, other.URL} {
+			if n := forwardAuthAllowed(t, base) - allowedBefore[i]; n < 2 {
+				t.Errorf("instance %d allowed %v of nginx's %d requests, want some of them (round robin)", i, n, len(uses))
+			}
+		}
 		got, want := clients(), lastFive(seen)
 		if !slices.Equal(got, want) {
 			t.Errorf("recentClients\n got %+v\nwant %+v", got, want)
+		}
+		if onOther := recentClientsOf(t, other.URL, admin, "sa::shipper"); !slices.Equal(onOther, want) {
+			t.Errorf("recentClients read on the other instance\n got %+v\nwant %+v", onOther, want)
 		}
 		// Each client was used after the one before was written: the times follow the order
 		// of use (equal within one tick of the clock), so these are the last five used.
@@ -185,6 +202,27 @@ func TestRecentClientsThroughNginx(t *testing.T) {
 			}
 		}
 	})
+}
+
+// forwardAuthAllowed returns how many forward-auth requests an instance allowed, from its
+// metrics (the API's own requests are not counted there).
+func forwardAuthAllowed(t *testing.T, base string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET %s/metrics: %v", base, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	m := regexp.MustCompile(`(?m)^tokenward_forward_auth_decisions_total\{decision="allow"\} (\S+)$`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatalf("%s/metrics has no tokenward_forward_auth_decisions_total{decision=\"allow\"}", base)
+	}
+	n, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestConsoleShowsRecentClients: a token's row shows its recent clients in a disclosure

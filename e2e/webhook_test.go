@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -244,12 +245,15 @@ func checkDeliveries(t *testing.T, rc *receiver, db *store.DB, before int) {
 		t.Error(p)
 	}
 	var want []string
+	types := map[string]int{}
 	for _, raw := range events {
 		var e struct{ ID, Type string }
 		if err := json.Unmarshal(raw, &e); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, e.ID)
+		types[e.Type]++
+		checkDocumentedEvent(t, raw)
 		if got, ok := rc.bodies[e.ID]; !ok {
 			t.Errorf("event %s (%s) never arrived", e.ID, e.Type)
 		} else if string(got) != string(raw) {
@@ -261,6 +265,10 @@ func checkDeliveries(t *testing.T, rc *receiver, db *store.DB, before int) {
 	}
 	if len(want) != 15 {
 		t.Errorf("%d events to deliver in the outbox, want 15 (3 × 5)", len(want))
+	}
+	// makeEvents's five, three times.
+	if wantTypes := map[string]int{"account.created": 3, "token.generated": 6, "token.renamed": 3, "token.revoked": 3}; !maps.Equal(types, wantTypes) {
+		t.Errorf("event types %v, want %v", types, wantTypes)
 	}
 	var got []string
 	for id := range rc.bodies {
@@ -276,3 +284,41 @@ func checkDeliveries(t *testing.T, rc *receiver, db *store.DB, before int) {
 	}
 	t.Logf("%d requests for %d events: 3 failed, %d cut off by the kill", rc.requests, len(want), rc.held)
 }
+
+// checkDocumentedEvent checks an event's payload against reference §13: the keys id, type,
+// occurredAt, actor, token and account, detail, a documented type, epoch milliseconds,
+// and a token object with id, name, account, accountType and expiresAt.
+func checkDocumentedEvent(t *testing.T, raw []byte) {
+	t.Helper()
+	var e map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &e); err != nil {
+		t.Fatalf("event %s: %v", raw, err)
+	}
+	if got, want := slices.Sorted(maps.Keys(e)), []string{"account", "actor", "detail", "id", "occurredAt", "token", "type"}; !slices.Equal(got, want) {
+		t.Errorf("event %s: keys %v, want %v", raw, got, want)
+	}
+	var typ string
+	var at int64
+	if json.Unmarshal(e["type"], &typ) != nil || !slices.Contains(documentedEvents, typ) {
+		t.Errorf("event %s: type %s, not one of reference §13's", raw, e["type"])
+	}
+	if err := json.Unmarshal(e["occurredAt"], &at); err != nil || time.Since(time.UnixMilli(at)).Abs() > time.Hour {
+		t.Errorf("event %s: occurredAt %s, want epoch milliseconds of about now", raw, e["occurredAt"])
+	}
+	if !strings.HasPrefix(typ, "token.") {
+		return
+	}
+	var tok map[string]json.RawMessage
+	if err := json.Unmarshal(e["token"], &tok); err != nil || tok == nil {
+		t.Errorf("event %s: token %s, want an object", raw, e["token"])
+		return
+	}
+	if got, want := slices.Sorted(maps.Keys(tok)), []string{"account", "accountType", "expiresAt", "id", "name"}; !slices.Equal(got, want) {
+		t.Errorf("event %s: token keys %v, want %v", raw, got, want)
+	}
+}
+
+// documentedEvents are the event types of reference §13.
+var documentedEvents = []string{"token.generated", "token.renamed", "token.rotated", "token.revoked", "token.expiring",
+	"token.expired", "token.idle_disabled", "token.reused_after_rotation", "token.leaked",
+	"token.used_outside_allowed_networks", "account.created", "account.deleted", "account.permissions_changed"}
