@@ -220,7 +220,7 @@ func (s *Service) AuthenticateFrom(ctx context.Context, secret string, c Caller)
 	}
 	if s.expired(p) {
 		if p.ReplacedSecret {
-			s.reportReuse(ctx, p, sec.Digest())
+			s.reportReuse(p, sec.Digest())
 		}
 		return Principal{}, ErrInvalidToken
 	}

@@ -293,15 +293,22 @@ const AuditTokenReused = "token.reused_after_rotation"
 
 // reportReuse records in the audit trail that p's token was presented with the secret its
 // rotation replaced after the grace period (digest is that secret's), at most once a
-// minute per token. It never fails the request, which gets its 401 either way.
-func (s *Service) reportReuse(ctx context.Context, p Principal, digest Digest) {
+// minute per token. It writes in the background, as reportOutside does: the request gets
+// its 401 at once, not after a database write.
+func (s *Service) reportReuse(p Principal, digest Digest) {
 	now := s.clock()
 	if !s.reused.due(p.TokenSeq, now) {
 		return
 	}
-	t, err := s.store.TokenByReplacedDigest(ctx, digest)
-	if err != nil {
-		return
-	}
-	_ = s.store.RecordAudit(ctx, TokenReused(now, t))
+	s.reports.Add(1)
+	go func() {
+		defer s.reports.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		t, err := s.store.TokenByReplacedDigest(ctx, digest)
+		if err != nil {
+			return
+		}
+		_ = s.store.RecordAudit(ctx, TokenReused(now, t))
+	}()
 }

@@ -196,7 +196,9 @@ func TestTokenRotation(t *testing.T) {
 				t.Errorf("the old secret after its grace period: %d, want 401", res.Status)
 			}
 		}
-		// Its use is recorded as a possible leak, once a minute however often it is tried.
+		// Its use is recorded as a possible leak, once a minute however often it is tried,
+		// in the background.
+		e.service.WaitReports()
 		reused, err := e.service.AuditTrail(context.Background(), e.principal(admin), tokenward.AuditFilter{Action: tokenward.AuditTokenReused})
 		if err != nil || reused.Total != 1 || len(reused.Items) != 1 || reused.Items[0].Target != id+" of jane@example.com" {
 			t.Errorf("token.reused_after_rotation events: %+v, %v; want one about %s", reused.Items, err, id)
