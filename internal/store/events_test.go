@@ -115,6 +115,7 @@ func (w *eventWorld) steps() []eventStep {
 			if _, err := s.Authenticate(ctx, w.replaced.Reveal()); err == nil {
 				w.t.Errorf("the replaced secret still works after its grace period")
 			}
+			s.WaitReports() // the reuse is recorded in the background, after the 401
 			return nil
 		}, `{}`},
 		{"permissions", tokenward.EventAccountPermissionsChanged, admin, sa, saType, "", func() error {
