@@ -106,14 +106,7 @@ func TestRecentClientsThroughNginx(t *testing.T) {
 		dsn := storetest.DSN(t, engine)
 		srv := binary.Start(t, dir, dsn, "--trust-forwarded-for", "--usage-flush", "50ms")
 		other := binary.Start(t, dir, dsn, "--trust-forwarded-for", "--usage-flush", "50ms")
-		run := func(args ...string) string {
-			t.Helper()
-			out, errOut, code := binary.Run(t, dir, "", append(args, "--db", dsn)...)
-			if code != 0 {
-				t.Fatalf("tokenward %v: exit %d, stderr %q", args, code, errOut)
-			}
-			return strings.TrimSpace(out)
-		}
+		run := func(args ...string) string { t.Helper(); return binary.RunOn(t, dir, dsn, args...) }
 		run("serviceaccount", "create", "sa::shipper", "--permission", "ingestion")
 		shipper := run("token", "create", "sa::shipper")
 		admin := run("token", "create", "admin@localhost")
@@ -234,14 +227,7 @@ func TestConsoleShowsRecentClients(t *testing.T) {
 	dsn := "tokenward.db"
 	srv := binary.Start(t, dir, dsn, "--trust-forwarded-for", "--usage-flush", "50ms")
 	password := regexp.MustCompile(`shown this once: (\S+)`).FindStringSubmatch(srv.Stdout.String())[1]
-	run := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := binary.Run(t, dir, "", append(args, "--db", dsn)...)
-		if code != 0 {
-			t.Fatalf("tokenward %v: exit %d, stderr %q", args, code, errOut)
-		}
-		return strings.TrimSpace(out)
-	}
+	run := func(args ...string) string { t.Helper(); return binary.RunOn(t, dir, dsn, args...) }
 	run("serviceaccount", "create", "sa::ci", "--permission", "ingestion")
 	run("serviceaccount", "create", "sa::other", "--permission", "ingestion")
 	ci := run("token", "create", "sa::ci", "--name", "pipeline")

@@ -34,14 +34,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	// entry), so that the invalid-token limit keys on each client, not on nginx.
 	srv := binary.Start(t, dir, dsn, "--trust-forwarded-for")
 
-	run := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := binary.Run(t, dir, "", append(args, "--db", dsn)...)
-		if code != 0 {
-			t.Fatalf("tokenward %v: exit %d, stderr %q", args, code, errOut)
-		}
-		return strings.TrimSpace(out)
-	}
+	run := func(args ...string) string { t.Helper(); return binary.RunOn(t, dir, dsn, args...) }
 	run("serviceaccount", "create", "sa::shipper", "--permission", "ingestion")
 	run("user", "create", "reader@example.com", "--permission", "events_management")
 	shipper := run("token", "create", "sa::shipper")

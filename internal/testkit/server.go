@@ -136,6 +136,18 @@ func (b Binary) Run(t testing.TB, dir, stdin string, args ...string) (string, st
 	return stdout.String(), stderr.String(), code
 }
 
+// RunOn runs a tokenward command in dir on database dsn (it adds --db), failing the test
+// unless it exits 0, and returns its standard output without surrounding space: for the
+// setup steps of a test, whose failure ends it.
+func (b Binary) RunOn(t testing.TB, dir, dsn string, args ...string) string {
+	t.Helper()
+	out, errOut, code := b.Run(t, dir, "", append(args, "--db", dsn)...)
+	if code != 0 {
+		t.Fatalf("tokenward %v: exit %d, stderr %q", args, code, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
 // ResponseList returns the objects of the list in an OK response container, failing the
 // test when the response is not a list of objects.
 func ResponseList(t testing.TB, c map[string]any) []map[string]any {
