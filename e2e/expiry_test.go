@@ -68,7 +68,8 @@ func TestExpiryOnTwoInstances(t *testing.T) {
 // instant, with one request each and no retry, then asks each instance about it in a tight
 // loop from shortly before instant: no request sent at or after instant may be accepted,
 // none answered before it refused, and the first refusal must arrive within bound of
-// instant. It returns each instance's lag from instant to that refusal's arrival.
+// instant, less any stall of the whole machine meanwhile (watchLongestStall). It returns
+// each instance's lag from instant to that refusal's arrival.
 func refusedOnEach(t *testing.T, instances map[string]string, secret string, instant time.Time, bound time.Duration) map[string]time.Duration {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
@@ -93,6 +94,7 @@ func refusedOnEach(t *testing.T, instances map[string]string, secret string, ins
 		}
 	}
 	time.Sleep(time.Until(instant.Add(-100 * time.Millisecond)))
+	stopWatching := watchLongestStall()
 	var mu sync.Mutex
 	lags := map[string]time.Duration{}
 	var wg sync.WaitGroup
@@ -114,9 +116,6 @@ func refusedOnEach(t *testing.T, instances map[string]string, secret string, ins
 					mu.Lock()
 					lags[name] = lag
 					mu.Unlock()
-					if lag > bound {
-						t.Errorf("instance %s: first refusal %v after the instant, want within %v", name, lag, bound)
-					}
 					return
 				case status != 200:
 					t.Errorf("instance %s: %d, want 200 or 401", name, status)
@@ -130,5 +129,47 @@ func refusedOnEach(t *testing.T, instances map[string]string, secret string, ins
 		})
 	}
 	wg.Wait()
+	longest := stopWatching()
+	for name, lag := range lags {
+		switch {
+		case lag <= bound:
+		case lag-longest <= bound:
+			t.Logf("instance %s: first refusal %v after the instant, %v of it a stall of the machine (the test process did not run either): within %v without it",
+				name, lag, longest, bound)
+		default:
+			t.Errorf("instance %s: first refusal %v after the instant, want within %v (the longest stall of the machine meanwhile: %v)", name, lag, bound, longest)
+		}
+	}
 	return lags
+}
+
+// stallMin is the shortest oversleep watchLongestStall counts as a stall: a busy
+// scheduler's ordinary lateness is far less.
+const stallMin = 20 * time.Millisecond
+
+// watchLongestStall notes, until stop is called, the longest span (of stallMin or more) in
+// which a 1 ms sleep overslept: a stall of the shared machine, in which neither the test nor the servers
+// ran. stop returns it. An answer late by such a stall is late by the machine, not by the
+// server; a server slow on its own leaves the sleeper running on the other core.
+func watchLongestStall() (stop func() time.Duration) {
+	done := make(chan struct{})
+	result := make(chan time.Duration)
+	go func() {
+		var longest time.Duration
+		prev := time.Now()
+		for {
+			select {
+			case <-done:
+				result <- longest
+				return
+			case <-time.After(time.Millisecond):
+			}
+			now := time.Now()
+			if gap := now.Sub(prev) - time.Millisecond; gap >= stallMin {
+				longest = max(longest, gap)
+			}
+			prev = now
+		}
+	}()
+	return func() time.Duration { close(done); return <-result }
 }
