@@ -160,6 +160,40 @@ func TestTokenSearch(t *testing.T) {
 			})
 		}
 
+		// The account type follows the account both ways, for tokens made while it was
+		// inactive too (the token's copy of its account's state, migration 0019).
+		typeNames := func(accountType string) string {
+			var page tokenPage
+			e.do("POST", "/api/v2/search/token", `{"query":[{"key":"accountType","value":"`+accountType+`","matchingMethod":"EXACT"},`+notSetup+
+				`],"sort":{"field":"name","ascending":true}}`, admin).object(t, &page)
+			return names(page.Items)
+		}
+		var made []apiToken
+		e.do("POST", "/api/v2/apitoken/serviceaccount/sa::old-bot", `{"tokenName":"made-while-inactive"}`, admin).object(t, &made)
+		madeSecret := ""
+		for _, tok := range made {
+			if tok.TokenName == "made-while-inactive" {
+				madeSecret = e.remember(tok.TokenID)
+			}
+		}
+		if got, want := typeNames("INACTIVE_SERVICE_ACCOUNT"), "idle-29d,idle-exactly-30d,inactive-owner,made-while-inactive"; got != want {
+			t.Errorf("inactive service tokens %s, want %s", got, want)
+		}
+		e.do("POST", "/api/v2/account/serviceaccount/sa::old-bot/activate", "", admin).container(t)
+		if got, want := typeNames("SERVICE_ACCOUNT"), "idle-29d,idle-exactly-30d,inactive-owner,made-while-inactive,never-used-old,used-today"; got != want {
+			t.Errorf("after activation, service tokens %s, want %s", got, want)
+		}
+		if got := typeNames("INACTIVE_SERVICE_ACCOUNT"); got != "" {
+			t.Errorf("after activation, inactive service tokens %s, want none", got)
+		}
+		e.do("POST", "/api/v2/account/serviceaccount/sa::old-bot/deactivate", "", admin).container(t)
+		if got, want := typeNames("INACTIVE_SERVICE_ACCOUNT"), "idle-29d,idle-exactly-30d,inactive-owner,made-while-inactive"; got != want {
+			t.Errorf("deactivated again, inactive service tokens %s, want %s", got, want)
+		}
+		if res := e.do("DELETE", "/api/v2/apitoken/serviceaccount/sa::old-bot/"+madeSecret, "", admin); res.Status != 200 {
+			t.Fatalf("revoke made-while-inactive: %d %s", res.Status, res.Body)
+		}
+
 		// Model fields, and the default: every live token, newest first.
 		var page tokenPage
 		e.do("POST", "/api/v2/search/token", `{"query":null}`, admin).object(t, &page)

@@ -234,6 +234,12 @@ func (db *DB) UpdateAccounts(ctx context.Context, changes []tokenward.AccountCha
 			if err := affectedOne(res, err, "update account"); err != nil {
 				return err
 			}
+			if c.Active != nil {
+				// The token's copy, which the account-type filter reads (migration 0019).
+				if _, err := tx.ExecContext(ctx, `UPDATE tokens SET account_active = $1 WHERE account_id = $2`, *c.Active, c.ID); err != nil {
+					return fmt.Errorf("update tokens' account state: %w", err)
+				}
+			}
 			if c.Permissions != nil {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM account_permissions WHERE account_id = $1`, c.ID); err != nil {
 					return fmt.Errorf("clear permissions: %w", err)

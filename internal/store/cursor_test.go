@@ -38,8 +38,8 @@ func TestCursorPaging(t *testing.T) {
 					if rng.IntN(3) > 0 {
 						used = int64(rng.IntN(50))
 					}
-					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at)
-						SELECT $1, $2, 'hint', $3, id, identifier, kind, $4, $5 FROM accounts WHERE id = $6`,
+					if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, account_active, created_at, last_used_at)
+						SELECT $1, $2, 'hint', $3, id, identifier, kind, active, $4, $5 FROM accounts WHERE id = $6`,
 						fmt.Sprintf("tw_%03d_%02d_%03d", rng.IntN(1000), i, j), []byte(fmt.Sprintf("d%d-%d", i, j)), fmt.Sprintf("name-%d", rng.IntN(30)),
 						int64(rng.IntN(400)), used, id); err != nil {
 						return err

@@ -65,9 +65,9 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, t *tokenward.Token, d
 		return tokenward.TokenCapError(identifier)
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, expires_at,
-			allowed_cidrs, permissions)
-		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, $6, $7, $8, $9 FROM accounts a WHERE a.id = $5`,
+		INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, account_active,
+			created_at, expires_at, allowed_cidrs, permissions)
+		SELECT $1, $2, $3, $4, a.id, a.identifier, a.kind, a.active, $6, $7, $8, $9 FROM accounts a WHERE a.id = $5`,
 		t.ID, digest[:], t.Hint, t.Name, t.AccountID, millis(t.Created), nullMillis(t.Expires),
 		networksValue(t.AllowedNetworks), permissionsValue(t.Permissions)); err != nil {
 		return fmt.Errorf("insert token: %w", err)

@@ -10,16 +10,17 @@ import (
 	"github.com/tokenward/tokenward"
 )
 
-// accountTypeExpr is a token's account type in the API's words.
+// accountTypeExpr is a token's account type in the API's words, from the token's copies
+// of its account's kind and active state (migration 0019): no join to accounts.
 const accountTypeExpr = `(CASE WHEN t.account_kind = 'user' THEN 'USER_ACCOUNT'
-	WHEN a.active THEN 'SERVICE_ACCOUNT' ELSE 'INACTIVE_SERVICE_ACCOUNT' END)`
+	WHEN t.account_active THEN 'SERVICE_ACCOUNT' ELSE 'INACTIVE_SERVICE_ACCOUNT' END)`
 
 // tokenFields maps the token search keys to SQL over "tokens t JOIN accounts a".
 var tokenFields = map[string]field{
 	"id":            {expr: "t.id", trigram: true},
 	"name":          {expr: "t.name", trigram: true},
 	"account":       {expr: "t.account_identifier", trigram: true},
-	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact, account: true},
+	"accountType":   {expr: accountTypeExpr, exact: accountTypeExact},
 	"dateGenerated": {expr: "t.created_at"},
 	"lastUsed":      {expr: "t.last_used_at"},
 	"lastActivity":  {expr: "COALESCE(t.last_used_at, t.created_at)", atLeast: "t.created_at"},
@@ -28,16 +29,17 @@ var tokenFields = map[string]field{
 	"clientAddress": {}, // a range of addresses of token_clients (clientAddressMatch)
 }
 
-// accountTypeExact turns an account type into conditions on the token's own account kind
-// (no join needed to reject user tokens) and the account's active state.
+// accountTypeExact turns an account type into equalities on the token's copies of its
+// account's kind and active state, the leading columns of tokens_live_type_created and
+// tokens_live_type_used (migration 0019), so that the filter is one range of either.
 func accountTypeExact(value string) (string, bool) {
 	switch value {
 	case string(tokenward.TypeUser):
 		return "(t.account_kind = 'user')", true
 	case string(tokenward.TypeServiceAccount):
-		return "(t.account_kind = 'service' AND a.active)", true
+		return "(t.account_kind = 'service' AND t.account_active = TRUE)", true
 	case string(tokenward.TypeInactiveServiceAccount):
-		return "(t.account_kind = 'service' AND NOT a.active)", true
+		return "(t.account_kind = 'service' AND t.account_active = FALSE)", true
 	}
 	return "", false
 }
@@ -286,7 +288,7 @@ func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error)
 	if err := s.q.addConditions(req.Query, tokenward.TokenSearch, tokenFields); err != nil {
 		return nil, err
 	}
-	if s.q.account || req.Sort.Field == "accountType" {
+	if s.q.account {
 		s.join = " JOIN accounts a ON a.id = t.account_id"
 	}
 	return s, nil

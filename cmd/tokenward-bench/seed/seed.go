@@ -156,9 +156,10 @@ func insertChunk(ctx context.Context, tx *sql.Tx, perInsert int, accounts []seed
 		for _, t := range tokens[from:min(from+perInsert, len(tokens))] {
 			t.values[4] = ids[accounts[t.account].identifier]
 			args = append(args, t.values...)
+			args = append(args, accounts[t.account].active)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at, expires_at) VALUES `+
-			placeholders(len(args)/10, 10), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, digest, hint, name, account_id, account_identifier, account_kind, created_at, last_used_at, expires_at, account_active) VALUES `+
+			placeholders(len(args)/11, 11), args...); err != nil {
 			return fmt.Errorf("seed tokens: %w", err)
 		}
 	}
