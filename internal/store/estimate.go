@@ -32,25 +32,31 @@ func (db *DB) estimateMatches(ctx context.Context, s *tokenSearch) (int, error) 
 	if maxSeq < 4*sampleWindows*sampleWidth {
 		return 0, nil
 	}
+	sampleSQL, args := s.estimate(maxSeq)
+	var matched int64
+	if err := db.read.QueryRowContext(ctx, sampleSQL, args...).Scan(&matched); err != nil {
+		return 0, fmt.Errorf("estimate matches: %w", err)
+	}
+	return roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth)), nil
+}
+
+// estimate is the query of estimateMatches for a table whose largest seq is maxSeq: the
+// matches in the sample windows.
+func (s *tokenSearch) estimate(maxSeq int64) (string, []any) {
 	rng := rand.New(rand.NewPCG(uint64(maxSeq), 17))
 	q := query{args: slices.Clone(s.q.args)}
 	var ranges []string
 	stride := maxSeq / sampleWindows
 	for i := range int64(sampleWindows) {
 		from := i*stride + 1 + rng.Int64N(stride-sampleWidth+1)
-		ranges = append(ranges, fmt.Sprintf("t.seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
+		ranges = append(ranges, fmt.Sprintf("seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
 	}
 	// The windows are read by primary key and only then filtered: the LIMIT (which they
 	// never reach) keeps both planners from merging the derived table into the filter,
 	// where PostgreSQL would intersect the ranges with a condition's own index (a
 	// BitmapAnd that read 18,000 entries of the account-type index to keep 42 rows).
-	var matched int64
-	err := db.read.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT * FROM tokens t WHERE %s LIMIT %d) t`,
-		strings.Join(ranges, " OR "), sampleWindows*sampleWidth)+s.join+` WHERE `+s.q.whereClause(), q.args...).Scan(&matched)
-	if err != nil {
-		return 0, fmt.Errorf("estimate matches: %w", err)
-	}
-	return roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth)), nil
+	return fmt.Sprintf(`SELECT count(*) FROM (SELECT * FROM tokens WHERE %s LIMIT %d) t`,
+		strings.Join(ranges, " OR "), sampleWindows*sampleWidth) + s.join + ` WHERE ` + s.q.whereClause(), q.args
 }
 
 // roughly rounds n to two significant digits: an estimate claims no more.
