@@ -104,8 +104,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := s.recorders.Get().(*statusRecorder)
 	*rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	h := rec.Header()
-	for name, values := range securityHeaders {
-		h[name] = values
+	if isVerifyPath(r.URL.Path) {
+		// A verdict is for the proxy, which shows a browser none of a 200's headers; its
+		// refusals carry the others (forwardAuth). Not caching it is the one that matters.
+		h["Cache-Control"] = noStore
+	} else {
+		setSecurityHeaders(h)
 	}
 	if r.TLS != nil {
 		// Served over HTTPS by tokenward itself (--tls-cert): browsers keep to HTTPS for a
@@ -135,6 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The console checks its own requests, to answer them with a page.
 	if !strings.HasPrefix(r.URL.Path, "/console/") {
 		if err := edge.CheckRequestText(r); err != nil {
+			setSecurityHeaders(h)
 			writeError(rec, err)
 			return
 		}
@@ -146,11 +151,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // made per request (http.Header.Set allocates a slice a call, four per verdict); sharing is
 // safe because net/http only reads them, and Header.Add on a shared key appends to a full
 // slice, which copies it. Cache-Control: answers may carry a new secret, console pages too.
+var noStore = []string{"no-store"}
+
 var securityHeaders = http.Header{
 	"X-Content-Type-Options": {"nosniff"},
 	"X-Frame-Options":        {"DENY"},
 	"Referrer-Policy":        {"no-referrer"},
-	"Cache-Control":          {"no-store"},
+	"Cache-Control":          noStore,
+}
+
+func setSecurityHeaders(h http.Header) {
+	for name, values := range securityHeaders {
+		h[name] = values
+	}
 }
 
 // putRecorder returns rec to the pool once its request is answered: a recorder a request,
@@ -200,12 +213,17 @@ func writeOK(w http.ResponseWriter, payload any) {
 // writeError writes err as an ERROR container with the status its code maps to. Internal
 // errors are reported as a generic message; their details belong in the server log.
 func writeError(w http.ResponseWriter, err error) {
-	h := w.Header()
 	c, ok := cannedErrors[err]
 	if !ok {
 		c = errorAnswer(err)
 		edge.SetRetryAfter(w, err)
 	}
+	writeCanned(w, c)
+}
+
+// writeCanned writes an error's whole answer.
+func writeCanned(w http.ResponseWriter, c cannedError) {
+	h := w.Header()
 	if c.challenge != nil {
 		h["Www-Authenticate"] = c.challenge
 	}
@@ -241,6 +259,18 @@ var jsonContentType = []string{"application/json"}
 var cannedErrors = map[error]cannedError{
 	tokenward.ErrInvalidToken:  errorAnswer(tokenward.ErrInvalidToken),
 	tokenward.ErrNoCredentials: errorAnswer(tokenward.ErrNoCredentials),
+}
+
+// limitedVerdict is forward auth's answer to an address over its invalid-token budget
+// (with its Retry-After): 401, not 429, which nginx's auth_request would turn into a 500.
+var limitedVerdict = errorAnswer(&tokenward.Error{Code: tokenward.EUnauthorized, Message: invalidBudgetMessage})
+
+// verifyPath is forward auth's route, and the root of the paths it also answers.
+const verifyPath = "/auth/verify"
+
+// isVerifyPath says whether the mux routes path to forward auth.
+func isVerifyPath(path string) bool {
+	return path == verifyPath || strings.HasPrefix(path, verifyPath+"/")
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tokenward/tokenward"
+	"github.com/tokenward/tokenward/internal/edge"
 )
 
 // metrics are the API's own Prometheus metrics. Counters with fixed labels are resolved
@@ -57,20 +57,28 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = requirePermissions(r, p)
 	}
+	h := w.Header()
+	if err != nil {
+		// Traefik hands a refusal to the client as it is (nginx and Envoy do not): it gets
+		// the headers every other answer has. A 200 has only Cache-Control (ServeHTTP).
+		setSecurityHeaders(h)
+	}
 	switch code := tokenward.ErrorCode(err); code {
 	case "":
 		s.metrics.allow.Inc()
-		h := w.Header()
 		h["X-Tokenward-Account"] = []string{p.Account}
 		h["X-Tokenward-Account-Type"] = accountTypeHeaders[accountType(p)]
 		h["X-Tokenward-Permissions"] = s.permissionsHeader(p.Permissions)
 		setExpiresHeader(w, p)
 		w.WriteHeader(http.StatusOK)
-	case tokenward.EUnauthorized, tokenward.ETooMany:
+	case tokenward.ETooMany:
+		// Over the address's budget: 401, which auth_request passes through, with when to
+		// try again; the answer is made once (limitedVerdict), as the other refusals are.
 		s.metrics.denyUnauthenticated.Inc()
-		if e, ok := errors.AsType[*tokenward.Error](err); ok && code == tokenward.ETooMany {
-			err = &tokenward.Error{Code: tokenward.EUnauthorized, Message: e.Message, RetryAfter: e.RetryAfter}
-		}
+		edge.SetRetryAfter(w, err)
+		writeCanned(w, limitedVerdict)
+	case tokenward.EUnauthorized:
+		s.metrics.denyUnauthenticated.Inc()
 		s.fail(w, r, err)
 	default:
 		if code == tokenward.EForbidden {

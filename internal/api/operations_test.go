@@ -124,9 +124,39 @@ func TestInvalidTokenLimit(t *testing.T) {
 	}
 	// Forward auth refuses with 401 and Retry-After: nginx's auth_request turns a 429 into
 	// a 500.
-	if res := e.do("GET", "/auth/verify", "", bearer("garbage")); res.Status != 401 || res.Header.Get("Retry-After") == "" {
+	limited := e.do("GET", "/auth/verify", "", bearer("garbage"))
+	if limited.Status != 401 || limited.Header.Get("Retry-After") == "" {
 		t.Errorf("forward auth with an invalid token from the limited address: %d, Retry-After %q; want 401 with Retry-After",
-			res.Status, res.Header.Get("Retry-After"))
+			limited.Status, limited.Header.Get("Retry-After"))
+	}
+	if _, message, _ := limited.container(t); !strings.Contains(message, "too many requests with invalid tokens") {
+		t.Errorf("limited verdict says %q", message)
+	}
+
+	// Every answer a browser may see carries the security headers: the API's, and forward
+	// auth's refusals (Traefik hands them to the client). A 200 verdict, which the proxy
+	// keeps, carries only Cache-Control: no-store.
+	browserSees := []struct {
+		name string
+		res  response
+	}{
+		{"API answer", e.do("GET", "/api/v2/apitoken", "", bearer(valid))},
+		{"API refusal", res},
+		{"limited verdict", limited},
+		{"verdict without credentials", e.do("GET", "/auth/verify", "")},
+		{"verdict below /auth/verify/", e.do("GET", "/auth/verify/app", "")},
+	}
+	for _, c := range browserSees {
+		for _, name := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cache-Control"} {
+			if c.res.Header.Get(name) == "" {
+				t.Errorf("%s (%d): no %s header", c.name, c.res.Status, name)
+			}
+		}
+	}
+	allowed := e.do("GET", "/auth/verify", "", bearer(valid))
+	if allowed.Status != 200 || allowed.Header.Get("Cache-Control") != "no-store" || allowed.Header.Get("X-Frame-Options") != "" {
+		t.Errorf("200 verdict: %d, Cache-Control %q, X-Frame-Options %q; want 200, no-store and none",
+			allowed.Status, allowed.Header.Get("Cache-Control"), allowed.Header.Get("X-Frame-Options"))
 	}
 	// Requests without credentials are not guesses and are not limited.
 	if res := e.do("GET", "/api/v2/apitoken", ""); res.Status != 401 {

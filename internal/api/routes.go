@@ -19,8 +19,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.metricsHandler())
-	s.mux.HandleFunc("/auth/verify", s.forwardAuth)
-	s.mux.HandleFunc("/auth/verify/", s.forwardAuth)
+	s.mux.HandleFunc(verifyPath, s.forwardAuth)
+	s.mux.HandleFunc(verifyPath+"/", s.forwardAuth)
 
 	s.tokenRoutes()
 	s.accountRoutes()
@@ -238,6 +238,9 @@ func credential(r *http.Request) (token string, present bool) {
 	return "", false
 }
 
+// invalidBudgetMessage is the refusal of an address over its invalid-token budget.
+const invalidBudgetMessage = "too many requests with invalid tokens from this address; try again later"
+
 // authenticate returns the principal the request's token speaks for, counting the outcome
 // and timing it.
 func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
@@ -255,8 +258,7 @@ func (s *Server) authenticate(r *http.Request) (tokenward.Principal, error) {
 		// or slowed, whatever happened from its address.
 		if s.invalid != nil && tokenward.ErrorCode(err) == tokenward.EUnauthorized {
 			if over, wait := s.invalid.Fail(edge.ClientAddress(r, s.trustXFF)); over {
-				return p, &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait,
-					Message: "too many requests with invalid tokens from this address; try again later"}
+				return p, &tokenward.Error{Code: tokenward.ETooMany, RetryAfter: wait, Message: invalidBudgetMessage}
 			}
 		}
 	} else {
