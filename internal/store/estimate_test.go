@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func TestMatchEstimate(t *testing.T) {
 			{"service accounts", []tokenward.SearchCondition{{Key: "accountType", Values: []string{"SERVICE_ACCOUNT"}, MatchingMethod: tokenward.MatchExact}}, true},
 			{"names starting deploy", []tokenward.SearchCondition{{Key: "name", Value: "deploy", MatchingMethod: tokenward.MatchStartsWith}}, true},
 			{"one account", []tokenward.SearchCondition{{Key: "account", Value: "seed-42@example.com", MatchingMethod: tokenward.MatchExact}}, false},
+			{"free text deploy", []tokenward.SearchCondition{{Key: "freetext", Value: "DEPLOY"}}, true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				req := tokenward.SearchRequest{Query: c.conds, Limit: 25}
@@ -67,6 +69,20 @@ func TestMatchEstimate(t *testing.T) {
 				}
 				if next := search(t, db, tokenward.SearchRequest{Query: c.conds, Limit: 25, Cursor: page.Next}); next.Estimate != page.Estimate {
 					t.Errorf("the next page by cursor estimates %d, the first %d", next.Estimate, page.Estimate)
+				}
+				if c.name == "free text deploy" && engine == store.Postgres {
+					// A common term is counted by walking the live tokens, not through the
+					// trigram index (walkCount); the totals above hold either way.
+					if err := req.Normalize(tokenward.TokenSearch); err != nil {
+						t.Fatal(err)
+					}
+					plans, err := db.ExplainSearchTokens(ctx, req, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !strings.Contains(plans[0].SQL, "ORDER BY t.seq DESC LIMIT") {
+						t.Errorf("free text deploy counted by %s, want the walk of the live tokens", plans[0].SQL)
+					}
 				}
 				t.Logf("%d matches, count says more than %d, estimate %d", want, page.Total, page.Estimate)
 			})

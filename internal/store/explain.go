@@ -69,6 +69,9 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 	}
 	counted := func(label string, s *tokenSearch, n int) []plannedQuery {
 		countSQL, countArgs := s.count()
+		if s.walkRows > 0 {
+			countSQL, countArgs = s.walkCount()
+		}
 		out := []plannedQuery{{label: "count" + label, sql: countSQL, args: countArgs, s: s, n: n}}
 		if label == "" && n >= s.cap && maxSeq >= 4*sampleWindows*sampleWidth {
 			// The estimate of "about N" (a cursor's page estimates the search without its
