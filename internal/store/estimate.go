@@ -23,21 +23,32 @@ const (
 // by revoked and deleted tokens count as non-matches on both sides, so they cancel out.
 // The windows are placed by a generator seeded with the table's extent: the same table
 // gives the same estimate. It returns 0 when the table is small enough that the cap is
-// already most of it.
+// already most of it. It runs once for s: a later call answers the same.
 func (db *DB) estimateMatches(ctx context.Context, s *tokenSearch) (int, error) {
-	var maxSeq int64
-	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tokens`).Scan(&maxSeq); err != nil {
-		return 0, fmt.Errorf("estimate matches: %w", err)
+	if s.estimated != nil {
+		return *s.estimated, nil
 	}
-	if maxSeq < 4*sampleWindows*sampleWidth {
-		return 0, nil
+	maxSeq, sampled, err := db.sampleExtent(ctx)
+	if err != nil || !sampled {
+		return 0, err
 	}
 	sampleSQL, args := s.estimate(maxSeq)
 	var matched int64
 	if err := db.read.QueryRowContext(ctx, sampleSQL, args...).Scan(&matched); err != nil {
 		return 0, fmt.Errorf("estimate matches: %w", err)
 	}
-	return roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth)), nil
+	est := roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth))
+	s.estimated, s.extent = &est, maxSeq
+	return est, nil
+}
+
+// sampleExtent returns the largest seq of the tokens table, and whether the table is
+// large enough for estimateMatches to sample.
+func (db *DB) sampleExtent(ctx context.Context) (maxSeq int64, sampled bool, err error) {
+	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tokens`).Scan(&maxSeq); err != nil {
+		return 0, false, fmt.Errorf("estimate matches: %w", err)
+	}
+	return maxSeq, maxSeq >= 4*sampleWindows*sampleWidth, nil
 }
 
 // estimate is the query of estimateMatches for a table whose largest seq is maxSeq: the

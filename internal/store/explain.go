@@ -63,9 +63,9 @@ type plannedQuery struct {
 // (which pick the pages' plans): a count and a page, or with a cursor a count of each
 // keyset range and a count and a page of each range the page reads.
 func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchRequest) ([]plannedQuery, error) {
-	var maxSeq int64
-	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tokens`).Scan(&maxSeq); err != nil {
-		return nil, fmt.Errorf("largest seq: %w", err)
+	maxSeq, sampled, err := db.sampleExtent(ctx)
+	if err != nil {
+		return nil, err
 	}
 	counted := func(label string, s *tokenSearch, n int) []plannedQuery {
 		countSQL, countArgs := s.count()
@@ -73,7 +73,7 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 			countSQL, countArgs = s.walkCount()
 		}
 		out := []plannedQuery{{label: "count" + label, sql: countSQL, args: countArgs, s: s, n: n}}
-		if label == "" && n >= s.cap && maxSeq >= 4*sampleWindows*sampleWidth {
+		if label == "" && n >= s.cap && sampled {
 			// The estimate of "about N" (a cursor's page estimates the search without its
 			// position: planTokenSearch, as SearchTokens does).
 			estimateSQL, estimateArgs := s.estimate(maxSeq)

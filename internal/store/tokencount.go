@@ -43,15 +43,11 @@ const walkCountRows = 30_000
 // it reaches the cap it answers as a count that stopped at its limit would, so that the
 // page walks the sort order's index too.
 func (db *DB) walkCount(ctx context.Context, s *tokenSearch) (int, error) {
-	est, err := db.estimateOnce(ctx, s)
+	est, err := db.estimateMatches(ctx, s)
 	if err != nil || est == 0 {
 		return 0, err
 	}
-	var live int64
-	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tokens`).Scan(&live); err != nil {
-		return 0, fmt.Errorf("count tokens: %w", err)
-	}
-	walk := int64(s.cap) * live / int64(est) * 2 // twice the expected walk, for the estimate's error
+	walk := int64(s.cap) * s.extent / int64(est) * 2 // twice the expected walk, for the estimate's error
 	if walk > walkCountRows {
 		return 0, nil
 	}
@@ -72,18 +68,6 @@ func (db *DB) walkCount(ctx context.Context, s *tokenSearch) (int, error) {
 func (s *tokenSearch) walkCount() (string, []any) {
 	return fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM (SELECT * FROM tokens t WHERE t.revoked_at IS NULL ORDER BY t.seq DESC LIMIT %d) t%s WHERE %s LIMIT %d) m`,
 		s.walkRows, s.join, s.q.whereClause(), s.cap), slices.Clone(s.q.args)
-}
-
-// estimateOnce is estimateMatches, run at most once for s.
-func (db *DB) estimateOnce(ctx context.Context, s *tokenSearch) (int, error) {
-	if s.estimated == nil {
-		est, err := db.estimateMatches(ctx, s)
-		if err != nil {
-			return 0, err
-		}
-		s.estimated = &est
-	}
-	return *s.estimated, nil
 }
 
 // runCount runs the count of s and keeps the matches it found when they are fewer than

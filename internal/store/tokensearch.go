@@ -92,7 +92,7 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 	}
 	page.Total = min(n, s.cap)
 	if n >= s.cap {
-		if page.Estimate, err = db.estimateOnce(ctx, s); err != nil {
+		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
 			return page, err
 		} else if page.Estimate <= page.Total {
 			page.Estimate = 0 // no better than the count
@@ -258,8 +258,10 @@ type tokenSearch struct {
 	// walkRows is the walk's bound when the count walked the live tokens (walkCount)
 	// and reached its cap; 0 when it counted through the index.
 	walkRows int
-	// estimated is estimateMatches' answer, once it ran.
+	// estimated is estimateMatches' answer once it ran, and extent the largest seq it
+	// sampled.
 	estimated *int
+	extent    int64
 }
 
 func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error) {
