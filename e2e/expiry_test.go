@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,11 +32,7 @@ func TestExpiryOnTwoInstances(t *testing.T) {
 			dsn = storetest.DSN(t, engine)
 		}
 		a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
-		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d, %s", code, errOut)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 			t.Fatalf("admin token on A: %d", status)
 		}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -21,11 +20,7 @@ func TestGroupPermissionPropagation(t *testing.T) {
 	dir := t.TempDir()
 	dsn := storetest.DSN(t, store.Postgres)
 	a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
-	out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-	if code != 0 {
-		t.Fatalf("token create admin@localhost: exit %d, stderr %q", code, errOut)
-	}
-	admin := strings.TrimSpace(out)
+	admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 	if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 		t.Fatalf("the administrator's token on A: got HTTP %d, want 200", status)
 	}
@@ -36,11 +31,7 @@ func TestGroupPermissionPropagation(t *testing.T) {
 	}
 	// --force: the user holds no token_management yet (the group gives it below); the
 	// command line refuses such a token otherwise, as the API does.
-	out, errOut, code = binary.Run(t, dir, "", "token", "create", email, "--force", "--db", dsn)
-	if code != 0 {
-		t.Fatalf("token create %s: exit %d, stderr %q", email, code, errOut)
-	}
-	dev := strings.TrimSpace(out)
+	dev := binary.RunOn(t, dir, dsn, "token", "create", email, "--force")
 	for name, s := range map[string]*testkit.Server{"A": a, "B": b} {
 		if status := awaitStatus(t, s.URL+"/api/v2/apitoken", dev, 200); status != 200 {
 			t.Fatalf("the user's token on %s: got HTTP %d, want 200", name, status)

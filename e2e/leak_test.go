@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,11 +33,7 @@ func TestRevokeLeakedOnTwoInstances(t *testing.T) {
 		// them, so that every answer is the verdict itself.
 		a := binary.Start(t, dir, dsn, "--limit-invalid-tokens", "off")
 		b := binary.Start(t, dir, dsn, "--limit-invalid-tokens", "off")
-		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d, %s", code, errOut)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 			t.Fatalf("admin token on A: %d", status)
 		}

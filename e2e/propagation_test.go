@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,11 +20,7 @@ func TestRevocationPropagation(t *testing.T) {
 	dir := t.TempDir()
 	dsn := storetest.DSN(t, store.Postgres)
 	a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
-	out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-	if code != 0 {
-		t.Fatalf("token create: exit %d", code)
-	}
-	admin := strings.TrimSpace(out)
+	admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 	if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 		t.Fatalf("admin token on A: %d", status)
 	}

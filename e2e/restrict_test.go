@@ -3,7 +3,6 @@ package e2e
 import (
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/tokenward/tokenward/internal/store"
@@ -20,11 +19,7 @@ func TestRestrictedTokensOnTwoInstances(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir, dsn := t.TempDir(), storetest.DSN(t, engine)
 		a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
-		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d, %s", code, errOut)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 			t.Fatalf("admin token on A: %d", status)
 		}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,11 +26,7 @@ func TestRotationOnTwoInstances(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, engine store.Engine) {
 		dir, dsn := t.TempDir(), storetest.DSN(t, engine)
 		a, b := binary.Start(t, dir, dsn), binary.Start(t, dir, dsn)
-		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d, %s", code, errOut)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		for _, s := range []*testkit.Server{a, b} {
 			if status := awaitStatus(t, s.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 				t.Fatalf("admin token: %d", status)

@@ -235,11 +235,7 @@ func TestSignInBudgetAcrossInstances(t *testing.T) {
 		if statuses[401] != 5 || statuses[429] != 25 {
 			t.Errorf("30 parallel wrong sign-ins over two instances: %s, want 5×401 and 25×429", describeStatuses(statuses))
 		}
-		out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d", code)
-		}
-		token := strings.TrimSpace(out)
+		token := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		awaitStatus(t, servers[0].URL+"/api/v2/apitoken", token, 200)
 		for action, want := range map[string]int{"signin.failure": 5, "signin.limited": 25} {
 			_, c := call(t, "GET", servers[0].URL+"/api/v2/audit?action="+action, token, "")

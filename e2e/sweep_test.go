@@ -21,11 +21,7 @@ func TestServeSweepsOnTwoInstances(t *testing.T) {
 			dsn = storetest.DSN(t, engine)
 		}
 		a, b := binary.Start(t, dir, dsn, "--lifecycle-sweep", "100ms"), binary.Start(t, dir, dsn, "--lifecycle-sweep", "100ms")
-		out, errOut, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d, %s", code, errOut)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		if status, c := call(t, "POST", a.URL+"/api/v2/apitoken", admin, `{"tokenName":"short","expiresInSeconds":2}`); status != 200 {
 			t.Fatalf("generate with a 2 s lifetime: %d %v", status, c)
 		}

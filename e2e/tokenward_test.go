@@ -148,11 +148,7 @@ func TestTwoInstancesShareTheCap(t *testing.T) {
 		if printed != 1 {
 			t.Errorf("%d instances created a first administrator, want exactly 1", printed)
 		}
-		out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d", code)
-		}
-		secret := strings.TrimSpace(out)
+		secret := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		for i, s := range servers {
 			if status := awaitStatus(t, s.URL+"/api/v2/apitoken", secret, 200); status != 200 {
 				t.Fatalf("instance %d: token from the command line: %d, want 200 within %v", i, status, PropagationBound)

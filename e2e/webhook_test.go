@@ -94,11 +94,7 @@ func TestWebhookDeliveryAcrossInstances(t *testing.T) {
 		defer hooks.Close()
 
 		a := binary.Start(t, dir, dsn, flags...)
-		out, _, code := binary.Run(t, dir, "", "token", "create", "admin@localhost", "--db", dsn)
-		if code != 0 {
-			t.Fatalf("token create: exit %d", code)
-		}
-		admin := strings.TrimSpace(out)
+		admin := binary.RunOn(t, dir, dsn, "token", "create", "admin@localhost")
 		if status := awaitStatus(t, a.URL+"/api/v2/apitoken", admin, 200); status != 200 {
 			t.Fatalf("admin token on A: %d", status)
 		}
