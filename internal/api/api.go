@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -136,6 +137,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.putRecorder(rec) // last: the lines above read it (an aborted request re-panicked before)
 	}()
+	if strings.HasPrefix(r.URL.Path, "/console/") && !strings.HasPrefix(path.Clean(r.URL.Path)+"/", "/console/") {
+		// A console path that climbs out of it ("/console/..", from a link or form whose id
+		// is ".."): to the console's start, where ServeMux would send it to the clean path
+		// outside. 307, as ServeMux's, keeps the method.
+		setSecurityHeaders(h)
+		http.Redirect(rec, r, "/console/", http.StatusTemporaryRedirect)
+		return
+	}
 	// The console checks its own requests, to answer them with a page.
 	if !strings.HasPrefix(r.URL.Path, "/console/") {
 		if err := edge.CheckRequestText(r); err != nil {
