@@ -32,10 +32,19 @@ func (db *DB) estimateMatches(ctx context.Context, s *tokenSearch) (int, error) 
 	if err != nil || !sampled {
 		return 0, err
 	}
-	sampleSQL, args := s.estimate(maxSeq)
-	var matched int64
-	if err := db.read.QueryRowContext(ctx, sampleSQL, args...).Scan(&matched); err != nil {
+	pieces := s.textPieces()
+	sampleSQL, args := s.estimate(maxSeq, pieces)
+	var matched, inSample int64
+	counts := make([]int64, len(pieces))
+	dest := []any{&matched, &inSample}
+	for i := range counts {
+		dest = append(dest, &counts[i])
+	}
+	if err := db.read.QueryRowContext(ctx, sampleSQL, args...).Scan(dest...); err != nil {
 		return 0, fmt.Errorf("estimate matches: %w", err)
+	}
+	if len(pieces) > 0 {
+		s.lookup = lookupRuns(s.q.runs, pieces, counts, inSample)
 	}
 	est := roughly(float64(matched) * float64(maxSeq) / (sampleWindows * sampleWidth))
 	s.estimated, s.extent = &est, maxSeq
@@ -52,8 +61,9 @@ func (db *DB) sampleExtent(ctx context.Context) (maxSeq int64, sampled bool, err
 }
 
 // estimate is the query of estimateMatches for a table whose largest seq is maxSeq: the
-// matches in the sample windows.
-func (s *tokenSearch) estimate(maxSeq int64) (string, []any) {
+// matches in the sample windows, the tokens sampled, and how many of those hold each of
+// pieces (for lookupRuns).
+func (s *tokenSearch) estimate(maxSeq int64, pieces []textPiece) (string, []any) {
 	rng := rand.New(rand.NewPCG(uint64(maxSeq), 17))
 	q := query{args: slices.Clone(s.q.args)}
 	var ranges []string
@@ -62,12 +72,33 @@ func (s *tokenSearch) estimate(maxSeq int64) (string, []any) {
 		from := i*stride + 1 + rng.Int64N(stride-sampleWidth+1)
 		ranges = append(ranges, fmt.Sprintf("seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
 	}
+	// Counted with CASE rather than FILTER, or a WHERE, so that one pass over the sample
+	// answers every count.
+	counts := []string{"SUM(CASE WHEN " + s.q.whereClause() + " THEN 1 ELSE 0 END)", "count(*)"}
+	columns := "*"
+	for _, p := range pieces {
+		// On the sampled rows' text, lowered once a row (pieceText) rather than once a piece.
+		columns = "*, " + tokenText + " AS " + pieceText
+		counts = append(counts, "SUM(CASE WHEN "+pieceText+" LIKE LOWER("+q.arg("%"+escapeLike(p.text)+"%")+") ESCAPE '\\' THEN 1 ELSE 0 END)")
+	}
 	// The windows are read by primary key and only then filtered: the LIMIT (which they
 	// never reach) keeps both planners from merging the derived table into the filter,
 	// where PostgreSQL would intersect the ranges with a condition's own index (a
 	// BitmapAnd that read 18,000 entries of the account-type index to keep 42 rows).
-	return fmt.Sprintf(`SELECT count(*) FROM (SELECT * FROM tokens WHERE %s LIMIT %d) t`,
-		strings.Join(ranges, " OR "), sampleWindows*sampleWidth) + s.join + ` WHERE ` + s.q.whereClause(), q.args
+	return fmt.Sprintf(`SELECT COALESCE(%s, 0), %s FROM (SELECT %s FROM tokens t WHERE %s LIMIT %d) t`,
+		counts[0], strings.Join(counts[1:], ", "), columns, strings.Join(ranges, " OR "), sampleWindows*sampleWidth) + s.join, q.args
+}
+
+// pieceText names the sample's column of tokenText.
+const pieceText = "tw_text"
+
+// textPieces are the pieces of s's free-text runs that its estimate counts: on
+// PostgreSQL, whose trigram lookup they narrow (lookupRuns); none on SQLite.
+func (s *tokenSearch) textPieces() []textPiece {
+	if s.engine != Postgres {
+		return nil
+	}
+	return textPieces(s.q.runs)
 }
 
 // roughly rounds n to two significant digits: an estimate claims no more.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -47,10 +48,14 @@ func TestMatchEstimate(t *testing.T) {
 			{"names starting deploy", []tokenward.SearchCondition{{Key: "name", Value: "deploy", MatchingMethod: tokenward.MatchStartsWith}}, true},
 			{"one account", []tokenward.SearchCondition{{Key: "account", Value: "seed-42@example.com", MatchingMethod: tokenward.MatchExact}}, false},
 			{"free text deploy", []tokenward.SearchCondition{{Key: "freetext", Value: "DEPLOY"}}, true},
+			{"free text of one account", []tokenward.SearchCondition{{Key: "freetext", Value: userTerm(t, db)}}, false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				req := tokenward.SearchRequest{Query: c.conds, Limit: 25}
 				page := search(t, db, req)
+				if c.name == "free text of one account" {
+					checkPieceLookup(t, db, engine, req, page)
+				}
 				if !c.capped {
 					if page.Estimate != 0 {
 						t.Errorf("an exact count of %d came with an estimate of %d", page.Total, page.Estimate)
@@ -88,4 +93,51 @@ func TestMatchEstimate(t *testing.T) {
 			})
 		}
 	})
+}
+
+// userTerm is "seed-N@" for the first seeded user account from seed-42 on (the seed draws
+// which accounts are service accounts, sa::seed-N): a term that its 20 tokens hold, and
+// whose piece "seed-" every seeded token holds.
+func userTerm(t *testing.T, db *store.DB) string {
+	t.Helper()
+	for i := 42; i < 100; i++ {
+		account := fmt.Sprintf("seed-%d@example.com", i)
+		page := search(t, db, tokenward.SearchRequest{Limit: 25, Query: []tokenward.SearchCondition{
+			{Key: "account", Value: account, MatchingMethod: tokenward.MatchExact}}})
+		if page.Total == 20 {
+			return fmt.Sprintf("seed-%d@", i)
+		}
+	}
+	t.Fatal("no user account among seed-42 to seed-99")
+	return ""
+}
+
+// checkPieceLookup checks a free-text search for a userTerm: it finds the 20 tokens of
+// that account and no other, and on PostgreSQL its trigram lookup leaves the common
+// piece "seed-" out (lookupRuns).
+func checkPieceLookup(t *testing.T, db *store.DB, engine store.Engine, req tokenward.SearchRequest, page tokenward.Page[tokenward.Token]) {
+	t.Helper()
+	term := req.Query[0].Value
+	if page.Total != 20 || len(page.Items) != 20 {
+		t.Fatalf("%q: %d matches, %d on the page, want the 20 tokens of one account", term, page.Total, len(page.Items))
+	}
+	for _, tok := range page.Items {
+		if tok.Account != term+"example.com" {
+			t.Errorf("token of %s found by %q", tok.Account, term)
+		}
+	}
+	if engine != store.Postgres {
+		return
+	}
+	if err := req.Normalize(tokenward.TokenSearch); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := db.ExplainSearchTokens(context.Background(), req, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "%" + strings.TrimPrefix(term, "seed") + "%"
+	if lookup := plans[0].Args[len(plans[0].Args)-1]; lookup != want {
+		t.Errorf("the count looks up %v in the trigram index, want only the rare piece %s: %s", lookup, want, plans[0].SQL)
+	}
 }

@@ -76,7 +76,7 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 		if label == "" && n >= s.cap && sampled {
 			// The estimate of "about N" (a cursor's page estimates the search without its
 			// position: planTokenSearch, as SearchTokens does).
-			estimateSQL, estimateArgs := s.estimate(maxSeq)
+			estimateSQL, estimateArgs := s.estimate(maxSeq, s.textPieces())
 			out = append(out, plannedQuery{label: "estimate", sql: estimateSQL, args: estimateArgs, s: s, n: n})
 		}
 		if n > 0 {

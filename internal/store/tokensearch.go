@@ -262,6 +262,9 @@ type tokenSearch struct {
 	// sampled.
 	estimated *int
 	extent    int64
+	// lookup replaces q.runs in the PostgreSQL trigram lookup once the estimate has
+	// sampled the pieces of its runs (lookupRuns); nil before, or with no pieces.
+	lookup [][][]string
 }
 
 func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error) {
@@ -291,8 +294,11 @@ func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any
 		args = append(args, strings.Join(ands, " AND "))
 		from = fmt.Sprintf(" FROM tokens_text CROSS JOIN tokens t ON t.seq = tokens_text.rowid%s WHERE tokens_text MATCH $%d AND ", join, len(args))
 	} else if len(s.q.runs) > 0 {
-		narrow := query{args: args}
-		for _, runs := range s.q.runs {
+		narrow, lookup := query{args: args}, s.q.runs
+		if s.lookup != nil {
+			lookup = s.lookup
+		}
+		for _, runs := range lookup {
 			narrow.and(narrow.textContains(runs))
 		}
 		where, args = narrow.whereClause()+" AND "+where, narrow.args
@@ -313,13 +319,16 @@ func (s *tokenSearch) page(n int) (string, []any) {
 	if n < smallMatchSet {
 		// Every match the count found, read whole by primary key, then sorted: the sort
 		// index is no use to a few scattered rows. A token revoked since the count is
-		// left out. The seqs came from the database as integers.
+		// left out. The seqs came from the database as integers. Only the page's rows
+		// are joined to their accounts (every sort key is the token's own): joining all
+		// 614 matches of "4242" at a million tokens, PostgreSQL hashed the 50,000
+		// accounts, 20 of a 23 ms page.
 		seqs := make([]string, len(s.matches))
 		for i, seq := range s.matches {
 			seqs[i] = strconv.FormatInt(seq, 10)
 		}
-		return `SELECT ` + tokenColumns + `, ` + tokenSorts[s.req.Sort.Field] + `, t.seq FROM tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.seq IN (` + strings.Join(seqs, ", ") + `) AND t.revoked_at IS NULL ` + order + limit, nil
+		return `SELECT ` + tokenColumns + `, ` + tokenSorts[s.req.Sort.Field] + `, t.seq FROM (SELECT * FROM tokens t
+		WHERE t.seq IN (` + strings.Join(seqs, ", ") + `) AND t.revoked_at IS NULL ` + order + limit + `) t JOIN accounts a ON a.id = t.account_id ` + order, nil
 	}
 	// Many matches: walk the sort order's index, filter as it goes and skip the offset on
 	// seq alone; only the page's rows are then read whole and joined. SQLite is told the
