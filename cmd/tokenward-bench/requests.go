@@ -114,6 +114,11 @@ func requests(now time.Time, ids []string, cursors map[string]string) []request 
 		{fmt.Sprintf("freetext %q (rare)", rare), func(int) tokenward.SearchRequest {
 			return page(tokenward.SearchCondition{Key: "freetext", Value: rare})
 		}},
+		// A fragment of digits that a few hundred tokens hold (614 at a million): the plan
+		// for fewer than smallMatchSet matches, with more rows to sort than the rare term's.
+		{`freetext "4242" (hundreds)`, func(int) tokenward.SearchRequest {
+			return page(tokenward.SearchCondition{Key: "freetext", Value: "4242"})
+		}},
 		{"service + last 7d, lastUsed desc", func(int) tokenward.SearchRequest {
 			r := page(serviceAccounts(), usedLastWeek())
 			r.Sort = &tokenward.SearchSort{Field: "lastUsed", Ascending: false}
