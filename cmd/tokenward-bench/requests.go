@@ -77,18 +77,7 @@ func requests(now time.Time, ids []string, cursors map[string]string) []request 
 	serviceAccounts := func() tokenward.SearchCondition {
 		return tokenward.SearchCondition{Key: "accountType", Value: "SERVICE_ACCOUNT", MatchingMethod: tokenward.MatchExact}
 	}
-	// Accounts for the account filters: a different, reproducible choice on every run, so
-	// that no cache of one answer flatters them.
-	pick := func(i, k int) []string {
-		rng := rand.New(rand.NewPCG(uint64(i), uint64(k)))
-		var out []string
-		for len(out) < k && len(out) < len(ids) {
-			if id := ids[rng.IntN(len(ids))]; !slices.Contains(out, id) {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
+	pick := func(i, k int) []string { return pickAccounts(ids, i, k) }
 	rare := rareText(ids)
 	return []request{
 		{"default order", func(int) tokenward.SearchRequest { return page() }},
@@ -148,6 +137,19 @@ func requests(now time.Time, ids []string, cursors map[string]string) []request 
 			return r
 		}},
 	}
+}
+
+// pickAccounts picks k of ids for the account filters of run i: a different, reproducible
+// choice on every run, so that no cache of one answer flatters them.
+func pickAccounts(ids []string, i, k int) []string {
+	rng := rand.New(rand.NewPCG(uint64(i), uint64(k)))
+	var out []string
+	for len(out) < k && len(out) < len(ids) {
+		if id := ids[rng.IntN(len(ids))]; !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // rareText is a freetext value that matches one account's tokens: "seed-4242@" when that
