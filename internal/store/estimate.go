@@ -79,7 +79,7 @@ func (s *tokenSearch) estimate(maxSeq int64, pieces []textPiece) (string, []any)
 	for _, p := range pieces {
 		// On the sampled rows' text, lowered once a row (pieceText) rather than once a piece.
 		columns = "*, " + tokenText + " AS " + pieceText
-		counts = append(counts, "SUM(CASE WHEN "+pieceText+" LIKE LOWER("+q.arg("%"+escapeLike(p.text)+"%")+") ESCAPE '\\' THEN 1 ELSE 0 END)")
+		counts = append(counts, "COALESCE(SUM(CASE WHEN "+pieceText+" LIKE LOWER("+q.arg("%"+escapeLike(p.text)+"%")+") ESCAPE '\\' THEN 1 ELSE 0 END), 0)")
 	}
 	// The windows are read by primary key and only then filtered: the LIMIT (which they
 	// never reach) keeps both planners from merging the derived table into the filter,
