@@ -132,7 +132,7 @@ func startBackground(ctx context.Context, cfg serveConfig, db *store.DB, verifie
 		db.Listen(ctx, cfg.dsn, wake, func(err error) { logger.Warn("change notifications interrupted; polling meanwhile", "err", err) })
 	})
 	go verifier.RunUsageFlusher(ctx, cfg.usageFlush)
-	go paceGC(ctx)
+	paceGC(ctx)
 	go runLifecycleSweeps(ctx, tokenward.NewOperator(service), cfg.lifecycleSweep, logger)
 	webhooks := cfg.webhooks
 	webhooks.Logger = logger
