@@ -76,9 +76,10 @@ func (s *tokenSearch) estimate(maxSeq int64, pieces []textPiece) (string, []any)
 	// answers every count.
 	counts := []string{"SUM(CASE WHEN " + s.q.whereClause() + " THEN 1 ELSE 0 END)", "count(*)"}
 	columns := "*"
+	if len(pieces) > 0 {
+		columns += ", " + tokenText + " AS " + pieceText // lowered once a row, not once a piece
+	}
 	for _, p := range pieces {
-		// On the sampled rows' text, lowered once a row (pieceText) rather than once a piece.
-		columns = "*, " + tokenText + " AS " + pieceText
 		counts = append(counts, "COALESCE(SUM(CASE WHEN "+pieceText+" LIKE LOWER("+q.arg("%"+escapeLike(p.text)+"%")+") ESCAPE '\\' THEN 1 ELSE 0 END), 0)")
 	}
 	// The windows are read by primary key and only then filtered: the LIMIT (which they
