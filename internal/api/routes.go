@@ -229,7 +229,9 @@ func credential(r *http.Request) (token string, present bool) {
 		}
 		return strings.TrimSpace(rest), true
 	}
-	if h := strings.TrimSpace(r.Header.Get("X-AUTH-TOKEN")); h != "" {
+	// Named as net/http stores it: Get canonicalizes a name on every call, and
+	// "X-AUTH-TOKEN" into a new string each time, an allocation a request.
+	if h := strings.TrimSpace(r.Header.Get("X-Auth-Token")); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 			h = strings.TrimSpace(h[7:])
 		}

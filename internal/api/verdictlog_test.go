@@ -111,15 +111,17 @@ func TestForwardAuthAllocations(t *testing.T) {
 	h := api.New(service, api.Config{Org: "acme", Logger: logger})
 	for _, c := range []struct {
 		name   string
+		header string // the credential's header, as net/http stores it
 		secret string
 		status int
 		most   float64
 	}{
-		{"valid: the account header, the route match", secret.Reveal(), 200, 2},
-		{"unknown: the route match", tokenward.NewSecret().Reveal(), 401, 1},
+		{"valid: the account header, the route match", "Authorization", "Bearer " + secret.Reveal(), 200, 2},
+		{"unknown: the route match", "Authorization", "Bearer " + tokenward.NewSecret().Reveal(), 401, 1},
+		{"valid in X-Auth-Token: as in Authorization", "X-Auth-Token", secret.Reveal(), 200, 2},
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/auth/verify", nil)
-		req.Header.Set("Authorization", "Bearer "+c.secret)
+		req.Header[c.header] = []string{c.secret}
 		w := &discardWriter{h: make(http.Header, 16)}
 		allocs := testing.AllocsPerRun(1000, func() {
 			clear(w.h)
