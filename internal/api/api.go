@@ -140,8 +140,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/console/") && !strings.HasPrefix(path.Clean(r.URL.Path)+"/", "/console/") {
 		// A console path that climbs out of it ("/console/..", from a link or form whose id
 		// is ".."): to the console's start, where ServeMux would send it to the clean path
-		// outside. 307, as ServeMux's, keeps the method.
-		setSecurityHeaders(h)
+		// outside. 307, as ServeMux's, keeps the method. (Not a verdict path: the security
+		// headers are already set.)
 		http.Redirect(rec, r, "/console/", http.StatusTemporaryRedirect)
 		return
 	}
