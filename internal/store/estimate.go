@@ -70,7 +70,7 @@ func (s *tokenSearch) estimate(maxSeq int64, pieces []textPiece) (string, []any)
 	stride := maxSeq / sampleWindows
 	for i := range int64(sampleWindows) {
 		from := i*stride + 1 + rng.Int64N(stride-sampleWidth+1)
-		ranges = append(ranges, fmt.Sprintf("seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
+		ranges = append(ranges, fmt.Sprintf("t.seq BETWEEN %s AND %s", q.arg(from), q.arg(from+sampleWidth-1)))
 	}
 	// Counted with CASE rather than FILTER, or a WHERE, so that one pass over the sample
 	// answers every count.
@@ -81,6 +81,13 @@ func (s *tokenSearch) estimate(maxSeq int64, pieces []textPiece) (string, []any)
 	}
 	for _, p := range pieces {
 		counts = append(counts, "COALESCE(SUM(CASE WHEN "+pieceText+" LIKE LOWER("+q.arg("%"+escapeLike(p.text)+"%")+") ESCAPE '\\' THEN 1 ELSE 0 END), 0)")
+	}
+	if s.engine == SQLite {
+		// SQLite reads the windows by primary key as they are: NOT INDEXED leaves it no
+		// other way in. A derived table, as PostgreSQL needs, copied every column of the
+		// 2,048 rows first: half the query's time.
+		return fmt.Sprintf(`SELECT COALESCE(%s, 0), count(*) FROM tokens t NOT INDEXED%s WHERE %s`,
+			counts[0], s.join, strings.Join(ranges, " OR ")), q.args
 	}
 	// The windows are read by primary key and only then filtered: the LIMIT (which they
 	// never reach) keeps both planners from merging the derived table into the filter,

@@ -119,7 +119,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	}
-	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// mmap_size: SQLite reads the file through a memory map, not a read call into its page
+	// cache per page (2 MiB a connection by default, where a million tokens take 560 MiB).
+	// A page the table reads at random then costs a memory access: the org table's
+	// "expires within 7 days", which reads 2,900 scattered rows, went from 10.6 to 3.0 ms
+	// at a million tokens. The map is the kernel's page cache, shared by every connection
+	// and given back under memory pressure; SQLite caps it at 2 GiB of the file.
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=mmap_size(2147483648)"
 	u := url.URL{Scheme: "file", Opaque: path}
 	write, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
