@@ -93,6 +93,20 @@ func checkCursorPaging(t *testing.T, db *store.DB, req tokenward.SearchRequest) 
 			break
 		}
 	}
+	// A page by offset: the rows of the whole order there, and a total exact up to 1,000
+	// past the page (counted from the page on when the matches are many).
+	for _, offset := range []int{1, 97, 1000, 1494, 1495, 1496, 2000, len(want) - 25, len(want) - 1, len(want), len(want) + 7} {
+		r := req
+		r.Offset, r.Limit = offset, 25
+		page := search(t, db, r)
+		from, end := min(offset, len(want)), min(offset+25, len(want))
+		if got := ids(page.Items); !slices.Equal(got, want[from:end]) {
+			t.Fatalf("offset %d: %d tokens, not those of the whole order there", offset, len(got))
+		}
+		if wantTotal := min(len(want), offset+25+1000); page.Total != wantTotal {
+			t.Fatalf("offset %d: total %d, want %d of %d", offset, page.Total, wantTotal, len(want))
+		}
+	}
 	const size = 97
 	var got []string
 	var pages []tokenward.Page[tokenward.Token]

@@ -85,6 +85,13 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 		}
 		return out
 	}
+	if req.Cursor == "" && req.Offset > 0 {
+		if past, err := db.pagePast(ctx, req); err != nil {
+			return nil, err
+		} else if past != nil {
+			return db.pastQueries(ctx, req, past, counted("", past.s, past.n))
+		}
+	}
 	if req.Cursor == "" {
 		s, n, err := db.countTokenSearch(ctx, req)
 		if err != nil {
@@ -106,6 +113,35 @@ func (db *DB) tokenSearchQueries(ctx context.Context, req tokenward.SearchReques
 			return nil, err
 		}
 		out = append(out, counted(fmt.Sprintf(" of range %d", i+1), s, n)...)
+	}
+	return out, nil
+}
+
+// pastQueries are the queries of searchTokensPast: those of the first count and the page
+// (counted), then the counts from the page on (countFrom); the estimate only when they
+// reached their cap.
+func (db *DB) pastQueries(ctx context.Context, req tokenward.SearchRequest, past *pastPage, counted []plannedQuery) ([]plannedQuery, error) {
+	var out, estimate []plannedQuery
+	for _, q := range counted {
+		if q.label == "estimate" {
+			estimate = append(estimate, q)
+		} else {
+			out = append(out, q)
+		}
+	}
+	c := past.from
+	req.Offset = 0
+	total := 0
+	for i, r := range keysetRanges(tokenSorts[c.Field], tokenNullableSorts[c.Field], c.Asc, c.Key, c.Seq, true) {
+		s, n, err := db.countTokenRange(ctx, req, r, req.Limit+countBeyondPage-total)
+		if err != nil {
+			return nil, err
+		}
+		countSQL, countArgs := s.count()
+		out = append(out, plannedQuery{label: fmt.Sprintf("count from the page, range %d", i+1), sql: countSQL, args: countArgs, s: s, n: n})
+		if total += min(n, s.cap); total >= req.Limit+countBeyondPage {
+			return append(out, estimate...), nil
+		}
 	}
 	return out, nil
 }

@@ -78,7 +78,7 @@ func (db *DB) revokeSelectionSQL(sel tokenward.RevokeSelection) (string, []any, 
 		if err != nil {
 			return "", nil, err
 		}
-		pick, args := s.candidates("t.seq", s.join, tokenward.MaxRevokeJobTokens+1)
+		pick, args := s.candidates("t.seq", s.join, "", tokenward.MaxRevokeJobTokens+1)
 		return pick, args, nil
 	case sel.AccountID != 0:
 		return `SELECT seq FROM tokens WHERE account_id = $1 AND revoked_at IS NULL`, []any{sel.AccountID}, nil
@@ -103,7 +103,7 @@ func (db *DB) CountTokens(ctx context.Context, req tokenward.SearchRequest) (int
 	if err != nil {
 		return 0, err
 	}
-	pick, args := s.candidates("t.seq", s.join, tokenward.MaxRevokeJobTokens+1)
+	pick, args := s.candidates("t.seq", s.join, "", tokenward.MaxRevokeJobTokens+1)
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (`+pick+`) m`, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count tokens: %w", err)

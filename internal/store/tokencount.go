@@ -113,10 +113,24 @@ func (db *DB) countTokenRange(ctx context.Context, req tokenward.SearchRequest, 
 // matches a few tokens costs one trigram lookup, not two (on PostgreSQL, 13 ms each for
 // "seed-4242@" at 1M tokens).
 func (s *tokenSearch) count() (string, []any) {
-	sql, args := s.candidates("t.seq", s.join, max(s.cap, smallMatchSet))
+	sql, args := s.candidates("t.seq", s.join, s.countOrder(), max(s.cap, smallMatchSet))
 	list := "group_concat(m.seq)"
 	if s.engine == Postgres {
 		list = "string_agg(m.seq::text, ',')"
 	}
 	return fmt.Sprintf("SELECT count(*), CASE WHEN count(*) < %d THEN %s END FROM (%s) m", smallMatchSet, list, sql), args
+}
+
+// countOrder is the order a count on PostgreSQL reads its matches in when the search has
+// no condition of its own (every token, or a keyset range of the sort order): the sort
+// order, whose partial index holds the live tokens and answers the count from the index
+// alone. Unordered, PostgreSQL chose a sequential scan of the table, whose pages its
+// buffer ring for scans does not keep: 2.0 ms to count 2,000 tokens at a million, where
+// the index takes 0.2 ms. A condition's own index may narrow better, so any condition
+// leaves the choice to the planner; so does a sort without an index (the account type).
+func (s *tokenSearch) countOrder() string {
+	if s.engine != Postgres || len(s.req.Query) > 0 || sortIndexes[s.req.Sort.Field] == "" {
+		return ""
+	}
+	return orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
 }

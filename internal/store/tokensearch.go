@@ -86,6 +86,11 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 		return db.searchTokensFrom(ctx, req)
 	}
 	page := tokenward.Page[tokenward.Token]{Offset: req.Offset, Limit: req.Limit, Sort: *req.Sort, Items: []tokenward.Token{}}
+	if req.Offset > 0 {
+		if done, err := db.searchTokensPast(ctx, req, &page); done || err != nil {
+			return page, err
+		}
+	}
 	s, n, err := db.countTokenSearch(ctx, req)
 	if err != nil {
 		return page, err
@@ -109,6 +114,86 @@ func (db *DB) SearchTokens(ctx context.Context, req tokenward.SearchRequest) (to
 	return page, nil
 }
 
+// searchTokensPast answers a search for a page past the first by offset, when its
+// matches are many, without counting from the first match: the count reads at most
+// smallMatchSet matches, the page walks the sort order's index past the offset, and the
+// page and what follows it are counted from its first row on, as after a cursor
+// (countFrom). Page 400 counted 11,000 matches before: 3.2 of a 4.4 ms request on SQLite
+// at a million tokens, 5.7 of 7.2 on PostgreSQL. The total is the same, exact up to
+// countBeyondPage past the page. It reports false, having answered nothing, when the
+// matches are fewer than smallMatchSet or end before the page: SearchTokens then counts
+// them all, which is then cheap or needed for an exact total.
+func (db *DB) searchTokensPast(ctx context.Context, req tokenward.SearchRequest, page *tokenward.Page[tokenward.Token]) (bool, error) {
+	past, err := db.pagePast(ctx, req)
+	if err != nil || past == nil {
+		return false, err
+	}
+	if page.Total, page.Estimate, err = db.countFrom(ctx, req, past.from); err != nil {
+		return false, err
+	}
+	setCursors(page, past.rows)
+	return true, nil
+}
+
+// pastPage is a full page past the first of a search with many matches, read by
+// pagePast.
+type pastPage struct {
+	s    *tokenSearch // with the page's offset
+	n    int          // matches counted, at least smallMatchSet
+	rows []tokenRow
+	// from is the position the total is counted from: the page's first row, inclusive,
+	// as a Previous cursor of the page after it would be.
+	from tokenCursor
+}
+
+// pagePast counts the matches of req up to smallMatchSet and, when they reach it, reads
+// its page; nil when they are fewer or the page is not full.
+func (db *DB) pagePast(ctx context.Context, req tokenward.SearchRequest) (*pastPage, error) {
+	first := req
+	first.Offset = 0
+	s, n, err := db.countTokenSearch(ctx, first)
+	if err != nil || n < smallMatchSet {
+		return nil, err
+	}
+	s.req = req
+	rows, err := db.tokenRows(ctx, s, n)
+	if err != nil || len(rows) < req.Limit {
+		return nil, err
+	}
+	from := tokenCursor{Field: req.Sort.Field, Asc: req.Sort.Ascending, Key: rows[0].key, Seq: rows[0].seq, Before: true, Offset: req.Offset}
+	return &pastPage{s: s, n: n, rows: rows, from: from}, nil
+}
+
+// countFrom counts the matches of req after the position of c (or before it, for a
+// Previous cursor), up to countBeyondPage past a page, and returns the total they make
+// with c's offset, with an estimate of all matches when the count reached its cap.
+func (db *DB) countFrom(ctx context.Context, req tokenward.SearchRequest, c tokenCursor) (total, estimate int, err error) {
+	expr, nullable := tokenSorts[c.Field], tokenNullableSorts[c.Field]
+	req.Offset = 0
+	for _, r := range keysetRanges(expr, nullable, c.Asc, c.Key, c.Seq, c.Before) {
+		s, n, err := db.countTokenRange(ctx, req, r, req.Limit+countBeyondPage-total)
+		if err != nil {
+			return 0, 0, err
+		}
+		if total += min(n, s.cap); total >= req.Limit+countBeyondPage {
+			break
+		}
+	}
+	total += c.Offset
+	if total >= c.Offset+req.Limit+countBeyondPage {
+		s, err := db.planTokenSearch(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		if estimate, err = db.estimateMatches(ctx, s); err != nil {
+			return 0, 0, err
+		} else if estimate <= total {
+			estimate = 0 // no better than the count
+		}
+	}
+	return total, estimate, nil
+}
+
 // searchTokensFrom answers a search that continues from a cursor: the page after (or
 // before) its position, read as at most two index ranges (keysetRanges) with no OFFSET, so
 // page 400 costs what page 1 does. Total is the cursor's offset plus the matches from its
@@ -119,29 +204,11 @@ func (db *DB) searchTokensFrom(ctx context.Context, req tokenward.SearchRequest)
 	if err != nil {
 		return page, err
 	}
+	if page.Total, page.Estimate, err = db.countFrom(ctx, req, c); err != nil {
+		return page, err
+	}
 	expr, nullable := tokenSorts[c.Field], tokenNullableSorts[c.Field]
 	req.Offset = 0
-	for _, r := range keysetRanges(expr, nullable, c.Asc, c.Key, c.Seq, c.Before) {
-		s, n, err := db.countTokenRange(ctx, req, r, req.Limit+countBeyondPage-page.Total)
-		if err != nil {
-			return page, err
-		}
-		if page.Total += min(n, s.cap); page.Total >= req.Limit+countBeyondPage {
-			break
-		}
-	}
-	page.Total += c.Offset
-	if page.Total >= c.Offset+req.Limit+countBeyondPage {
-		s, err := db.planTokenSearch(req)
-		if err != nil {
-			return page, err
-		}
-		if page.Estimate, err = db.estimateMatches(ctx, s); err != nil {
-			return page, err
-		} else if page.Estimate <= page.Total {
-			page.Estimate = 0 // no better than the count
-		}
-	}
 	// Previous walks the order backwards from the position: ASC NULLS FIRST turned
 	// around is DESC NULLS LAST, so the same ranges serve both directions.
 	walk := req
@@ -279,11 +346,12 @@ func (db *DB) planTokenSearch(req tokenward.SearchRequest) (*tokenSearch, error)
 	return s, nil
 }
 
-// candidates is a query of at most limit matching tokens, in no order, with columns
-// (the seq, or more), reading them through the index that narrows them most. A condition
+// candidates is a query of at most limit matching tokens, in order (an ORDER BY clause,
+// or "" for none), with columns (the seq, or more), reading them through the index that
+// narrows them most. A condition
 // the trigram index can narrow looks it up first: on SQLite tokens_text, which the CROSS
 // JOIN makes the outer loop; on PostgreSQL the one index on all the text (tokenText).
-func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any) {
+func (s *tokenSearch) candidates(columns, join, order string, limit int) (string, []any) {
 	args := slices.Clone(s.q.args)
 	from, where := " FROM tokens t"+join+" WHERE ", s.q.whereClause()
 	if len(s.q.runs) > 0 && s.engine == SQLite {
@@ -303,7 +371,10 @@ func (s *tokenSearch) candidates(columns, join string, limit int) (string, []any
 		}
 		where, args = narrow.whereClause()+" AND "+where, narrow.args
 	}
-	return "SELECT " + columns + from + where + fmt.Sprintf(" LIMIT %d", limit), args
+	if order != "" {
+		order = " " + order
+	}
+	return "SELECT " + columns + from + where + order + fmt.Sprintf(" LIMIT %d", limit), args
 }
 
 // sortIndexes are the SQLite indexes that walk each sort order (migrations 0004, 0015).
