@@ -121,16 +121,38 @@ func (s *tokenSearch) count() (string, []any) {
 	return fmt.Sprintf("SELECT count(*), CASE WHEN count(*) < %d THEN %s END FROM (%s) m", smallMatchSet, list, sql), args
 }
 
-// countOrder is the order a count on PostgreSQL reads its matches in when the search has
-// no condition of its own (every token, or a keyset range of the sort order): the sort
-// order, whose partial index holds the live tokens and answers the count from the index
-// alone. Unordered, PostgreSQL chose a sequential scan of the table, whose pages its
-// buffer ring for scans does not keep: 2.0 ms to count 2,000 tokens at a million, where
-// the index takes 0.2 ms. A condition's own index may narrow better, so any condition
-// leaves the choice to the planner; so does a sort without an index (the account type).
+// countOrder is the order a count on PostgreSQL reads its matches in, when one index
+// holds them in an order: "" leaves the choice to the planner.
+//
+// A search with no condition of its own (every token, or a keyset range of the sort
+// order) counts in the sort order, whose partial index holds the live tokens and answers
+// from the index alone. Unordered, PostgreSQL chose a sequential scan of the table, whose
+// pages its buffer ring for scans does not keep: 2.0 ms to count 2,000 tokens at a
+// million, where the index takes 0.2 ms. A sort without an index (the account type) is
+// left to the planner.
+//
+// A search with one condition, a time range, counts in the order of that range's index:
+// PostgreSQL otherwise read every match into a bitmap before counting the first, 6.1 ms
+// for the 8,800 tokens that expire within 7 days, where the ordered index scan stops at
+// the count's limit in 0.7 ms.
 func (s *tokenSearch) countOrder() string {
-	if s.engine != Postgres || len(s.req.Query) > 0 || sortIndexes[s.req.Sort.Field] == "" {
+	if s.engine != Postgres {
 		return ""
 	}
-	return orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
+	switch q := s.req.Query; {
+	case len(q) == 0 && sortIndexes[s.req.Sort.Field] != "":
+		return orderBy(*s.req.Sort, tokenSorts, tokenNullableSorts, "t.seq")
+	case len(q) == 1 && rangeOrders[q[0].Key] != "":
+		return "ORDER BY " + rangeOrders[q[0].Key] + ", t.seq"
+	}
+	return ""
+}
+
+// rangeOrders are the orders of the indexes of the time fields (migrations 0004, 0015),
+// in which a count of one range reads them: NULLS FIRST as tokens_live_used has them.
+var rangeOrders = map[string]string{
+	"dateGenerated": "t.created_at",
+	"lastUsed":      "t.last_used_at NULLS FIRST",
+	"lastActivity":  "COALESCE(t.last_used_at, t.created_at)",
+	"expiresAt":     expiresSort,
 }
