@@ -13,7 +13,7 @@ func printReport(out io.Writer, opts options, reports []*engineReport, notes []s
 	fmt.Fprintf(out, "\n%d tokens over %d accounts; each request %d timed runs after %d warm-ups; %d rows a page; server time of Service.SearchTokens\n",
 		opts.tokens, opts.accounts, opts.runs, warmups, pageSize)
 	for _, r := range reports {
-		fmt.Fprintf(out, "%-8s seeding %.1f s, ANALYZE %.1f s, measuring %.1f s, load average %s -> %s (%s)\n",
+		fmt.Fprintf(out, "%-8s seeding %.1f s, (VACUUM) ANALYZE %.1f s, measuring %.1f s, load average %s -> %s (%s)\n",
 			r.engine, r.seed.Seconds(), r.analyze.Seconds(), r.measure.Seconds(), r.loadStart, r.loadEnd, r.describe)
 	}
 	fmt.Fprintf(out, "\n%-9s %-36s %8s %8s %7s %5s  %s\n", "engine", "request", "p50 ms", "p95 ms", "x PK", "rows", "total")
